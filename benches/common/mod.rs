@@ -1,0 +1,213 @@
+//! Shared pieces of the benchmarks: the workload (1M synthetic users, prefixes
+//! sampled as a person types), an allocation-counting allocator, and the
+//! textbook trie the engine is compared against.
+#![allow(dead_code)]
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use typeahead::users;
+
+/// Counts the bytes currently allocated, so that every contender's memory is
+/// measured the same way (live heap bytes after building, minus before).
+pub struct Counting;
+
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: every method forwards to `System` with the caller's arguments
+// unchanged, so `System`'s guarantees carry over; the counter is a side effect
+// that never touches the memory itself.
+#[allow(unsafe_code)]
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        LIVE.fetch_add(layout.size(), Ordering::Relaxed);
+        // SAFETY: same contract as our caller's.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+        // SAFETY: same contract as our caller's.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        LIVE.fetch_add(new_size, Ordering::Relaxed);
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+        // SAFETY: same contract as our caller's.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+/// Live heap bytes right now.
+pub fn live_bytes() -> usize {
+    LIVE.load(Ordering::Relaxed)
+}
+
+/// The benchmark's workload.
+pub struct Workload {
+    /// (key, user id) pairs: lowercase first, lowercase last, username.
+    pub entries: Vec<(String, u64)>,
+    /// Prefixes as a person types them.
+    pub queries: Vec<String>,
+    /// Fresh pairs (not in `entries`) for insert/remove throughput.
+    pub fresh: Vec<(String, u64)>,
+}
+
+/// Small splitmix64 for sampling queries deterministically.
+pub struct Rng(pub u64);
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+/// `count` users, their index entries, `queries` sampled prefixes.
+pub fn workload(count: usize, queries: usize) -> Workload {
+    let users = users::generate(count, 42);
+    let mut entries = Vec::with_capacity(count * 3);
+    for u in &users {
+        for k in u.keys() {
+            entries.push((k, u.id));
+        }
+    }
+    let mut rng = Rng(42);
+    let queries = (0..queries)
+        .map(|_| {
+            let u = &users[rng.below(users.len())];
+            let keys = u.keys();
+            let field = &keys[rng.below(3)];
+            let n = field.chars().count().min(1 + rng.below(8));
+            field.chars().take(n).collect()
+        })
+        .collect();
+    let extra = users::generate(count / 10 + 1, 4242);
+    let fresh = extra
+        .iter()
+        .flat_map(|u| {
+            let id = u.id + 10_000_000;
+            u.keys().into_iter().map(move |k| (k, id))
+        })
+        .collect();
+    Workload {
+        entries,
+        queries,
+        fresh,
+    }
+}
+
+/// The textbook design: a node per character with a `HashMap` of children
+/// and a `Vec` of values; children are sorted at query time.
+#[derive(Default)]
+pub struct TextbookTrie {
+    root: TextbookNode,
+}
+
+#[derive(Default)]
+struct TextbookNode {
+    children: HashMap<char, TextbookNode>,
+    values: Vec<u64>,
+}
+
+impl TextbookTrie {
+    pub fn insert(&mut self, key: &str, value: u64) -> bool {
+        let mut node = &mut self.root;
+        for c in key.chars() {
+            node = node.children.entry(c).or_default();
+        }
+        if node.values.contains(&value) {
+            return false;
+        }
+        node.values.push(value);
+        true
+    }
+
+    pub fn remove(&mut self, key: &str, value: u64) -> bool {
+        fn go(node: &mut TextbookNode, key: &[char], value: u64) -> bool {
+            let Some((c, rest)) = key.split_first() else {
+                let before = node.values.len();
+                node.values.retain(|v| *v != value);
+                return node.values.len() != before;
+            };
+            let Some(child) = node.children.get_mut(c) else {
+                return false;
+            };
+            let removed = go(child, rest, value);
+            if child.values.is_empty() && child.children.is_empty() {
+                node.children.remove(c);
+            }
+            removed
+        }
+        let key: Vec<char> = key.chars().collect();
+        go(&mut self.root, &key, value)
+    }
+
+    pub fn suggest(&self, prefix: &str, limit: usize) -> Vec<(String, u64)> {
+        let mut node = &self.root;
+        for c in prefix.chars() {
+            match node.children.get(&c) {
+                Some(n) => node = n,
+                None => return Vec::new(),
+            }
+        }
+        let mut out = Vec::new();
+        let mut key = prefix.to_string();
+        fn walk(n: &TextbookNode, key: &mut String, limit: usize, out: &mut Vec<(String, u64)>) {
+            for v in &n.values {
+                if out.len() == limit {
+                    return;
+                }
+                out.push((key.clone(), *v));
+            }
+            let mut kids: Vec<_> = n.children.iter().collect();
+            kids.sort_by_key(|(c, _)| **c);
+            for (c, child) in kids {
+                if out.len() == limit {
+                    return;
+                }
+                key.push(*c);
+                walk(child, key, limit, out);
+                key.pop();
+            }
+        }
+        walk(node, &mut key, limit, &mut out);
+        out
+    }
+}
+
+/// `BTreeMap<String, Vec<u64>>` with a range scan.
+pub fn btree_suggest(
+    m: &std::collections::BTreeMap<String, Vec<u64>>,
+    prefix: &str,
+    limit: usize,
+) -> Vec<(String, u64)> {
+    m.range::<str, _>((
+        std::ops::Bound::Included(prefix),
+        std::ops::Bound::Unbounded,
+    ))
+    .take_while(|(k, _)| k.starts_with(prefix))
+    .flat_map(|(k, vs)| vs.iter().map(move |v| (k.clone(), *v)))
+    .take(limit)
+    .collect()
+}
+
+/// Median of a sample (sorts it).
+pub fn median(xs: &mut [f64]) -> f64 {
+    percentile(xs, 0.5)
+}
+
+/// The `p` quantile of a sample (sorts it).
+pub fn percentile(xs: &mut [f64], p: f64) -> f64 {
+    xs.sort_by(|a, b| a.total_cmp(b));
+    xs[((xs.len() - 1) as f64 * p).round() as usize]
+}
+
+/// True when run as `cargo bench -- --test` (CI smoke run): use small sizes.
+pub fn smoke() -> bool {
+    std::env::args().any(|a| a == "--test")
+}

@@ -1,0 +1,275 @@
+//! The trie engine against the textbook trie and a `BTreeMap`, on 1M synthetic
+//! users (3M entries). Run: `cargo bench --bench trie`.
+//!
+//! Prints, in one run: a burst-size sweep, then build time, bytes per entry
+//! (live heap bytes counted by an allocator wrapper, the same for everyone),
+//! suggest latency (every query timed on its own; p50 and p99), insert and
+//! remove throughput, and the ratios to ours. Criterion then measures suggest
+//! for the three designs.
+
+mod common;
+
+use common::*;
+use criterion::Criterion;
+use std::collections::{BTreeMap, HashSet};
+use std::hint::black_box;
+use std::time::Instant;
+use typeahead::Trie;
+
+#[global_allocator]
+static ALLOC: Counting = Counting;
+
+const LIMIT: usize = 10;
+
+struct Figures {
+    name: &'static str,
+    build_s: f64,
+    bytes: usize,
+    p50_ns: f64,
+    p99_ns: f64,
+    insert_per_s: f64,
+    remove_per_s: f64,
+}
+
+fn time_queries(queries: &[String], mut f: impl FnMut(&str) -> usize) -> (f64, f64) {
+    // Warm up, then time every query on its own (Instant overhead included).
+    for q in queries.iter().take(1000) {
+        black_box(f(q));
+    }
+    let mut ns: Vec<f64> = queries
+        .iter()
+        .map(|q| {
+            let t = Instant::now();
+            black_box(f(q));
+            t.elapsed().as_nanos() as f64
+        })
+        .collect();
+    (percentile(&mut ns, 0.5), percentile(&mut ns, 0.99))
+}
+
+/// Builds three times; returns the median build time and the last build with
+/// its live-heap delta.
+fn build<T>(mut make: impl FnMut() -> T) -> (f64, T, usize) {
+    let mut times = Vec::new();
+    let mut last = None;
+    for _ in 0..3 {
+        drop(last.take());
+        let before = live_bytes();
+        let t = Instant::now();
+        let built = make();
+        times.push(t.elapsed().as_secs_f64());
+        last = Some((built, live_bytes() - before));
+    }
+    let (built, bytes) = last.expect("built three times");
+    (median(&mut times), built, bytes)
+}
+
+fn per_second(n: usize, f: impl FnOnce()) -> f64 {
+    let t = Instant::now();
+    f();
+    n as f64 / t.elapsed().as_secs_f64()
+}
+
+fn ours(w: &Workload, burst: usize) -> (Figures, Trie<u64>) {
+    let (build_s, mut trie, bytes) = build(|| {
+        let mut t = Trie::with_burst(burst);
+        for (k, v) in &w.entries {
+            t.insert(k, *v).expect("non-empty key");
+        }
+        t
+    });
+    let (p50_ns, p99_ns) = time_queries(&w.queries, |q| trie.suggest(q, LIMIT).len());
+    let insert_per_s = per_second(w.fresh.len(), || {
+        for (k, v) in &w.fresh {
+            trie.insert(k, *v).expect("non-empty key");
+        }
+    });
+    let remove_per_s = per_second(w.fresh.len(), || {
+        for (k, v) in &w.fresh {
+            trie.remove(k, v);
+        }
+    });
+    let f = Figures {
+        name: "typeahead::Trie",
+        build_s,
+        bytes,
+        p50_ns,
+        p99_ns,
+        insert_per_s,
+        remove_per_s,
+    };
+    (f, trie)
+}
+
+fn textbook(w: &Workload) -> (Figures, TextbookTrie) {
+    let (build_s, mut trie, bytes) = build(|| {
+        let mut t = TextbookTrie::default();
+        for (k, v) in &w.entries {
+            t.insert(k, *v);
+        }
+        t
+    });
+    let (p50_ns, p99_ns) = time_queries(&w.queries, |q| trie.suggest(q, LIMIT).len());
+    let insert_per_s = per_second(w.fresh.len(), || {
+        for (k, v) in &w.fresh {
+            trie.insert(k, *v);
+        }
+    });
+    let remove_per_s = per_second(w.fresh.len(), || {
+        for (k, v) in &w.fresh {
+            trie.remove(k, *v);
+        }
+    });
+    let f = Figures {
+        name: "textbook HashMap<char> trie",
+        build_s,
+        bytes,
+        p50_ns,
+        p99_ns,
+        insert_per_s,
+        remove_per_s,
+    };
+    (f, trie)
+}
+
+fn btree(w: &Workload) -> (Figures, BTreeMap<String, Vec<u64>>) {
+    fn add(m: &mut BTreeMap<String, Vec<u64>>, k: &str, v: u64) {
+        let vs = m.entry(k.to_owned()).or_default();
+        if !vs.contains(&v) {
+            vs.push(v);
+        }
+    }
+    let (build_s, mut map, bytes) = build(|| {
+        let mut m = BTreeMap::new();
+        for (k, v) in &w.entries {
+            add(&mut m, k, *v);
+        }
+        m
+    });
+    let (p50_ns, p99_ns) = time_queries(&w.queries, |q| btree_suggest(&map, q, LIMIT).len());
+    let insert_per_s = per_second(w.fresh.len(), || {
+        for (k, v) in &w.fresh {
+            add(&mut map, k, *v);
+        }
+    });
+    let remove_per_s = per_second(w.fresh.len(), || {
+        for (k, v) in &w.fresh {
+            if let Some(vs) = map.get_mut(k.as_str()) {
+                vs.retain(|x| x != v);
+                if vs.is_empty() {
+                    map.remove(k.as_str());
+                }
+            }
+        }
+    });
+    let f = Figures {
+        name: "BTreeMap<String, Vec<u64>>",
+        build_s,
+        bytes,
+        p50_ns,
+        p99_ns,
+        insert_per_s,
+        remove_per_s,
+    };
+    (f, map)
+}
+
+fn main() {
+    let users = if smoke() { 20_000 } else { 1_000_000 };
+    let w = workload(users, if smoke() { 2_000 } else { 100_000 });
+    let distinct: HashSet<&str> = w.entries.iter().map(|(k, _)| k.as_str()).collect();
+    let key_bytes: usize = distinct.iter().map(|k| k.len()).sum();
+    let n = w.entries.len();
+    println!(
+        "workload: {users} users, {n} (key, id) pairs over {} distinct keys, {key_bytes} distinct key bytes; \
+         raw size {:.1} B/entry (key bytes + 8-byte id); {} queries, limit {LIMIT}",
+        distinct.len(),
+        (key_bytes + 8 * n) as f64 / n as f64,
+        w.queries.len()
+    );
+
+    println!("\nburst sweep (typeahead::Trie)");
+    println!(
+        "{:>6} {:>9} {:>10} {:>9} {:>9} {:>10}",
+        "burst", "build s", "B/entry", "p50 ns", "p99 ns", "inserts/s"
+    );
+    let sweep: &[usize] = if smoke() {
+        &[4, 128]
+    } else {
+        &[16, 32, 64, 128, 256, 512]
+    };
+    for &b in sweep {
+        let (f, _) = ours(&w, b);
+        println!(
+            "{b:>6} {:>9.2} {:>10.1} {:>9.0} {:>9.0} {:>10.0}",
+            f.build_s,
+            f.bytes as f64 / n as f64,
+            f.p50_ns,
+            f.p99_ns,
+            f.insert_per_s
+        );
+    }
+
+    let (mine, trie) = ours(&w, typeahead::trie::DEFAULT_BURST);
+    let report = trie.memory();
+    let (tb, tb_trie) = textbook(&w);
+    let (bt, bt_map) = btree(&w);
+    println!(
+        "\ncontenders (burst {}; Trie::memory() reports {:.1} B/entry, {} inner nodes, {} buckets)",
+        typeahead::trie::DEFAULT_BURST,
+        report.total_bytes as f64 / trie.len() as f64,
+        report.inner_nodes,
+        report.buckets
+    );
+    println!(
+        "{:<28} {:>8} {:>9} {:>8} {:>8} {:>11} {:>11} | {:>8} {:>8}",
+        "design",
+        "build s",
+        "B/entry",
+        "p50 ns",
+        "p99 ns",
+        "inserts/s",
+        "removes/s",
+        "mem x",
+        "p50 x"
+    );
+    for f in [&mine, &tb, &bt] {
+        println!(
+            "{:<28} {:>8.2} {:>9.1} {:>8.0} {:>8.0} {:>11.0} {:>11.0} | {:>8.1} {:>8.1}",
+            f.name,
+            f.build_s,
+            f.bytes as f64 / n as f64,
+            f.p50_ns,
+            f.p99_ns,
+            f.insert_per_s,
+            f.remove_per_s,
+            f.bytes as f64 / mine.bytes as f64,
+            f.p50_ns / mine.p50_ns,
+        );
+    }
+    println!("(mem x, p50 x: the design's figure over ours; above 1 means ours is smaller/faster)");
+
+    let mut c = Criterion::default().configure_from_args().sample_size(20);
+    let mut g = c.benchmark_group("suggest_limit10");
+    let mut i = 0;
+    g.bench_function("typeahead_trie", |b| {
+        b.iter(|| {
+            i = (i + 1) % w.queries.len();
+            trie.suggest(&w.queries[i], LIMIT)
+        })
+    });
+    g.bench_function("textbook_trie", |b| {
+        b.iter(|| {
+            i = (i + 1) % w.queries.len();
+            tb_trie.suggest(&w.queries[i], LIMIT)
+        })
+    });
+    g.bench_function("btreemap_range", |b| {
+        b.iter(|| {
+            i = (i + 1) % w.queries.len();
+            btree_suggest(&bt_map, &w.queries[i], LIMIT)
+        })
+    });
+    g.finish();
+    c.final_summary();
+}

@@ -1,0 +1,18 @@
+//! typeahead: a concurrent suggest-as-you-type index and server.
+//!
+//! # Layout
+//! - [`trie`]: the engine, a multi-valued copy-on-write burst trie over UTF-8
+//!   keys with ordered prefix suggestions and a memory report.
+//! - [`sync`]: the concurrency layer: [`Index`] (lock-free snapshot reads,
+//!   serialized copy-on-write writes), [`Stack`] and [`Cache`].
+//! - [`users`]: deterministic synthetic users from the bundled census name
+//!   lists, for the demo and the benchmarks.
+//!
+//! Dependencies point down this list, never up.
+
+pub mod sync;
+pub mod trie;
+pub mod users;
+
+pub use sync::{Cache, Index, Snapshot, Stack};
+pub use trie::{MemoryReport, Trie, TrieError};

@@ -1,0 +1,197 @@
+//! Ordered prefix iteration.
+//!
+//! [`Suggestions`] walks the subtree under a prefix depth-first with an
+//! explicit stack, so the work done is the descent to the prefix plus what is
+//! yielded: nothing below the prefix is visited before it is needed, and no
+//! subtree is empty (the trie prunes), so every step leads to output.
+
+use super::node::{Bucket, Inner, Node};
+
+enum Frame<'a, V> {
+    /// The values of one key; the key buffer holds that key.
+    Values { values: &'a [V], next: usize },
+    /// The children of an inner node whose path is `key[..path_len]`;
+    /// `label` is the smallest label not yet visited, `index` its child.
+    Children {
+        inner: &'a Inner<V>,
+        label: usize,
+        index: usize,
+        path_len: usize,
+    },
+    /// The records of a bucket from byte `pos` (values from `vpos`) on, while
+    /// their suffix starts with `filter`; the bucket's path is `key[..path_len]`.
+    Bucket {
+        bucket: &'a Bucket<V>,
+        pos: usize,
+        vpos: usize,
+        filter: &'a [u8],
+        path_len: usize,
+    },
+}
+
+/// Streaming iterator over the entries under a prefix, in key order and then
+/// in the order each key's values were added.
+///
+/// Iterating with [`Iterator::next`] allocates a `String` per entry; the
+/// lending form [`Suggestions::next_entry`] borrows the key from an internal
+/// buffer instead, which is what a server writing JSON wants.
+pub struct Suggestions<'a, V> {
+    key: Vec<u8>,
+    stack: Vec<Frame<'a, V>>,
+}
+
+impl<'a, V> Suggestions<'a, V> {
+    pub(crate) fn new(root: &'a Node<V>, prefix: &'a [u8]) -> Self {
+        let mut it = Suggestions {
+            key: Vec::with_capacity(prefix.len() + 24),
+            stack: Vec::with_capacity(8),
+        };
+        it.descend(root, prefix);
+        it
+    }
+
+    /// Walks down to `prefix` and pushes the frame that enumerates it.
+    fn descend(&mut self, mut node: &'a Node<V>, mut rest: &'a [u8]) {
+        loop {
+            match node {
+                Node::Bucket(bucket) => {
+                    let (pos, vpos) = bucket.lower_bound(rest);
+                    self.stack.push(Frame::Bucket {
+                        bucket,
+                        pos,
+                        vpos,
+                        filter: rest,
+                        path_len: self.key.len(),
+                    });
+                    return;
+                }
+                Node::Inner(inner) => {
+                    if rest.len() <= inner.prefix.len() {
+                        if inner.prefix.starts_with(rest) {
+                            self.push_inner(inner);
+                        }
+                        return;
+                    }
+                    let Some(tail) = rest.strip_prefix(&*inner.prefix) else {
+                        return;
+                    };
+                    let (first, tail) = tail.split_first().expect("longer than prefix");
+                    let Ok(i) = inner.find(*first) else {
+                        return;
+                    };
+                    self.key.extend_from_slice(&inner.prefix);
+                    self.key.push(*first);
+                    node = &inner.children[i];
+                    rest = tail;
+                }
+            }
+        }
+    }
+
+    /// Pushes everything under `inner`, whose path is the current key buffer
+    /// without the node's own prefix.
+    fn push_inner(&mut self, inner: &'a Inner<V>) {
+        self.key.extend_from_slice(&inner.prefix);
+        let path_len = self.key.len();
+        self.stack.push(Frame::Children {
+            inner,
+            label: 0,
+            index: 0,
+            path_len,
+        });
+        if !inner.values.is_empty() {
+            self.stack.push(Frame::Values {
+                values: &inner.values,
+                next: 0,
+            });
+        }
+    }
+
+    /// The next entry, with the key borrowed from the iterator.
+    pub fn next_entry(&mut self) -> Option<(&str, &'a V)> {
+        loop {
+            let top = self.stack.last_mut()?;
+            match top {
+                Frame::Values { values, next } => {
+                    let values: &'a [V] = values;
+                    if let Some(value) = values.get(*next) {
+                        *next += 1;
+                        let key =
+                            std::str::from_utf8(&self.key).expect("a complete key is valid UTF-8");
+                        return Some((key, value));
+                    }
+                    self.stack.pop();
+                }
+                Frame::Children {
+                    inner,
+                    label,
+                    index,
+                    path_len,
+                } => {
+                    let inner: &'a Inner<V> = inner;
+                    let Some(b) = inner.next_label(*label) else {
+                        self.stack.pop();
+                        continue;
+                    };
+                    let child = &inner.children[*index];
+                    *label = usize::from(b) + 1;
+                    *index += 1;
+                    self.key.truncate(*path_len);
+                    self.key.push(b);
+                    match &**child {
+                        Node::Inner(child) => self.push_inner(child),
+                        Node::Bucket(bucket) => self.stack.push(Frame::Bucket {
+                            bucket,
+                            pos: 0,
+                            vpos: 0,
+                            filter: &[],
+                            path_len: self.key.len(),
+                        }),
+                    }
+                }
+                Frame::Bucket {
+                    bucket,
+                    pos,
+                    vpos,
+                    filter,
+                    path_len,
+                } => {
+                    let bucket: &'a Bucket<V> = bucket;
+                    if *pos >= bucket.data_len() {
+                        self.stack.pop();
+                        continue;
+                    }
+                    let r = bucket.record(*pos, *vpos);
+                    let suffix = bucket.suffix(&r);
+                    if !starts_with(suffix, filter) {
+                        self.stack.pop();
+                        continue;
+                    }
+                    *pos = r.end;
+                    *vpos = r.value_end();
+                    self.key.truncate(*path_len);
+                    self.key.extend_from_slice(suffix);
+                    self.stack.push(Frame::Values {
+                        values: bucket.values_of(&r),
+                        next: 0,
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// `a.starts_with(b)` without a `memcmp` call: filters are short, and most
+/// checks fail or succeed in the first bytes.
+#[inline]
+fn starts_with(a: &[u8], b: &[u8]) -> bool {
+    a.len() >= b.len() && a.iter().zip(b).all(|(x, y)| x == y)
+}
+
+impl<'a, V> Iterator for Suggestions<'a, V> {
+    type Item = (String, &'a V);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.next_entry().map(|(k, v)| (k.to_owned(), v))
+    }
+}

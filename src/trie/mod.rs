@@ -1,0 +1,358 @@
+//! The trie engine: a multi-valued, copy-on-write burst trie over UTF-8 keys.
+//!
+//! # What it owns
+//! [`Trie`] maps non-empty string keys to one or more values and answers "the
+//! first `m` entries whose key starts with `P`" in key order. It knows nothing
+//! of threads, I/O or JSON; the [`crate::sync`] layer shares it between threads.
+//!
+//! # Why it is built this way
+//! - **Bytes, not chars.** Keys are stored as UTF-8 bytes. UTF-8 byte order is
+//!   Unicode code point order, so a byte-wise trie yields keys in code point
+//!   order without decoding anything, and every character costs its UTF-8 size.
+//! - **Burst (hybrid) leaves.** The classic burst trie: a leaf is a bucket of up
+//!   to `burst` sorted key suffixes, packed into four vectors (suffix bytes, their
+//!   end offsets, the values, their end offsets). When a bucket overflows it
+//!   *bursts* into an inner node whose children are buckets, one per next byte.
+//!   A bucket of suffixes costs a few bytes of offsets per key instead of a node
+//!   per character, which is what keeps the trie near the raw size of its keys.
+//! - **Compact inner nodes.** An inner node keeps its children's first bytes in
+//!   a sorted `Vec<u8>` beside the children (binary search; no hash map per
+//!   node, no sorting at query time) and a compressed `prefix` so that a chain
+//!   of single children costs one node, not one per byte.
+//! - **Pruning.** Removing the last value of a key removes the key; a bucket or
+//!   node left empty is unlinked at once, so no subtree is ever empty. That is
+//!   also what makes [`Trie::suggest`] cost proportional to the prefix length
+//!   plus the output: every subtree it enters yields at least one entry.
+//! - **Copy-on-write.** Children are `Arc`s. `Trie::clone` is O(1) (one `Arc`
+//!   increment); a write calls `Arc::make_mut` on the way down, which copies a
+//!   node only while it is shared with a clone. A write on an unshared trie
+//!   copies nothing. The concurrent [`crate::sync::Index`] publishes clones as
+//!   immutable snapshots while its writer keeps changing its own copy.
+//!
+//! # Choosing the burst size
+//! The default, [`DEFAULT_BURST`] = 128, comes from `cargo bench --bench trie`
+//! over 1M synthetic users (see the README for the figures): larger buckets
+//! save node overhead (bytes per entry fall from ~21 at 16 to ~16 at 128) while
+//! suggest stays well under the 500 ns floor, since a bucket is searched by
+//! binary search; beyond 256 a write starts paying for moving the bucket's
+//! vectors, and a copy-on-write path copies a bigger bucket per write.
+
+mod iter;
+mod node;
+#[cfg(test)]
+mod tests;
+
+use std::sync::Arc;
+
+pub use iter::Suggestions;
+use node::{Inserted, Node};
+
+/// The bucket size at which a leaf bursts, chosen by benchmark (module docs).
+pub const DEFAULT_BURST: usize = 128;
+
+/// Errors of the trie's write operations.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TrieError {
+    /// Keys must hold at least one byte.
+    #[error("key is empty: keys must be non-empty strings")]
+    EmptyKey,
+}
+
+/// Bytes of heap memory a value owns besides its own `size_of`.
+///
+/// The trie's [`Trie::memory`] report adds this for every stored value.
+pub trait HeapSize {
+    /// Heap bytes owned by `self` (not counting `size_of::<Self>()`).
+    fn heap_bytes(&self) -> usize {
+        0
+    }
+}
+
+impl HeapSize for u64 {}
+impl HeapSize for u32 {}
+impl HeapSize for i64 {}
+impl HeapSize for i32 {}
+impl HeapSize for u8 {}
+impl HeapSize for usize {}
+impl HeapSize for String {
+    fn heap_bytes(&self) -> usize {
+        self.capacity()
+    }
+}
+impl HeapSize for Box<str> {
+    fn heap_bytes(&self) -> usize {
+        self.len()
+    }
+}
+impl HeapSize for Arc<str> {
+    fn heap_bytes(&self) -> usize {
+        // Counted in full for every holder: an upper bound when values are shared.
+        2 * std::mem::size_of::<usize>() + self.len()
+    }
+}
+
+/// What the trie holds in memory, computed from its allocations' sizes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MemoryReport {
+    /// Total bytes: the `Trie` value, every node and `Arc` header, the
+    /// capacity of every vector and the heap owned by the values.
+    pub total_bytes: usize,
+    /// Inner (branching) nodes.
+    pub inner_nodes: usize,
+    /// Leaf buckets.
+    pub buckets: usize,
+}
+
+/// A map from non-empty UTF-8 keys to one or more values, with ordered prefix
+/// suggestions. Cloning is O(1) and clones are independent (copy-on-write).
+///
+/// # Examples
+/// ```
+/// use typeahead::Trie;
+///
+/// let mut t = Trie::new();
+/// t.insert("go", 1).unwrap();
+/// t.insert("git", 2).unwrap();
+/// t.insert("gob", 3).unwrap();
+/// t.insert("go", 4).unwrap();
+/// let found: Vec<_> = t.suggest("g", 10);
+/// assert_eq!(
+///     found,
+///     [("git".to_string(), 2), ("go".into(), 1), ("go".into(), 4), ("gob".into(), 3)]
+/// );
+/// assert_eq!(t.suggest("go", 2), [("go".to_string(), 1), ("go".into(), 4)]);
+/// ```
+#[derive(Clone, Debug)]
+pub struct Trie<V> {
+    root: Arc<Node<V>>,
+    burst: usize,
+    len: usize,
+    keys: usize,
+}
+
+impl<V: Clone + PartialEq> Default for Trie<V> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<V: Clone + PartialEq> Trie<V> {
+    /// An empty trie with the default burst size.
+    pub fn new() -> Self {
+        Self::with_burst(DEFAULT_BURST)
+    }
+
+    /// An empty trie whose buckets burst when they hold more than `burst`
+    /// keys (at least 1; 0 is taken as 1).
+    ///
+    /// # Examples
+    /// ```
+    /// let mut t = typeahead::Trie::with_burst(1);
+    /// t.insert("ab", 'x').unwrap();
+    /// t.insert("ac", 'y').unwrap();
+    /// assert_eq!(t.key_count(), 2);
+    /// ```
+    pub fn with_burst(burst: usize) -> Self {
+        Trie {
+            root: Arc::new(Node::Bucket(Default::default())),
+            burst: burst.max(1),
+            len: 0,
+            keys: 0,
+        }
+    }
+
+    /// Adds `value` to `key`'s values. Returns `Ok(true)` when the pair is
+    /// new and `Ok(false)` when it was already there (nothing changes).
+    ///
+    /// # Errors
+    /// [`TrieError::EmptyKey`] for an empty key.
+    ///
+    /// # Examples
+    /// ```
+    /// let mut t = typeahead::Trie::new();
+    /// assert_eq!(t.insert("smith", 7), Ok(true));
+    /// assert_eq!(t.insert("smith", 7), Ok(false));
+    /// assert!(t.insert("", 1).is_err());
+    /// ```
+    pub fn insert(&mut self, key: &str, value: V) -> Result<bool, TrieError> {
+        if key.is_empty() {
+            return Err(TrieError::EmptyKey);
+        }
+        let root = Arc::make_mut(&mut self.root);
+        match root.insert(key.as_bytes(), value, self.burst) {
+            Inserted::Added { new_key } => {
+                self.len += 1;
+                self.keys += usize::from(new_key);
+                Ok(true)
+            }
+            Inserted::Existing => Ok(false),
+        }
+    }
+
+    /// Removes one pair; returns whether it was there. Nodes and buckets left
+    /// empty are pruned at once.
+    ///
+    /// # Examples
+    /// ```
+    /// let mut t = typeahead::Trie::new();
+    /// t.insert("go", 1).unwrap();
+    /// assert!(t.remove("go", &1));
+    /// assert!(!t.remove("go", &1));
+    /// assert!(t.is_empty());
+    /// ```
+    pub fn remove(&mut self, key: &str, value: &V) -> bool {
+        let present = self.get(key);
+        if !present.contains(value) {
+            return false;
+        }
+        let key_goes = present.len() == 1;
+        let removed = self.remove_inner(key, Some(value));
+        debug_assert_eq!(removed.len(), 1);
+        self.keys -= usize::from(key_goes);
+        true
+    }
+
+    /// Removes `key` with all its values and returns them (empty when the key
+    /// was absent).
+    ///
+    /// # Examples
+    /// ```
+    /// let mut t = typeahead::Trie::new();
+    /// t.insert("go", 1).unwrap();
+    /// t.insert("go", 2).unwrap();
+    /// assert_eq!(t.remove_key("go"), vec![1, 2]);
+    /// assert_eq!(t.len(), 0);
+    /// ```
+    pub fn remove_key(&mut self, key: &str) -> Vec<V> {
+        // Look before copying: a miss must not copy a path shared with a clone.
+        if self.get(key).is_empty() {
+            return Vec::new();
+        }
+        let removed = self.remove_inner(key, None);
+        self.keys -= 1;
+        removed
+    }
+
+    fn remove_inner(&mut self, key: &str, value: Option<&V>) -> Vec<V> {
+        let root = Arc::make_mut(&mut self.root);
+        let removed = root.remove(key.as_bytes(), value);
+        if root.is_empty() {
+            *root = Node::Bucket(Default::default());
+        }
+        self.len -= removed.len();
+        removed
+    }
+
+    /// Removes every entry.
+    pub fn clear(&mut self) {
+        *self = Self::with_burst(self.burst);
+    }
+
+    /// Up to `limit` entries whose key starts with `prefix`, in key (code
+    /// point) order and then in the order each key's values were added. An
+    /// empty prefix means every key.
+    pub fn suggest(&self, prefix: &str, limit: usize) -> Vec<(String, V)> {
+        let mut out = Vec::with_capacity(limit.min(64));
+        let mut it = self.iter_prefix(prefix);
+        while out.len() < limit {
+            let Some((k, v)) = it.next_entry() else { break };
+            out.push((k.to_owned(), v.clone()));
+        }
+        out
+    }
+}
+
+impl<V> Trie<V> {
+    /// A streaming iterator over every entry whose key starts with `prefix`,
+    /// in the same order as [`Trie::suggest`]. It walks down to the prefix
+    /// at once and does the rest of the work as it is asked for entries.
+    ///
+    /// # Examples
+    /// ```
+    /// let mut t = typeahead::Trie::new();
+    /// for (i, k) in ["ma", "mb", "max", "ab"].iter().enumerate() {
+    ///     t.insert(k, i).unwrap();
+    /// }
+    /// let keys: Vec<String> = t.iter_prefix("ma").map(|(k, _)| k).collect();
+    /// assert_eq!(keys, ["ma", "max"]);
+    /// ```
+    pub fn iter_prefix<'a>(&'a self, prefix: &'a str) -> Suggestions<'a, V> {
+        Suggestions::new(&self.root, prefix.as_bytes())
+    }
+
+    /// The values of exactly `key`, in the order they were added (empty when
+    /// the key is absent).
+    pub fn get(&self, key: &str) -> &[V] {
+        self.root.get(key.as_bytes())
+    }
+
+    /// Number of (key, value) entries.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True when the trie holds no entry.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Number of distinct keys.
+    pub fn key_count(&self) -> usize {
+        self.keys
+    }
+
+    /// The burst size this trie was built with.
+    pub fn burst(&self) -> usize {
+        self.burst
+    }
+
+    /// Counts the bytes this trie holds, walking every node. Nodes shared with
+    /// clones are counted in full.
+    pub fn memory(&self) -> MemoryReport
+    where
+        V: HeapSize,
+    {
+        let root = 2 * std::mem::size_of::<usize>() + std::mem::size_of::<Node<V>>();
+        let (inner_nodes, buckets) = self.root.node_counts();
+        MemoryReport {
+            total_bytes: std::mem::size_of::<Self>()
+                + root
+                + self.root.heap_bytes(&|v: &V| v.heap_bytes()),
+            inner_nodes,
+            buckets,
+        }
+    }
+
+    /// Panics unless the structural invariants hold: no empty subtree,
+    /// buckets sorted and within the burst size, distinct values, and `len`
+    /// and `key_count` equal to what the nodes hold. For tests (here and in
+    /// the concurrency layer's), not for production paths: it walks the trie.
+    #[doc(hidden)]
+    pub fn assert_invariants(&self)
+    where
+        V: PartialEq + std::fmt::Debug,
+    {
+        self.root.check(self.burst, true);
+        let mut entries = 0;
+        let mut keys = 0;
+        let mut last: Option<String> = None;
+        let mut it = self.iter_prefix("");
+        while let Some((k, _)) = it.next_entry() {
+            entries += 1;
+            if last.as_deref() != Some(k) {
+                assert!(last.as_deref() < Some(k), "keys out of order");
+                keys += 1;
+                last = Some(k.to_owned());
+            }
+        }
+        assert_eq!(entries, self.len, "len disagrees with the nodes");
+        assert_eq!(keys, self.keys, "key_count disagrees with the nodes");
+    }
+
+    /// True when both tries share their root node (test aid for copy-on-write).
+    #[cfg(test)]
+    pub(crate) fn shares_root_with(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.root, &other.root)
+    }
+}

@@ -1,0 +1,631 @@
+//! The trie's nodes: path-compressed inner nodes and packed, sorted buckets.
+//!
+//! Keys are stored as UTF-8 bytes, so byte order is Unicode code point order.
+//! A key is spelled by the path from the root: every inner node contributes
+//! its `prefix`, every edge its one label byte, and the bucket at the end the
+//! remaining suffix.
+//!
+//! Invariants (checked by [`Node::check`] in tests):
+//! - no subtree is empty: an inner node has values or at least one child, a
+//!   bucket (other than the root) holds at least one key;
+//! - a bucket holds at most `burst` keys, sorted and distinct;
+//! - every stored key has at least one value, its values are distinct.
+
+use std::sync::Arc;
+
+/// One node of the trie. Children are `Arc`s so that a clone of the whole trie
+/// is O(1) and a write copies only the path it changes (`Arc::make_mut`).
+#[derive(Clone, Debug)]
+pub(crate) enum Node<V> {
+    Inner(Inner<V>),
+    Bucket(Bucket<V>),
+}
+
+/// A branching node with a compressed path.
+#[derive(Clone, Debug)]
+pub(crate) struct Inner<V> {
+    /// Bytes every key below shares after the edge into this node. They spare
+    /// chains of single-child nodes (one node per byte) after a burst.
+    pub(crate) prefix: Box<[u8]>,
+    /// Values of the key that ends exactly here (after `prefix`), in the order
+    /// they were first added. Empty when no key ends here.
+    pub(crate) values: Vec<V>,
+    /// Bit `b` is set when a child continues with byte `b`. Kept inline so
+    /// that finding a child costs no extra cache miss: its index in
+    /// `children` is the number of set bits below `b` (a popcount).
+    bitmap: [u64; 4],
+    /// The children, in label (byte) order.
+    pub(crate) children: Vec<Arc<Node<V>>>,
+}
+
+/// A leaf holding up to `burst` key suffixes in two vectors: `data` holds one
+/// record per key, in key order, `varint(suffix length) suffix
+/// varint(value count)`, and `values` holds the keys' values, grouped by key
+/// in the same order. Buckets are searched by a linear scan: they are small
+/// (most hold a few dozen keys) and a sequential scan of one packed array
+/// costs fewer cache misses than a binary search over offsets.
+#[derive(Clone, Debug)]
+pub(crate) struct Bucket<V> {
+    data: Vec<u8>,
+    pub(crate) values: Vec<V>,
+    keys: u32,
+}
+
+/// One decoded bucket record.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Rec {
+    start: usize,
+    suffix_start: usize,
+    suffix_end: usize,
+    /// Byte offset of the next record.
+    pub(crate) end: usize,
+    /// Index of the record's first value in `values`.
+    pub(crate) value_start: usize,
+    /// Number of values.
+    pub(crate) count: usize,
+}
+
+impl Rec {
+    pub(crate) fn value_end(&self) -> usize {
+        self.value_start + self.count
+    }
+}
+
+/// What an insert did.
+pub(crate) enum Inserted {
+    /// The pair is new; `new_key` says whether the key is new too.
+    Added { new_key: bool },
+    /// The pair was already there; nothing changed.
+    Existing,
+}
+
+impl<V> Default for Bucket<V> {
+    fn default() -> Self {
+        Bucket {
+            data: Vec::new(),
+            values: Vec::new(),
+            keys: 0,
+        }
+    }
+}
+
+fn common_prefix_len(a: &[u8], b: &[u8]) -> usize {
+    a.iter().zip(b).take_while(|(x, y)| x == y).count()
+}
+
+/// Byte-wise comparison inlined for the short suffixes of a bucket scan,
+/// where calling `memcmp` costs more than the comparison itself.
+#[inline]
+fn compare(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
+    for (x, y) in a.iter().zip(b) {
+        if x != y {
+            return x.cmp(y);
+        }
+    }
+    a.len().cmp(&b.len())
+}
+
+#[inline]
+fn read_varint(data: &[u8], pos: &mut usize) -> usize {
+    let mut n = 0usize;
+    let mut shift = 0;
+    loop {
+        let b = data[*pos];
+        *pos += 1;
+        n |= usize::from(b & 0x7f) << shift;
+        if b < 0x80 {
+            return n;
+        }
+        shift += 7;
+    }
+}
+
+fn write_varint(out: &mut Vec<u8>, mut n: usize) {
+    while n >= 0x80 {
+        out.push((n as u8) | 0x80);
+        n >>= 7;
+    }
+    out.push(n as u8);
+}
+
+/// Makes room for `extra` more items, growing by an eighth instead of
+/// doubling: buckets change one key at a time, so tight capacity keeps the
+/// trie near the raw size of its keys at a small amortized cost.
+fn reserve<T>(v: &mut Vec<T>, extra: usize) {
+    if v.capacity() - v.len() < extra {
+        v.reserve_exact(extra + v.len() / 8);
+    }
+}
+
+fn shrink_if_sparse<T>(v: &mut Vec<T>) {
+    if v.capacity() > v.len() + v.len() / 4 + 4 {
+        v.shrink_to(v.len() + v.len() / 8);
+    }
+}
+
+impl<V> Bucket<V> {
+    pub(crate) fn len(&self) -> usize {
+        self.keys as usize
+    }
+
+    pub(crate) fn data_len(&self) -> usize {
+        self.data.len()
+    }
+
+    /// Decodes the record at byte `pos`, whose values start at `value_start`.
+    pub(crate) fn record(&self, pos: usize, value_start: usize) -> Rec {
+        let mut p = pos;
+        let len = read_varint(&self.data, &mut p);
+        let suffix_start = p;
+        let suffix_end = p + len;
+        p = suffix_end;
+        let count = read_varint(&self.data, &mut p);
+        Rec {
+            start: pos,
+            suffix_start,
+            suffix_end,
+            end: p,
+            value_start,
+            count,
+        }
+    }
+
+    pub(crate) fn suffix(&self, r: &Rec) -> &[u8] {
+        &self.data[r.suffix_start..r.suffix_end]
+    }
+
+    pub(crate) fn values_of(&self, r: &Rec) -> &[V] {
+        &self.values[r.value_start..r.value_end()]
+    }
+
+    /// Iterates over the records in order.
+    pub(crate) fn records(&self) -> impl Iterator<Item = Rec> + '_ {
+        let mut pos = 0;
+        let mut vpos = 0;
+        std::iter::from_fn(move || {
+            if pos >= self.data.len() {
+                return None;
+            }
+            let r = self.record(pos, vpos);
+            pos = r.end;
+            vpos = r.value_end();
+            Some(r)
+        })
+    }
+
+    /// Finds `key`'s record, or the (byte, value) position of the first
+    /// record after it.
+    pub(crate) fn seek(&self, key: &[u8]) -> Result<Rec, (usize, usize)> {
+        let (mut pos, mut vpos) = (0, 0);
+        while pos < self.data.len() {
+            let r = self.record(pos, vpos);
+            match compare(self.suffix(&r), key) {
+                std::cmp::Ordering::Less => {
+                    pos = r.end;
+                    vpos = r.value_end();
+                }
+                std::cmp::Ordering::Equal => return Ok(r),
+                std::cmp::Ordering::Greater => return Err((pos, vpos)),
+            }
+        }
+        Err((pos, vpos))
+    }
+
+    /// The (byte, value) position of the first record not below `key`.
+    pub(crate) fn lower_bound(&self, key: &[u8]) -> (usize, usize) {
+        match self.seek(key) {
+            Ok(r) => (r.start, r.value_start),
+            Err(at) => at,
+        }
+    }
+
+    /// Inserts a record with its values at the (byte, value) position `at`.
+    fn insert_record(&mut self, at: (usize, usize), suffix: &[u8], values: Vec<V>) {
+        let mut rec = Vec::with_capacity(suffix.len() + 4);
+        write_varint(&mut rec, suffix.len());
+        rec.extend_from_slice(suffix);
+        write_varint(&mut rec, values.len());
+        reserve(&mut self.data, rec.len());
+        self.data.splice(at.0..at.0, rec);
+        reserve(&mut self.values, values.len());
+        self.values.splice(at.1..at.1, values);
+        self.keys += 1;
+    }
+
+    /// Rewrites a record's value count (its varint may change length).
+    fn set_count(&mut self, r: &Rec, count: usize) {
+        let mut buf = Vec::with_capacity(4);
+        write_varint(&mut buf, count);
+        self.data.splice(r.suffix_end..r.end, buf);
+    }
+
+    fn remove_record(&mut self, r: &Rec) -> Vec<V> {
+        self.data.drain(r.start..r.end);
+        self.keys -= 1;
+        self.values.drain(r.value_start..r.value_end()).collect()
+    }
+
+    fn shrink_if_sparse(&mut self) {
+        shrink_if_sparse(&mut self.data);
+        shrink_if_sparse(&mut self.values);
+    }
+}
+
+impl<V: Clone + PartialEq> Bucket<V> {
+    fn insert(&mut self, suffix: &[u8], value: V) -> Inserted {
+        match self.seek(suffix) {
+            Ok(r) => {
+                if self.values_of(&r).contains(&value) {
+                    return Inserted::Existing;
+                }
+                reserve(&mut self.values, 1);
+                self.values.insert(r.value_end(), value);
+                self.set_count(&r, r.count + 1);
+                Inserted::Added { new_key: false }
+            }
+            Err(at) => {
+                self.insert_record(at, suffix, vec![value]);
+                Inserted::Added { new_key: true }
+            }
+        }
+    }
+
+    /// Splits an overflowing bucket into an inner node whose children are
+    /// buckets, one per distinct next byte after the keys' common prefix.
+    /// Every child ends up with fewer keys than the bucket had, so bursting
+    /// always makes progress.
+    fn burst(self) -> Inner<V> {
+        let recs: Vec<Rec> = self.records().collect();
+        let lcp = match (recs.first(), recs.last()) {
+            (Some(a), Some(b)) => common_prefix_len(self.suffix(a), self.suffix(b)),
+            _ => 0,
+        };
+        let mut inner = Inner::new(recs.first().map_or(&[][..], |r| &self.suffix(r)[..lcp]));
+        let mut current: Option<(u8, Bucket<V>)> = None;
+        for r in &recs {
+            let rest = &self.suffix(r)[lcp..];
+            let values = self.values_of(r).to_vec();
+            let Some((&label, tail)) = rest.split_first() else {
+                inner.values = values;
+                continue;
+            };
+            if current.as_ref().is_some_and(|(l, _)| *l != label) {
+                let (l, b) = current.take().expect("checked");
+                inner.push_child(l, Arc::new(Node::Bucket(b)));
+            }
+            let (_, b) = current.get_or_insert_with(|| (label, Bucket::default()));
+            let at = (b.data.len(), b.values.len());
+            b.insert_record(at, tail, values);
+        }
+        if let Some((l, b)) = current {
+            inner.push_child(l, Arc::new(Node::Bucket(b)));
+        }
+        inner
+    }
+}
+
+impl<V> Inner<V> {
+    fn new(prefix: &[u8]) -> Self {
+        Inner {
+            prefix: prefix.into(),
+            values: Vec::new(),
+            bitmap: [0; 4],
+            children: Vec::new(),
+        }
+    }
+
+    /// `Ok(index)` of the child for byte `b`, or `Err(index)` where it goes.
+    pub(crate) fn find(&self, b: u8) -> Result<usize, usize> {
+        let (w, bit) = (usize::from(b) / 64, u32::from(b) % 64);
+        let below: u32 = self.bitmap[..w].iter().map(|x| x.count_ones()).sum();
+        let rank = (below + (self.bitmap[w] & ((1u64 << bit) - 1)).count_ones()) as usize;
+        if (self.bitmap[w] >> bit) & 1 == 1 {
+            Ok(rank)
+        } else {
+            Err(rank)
+        }
+    }
+
+    /// The smallest child label at or above `from`.
+    pub(crate) fn next_label(&self, from: usize) -> Option<u8> {
+        let mut b = from;
+        while b < 256 {
+            let w = b / 64;
+            let masked = self.bitmap[w] & (!0u64 << (b % 64));
+            if masked != 0 {
+                return Some((w * 64 + masked.trailing_zeros() as usize) as u8);
+            }
+            b = (w + 1) * 64;
+        }
+        None
+    }
+
+    fn set_bit(&mut self, b: u8, on: bool) {
+        let (w, bit) = (usize::from(b) / 64, u32::from(b) % 64);
+        if on {
+            self.bitmap[w] |= 1 << bit;
+        } else {
+            self.bitmap[w] &= !(1 << bit);
+        }
+    }
+
+    /// Appends a child whose label is above every existing one.
+    fn push_child(&mut self, b: u8, child: Arc<Node<V>>) {
+        self.set_bit(b, true);
+        self.children.push(child);
+    }
+
+    fn insert_child(&mut self, b: u8, at: usize, child: Arc<Node<V>>) {
+        self.set_bit(b, true);
+        self.children.insert(at, child);
+    }
+
+    fn remove_child(&mut self, b: u8, at: usize) {
+        self.set_bit(b, false);
+        self.children.remove(at);
+    }
+}
+
+impl<V: Clone + PartialEq> Node<V> {
+    /// Inserts `value` under the key whose remaining bytes are `key`.
+    pub(crate) fn insert(&mut self, key: &[u8], value: V, burst: usize) -> Inserted {
+        match self {
+            Node::Bucket(bucket) => {
+                let result = bucket.insert(key, value);
+                if bucket.len() > burst {
+                    let full = std::mem::take(bucket);
+                    *self = Node::Inner(full.burst());
+                }
+                result
+            }
+            Node::Inner(inner) => inner.insert(key, value, burst),
+        }
+    }
+
+    /// Removes one pair (or, with `value == None`, the whole key) and prunes.
+    /// Returns the removed values.
+    pub(crate) fn remove(&mut self, key: &[u8], value: Option<&V>) -> Vec<V> {
+        match self {
+            Node::Bucket(bucket) => {
+                let Ok(r) = bucket.seek(key) else {
+                    return Vec::new();
+                };
+                let removed = match value {
+                    None => bucket.remove_record(&r),
+                    Some(v) => {
+                        let Some(pos) = bucket.values_of(&r).iter().position(|x| x == v) else {
+                            return Vec::new();
+                        };
+                        if r.count == 1 {
+                            bucket.remove_record(&r)
+                        } else {
+                            let removed = bucket.values.remove(r.value_start + pos);
+                            bucket.set_count(&r, r.count - 1);
+                            vec![removed]
+                        }
+                    }
+                };
+                bucket.shrink_if_sparse();
+                removed
+            }
+            Node::Inner(inner) => {
+                let removed = inner.remove(key, value);
+                if !removed.is_empty() {
+                    self.compact();
+                }
+                removed
+            }
+        }
+    }
+
+    /// After a removal: an inner node left with no values and a single inner
+    /// child absorbs that child, so chains never outlive the keys that made them.
+    fn compact(&mut self) {
+        let Node::Inner(inner) = self else { return };
+        if !inner.values.is_empty() || inner.children.len() != 1 {
+            return;
+        }
+        if let Node::Inner(child) = &*inner.children[0] {
+            let label = inner.next_label(0).expect("one child");
+            let mut prefix = Vec::with_capacity(inner.prefix.len() + 1 + child.prefix.len());
+            prefix.extend_from_slice(&inner.prefix);
+            prefix.push(label);
+            prefix.extend_from_slice(&child.prefix);
+            let child = Arc::unwrap_or_clone(inner.children.pop().expect("one child"));
+            let Node::Inner(mut child) = child else {
+                unreachable!("checked above")
+            };
+            child.prefix = prefix.into();
+            *inner = child;
+        }
+    }
+}
+
+impl<V> Node<V> {
+    /// True when the subtree holds no key.
+    pub(crate) fn is_empty(&self) -> bool {
+        match self {
+            Node::Bucket(b) => b.len() == 0,
+            Node::Inner(i) => i.values.is_empty() && i.children.is_empty(),
+        }
+    }
+
+    /// The values of exactly `key`.
+    pub(crate) fn get(&self, key: &[u8]) -> &[V] {
+        let mut node = self;
+        let mut key = key;
+        loop {
+            match node {
+                Node::Bucket(b) => {
+                    return match b.seek(key) {
+                        Ok(r) => b.values_of(&r),
+                        Err(_) => &[],
+                    }
+                }
+                Node::Inner(inner) => {
+                    let Some(rest) = key.strip_prefix(&*inner.prefix) else {
+                        return &[];
+                    };
+                    let Some((first, tail)) = rest.split_first() else {
+                        return &inner.values;
+                    };
+                    match inner.find(*first) {
+                        Ok(i) => {
+                            node = &inner.children[i];
+                            key = tail;
+                        }
+                        Err(_) => return &[],
+                    }
+                }
+            }
+        }
+    }
+
+    /// Bytes held by this subtree: the heap capacity of every vector, the
+    /// children's nodes with their `Arc` headers, and the values' own heap.
+    pub(crate) fn heap_bytes(&self, value_heap: &impl Fn(&V) -> usize) -> usize {
+        use std::mem::size_of;
+        match self {
+            Node::Bucket(b) => {
+                b.data.capacity()
+                    + b.values.capacity() * size_of::<V>()
+                    + b.values.iter().map(value_heap).sum::<usize>()
+            }
+            Node::Inner(i) => {
+                i.prefix.len()
+                    + i.values.capacity() * size_of::<V>()
+                    + i.values.iter().map(value_heap).sum::<usize>()
+                    + i.children.capacity() * size_of::<Arc<Node<V>>>()
+                    + i.children
+                        .iter()
+                        // An Arc allocation holds two counters and the node.
+                        .map(|c| {
+                            2 * size_of::<usize>() + size_of::<Node<V>>() + c.heap_bytes(value_heap)
+                        })
+                        .sum::<usize>()
+            }
+        }
+    }
+
+    /// Counts (inner nodes, buckets) in the subtree.
+    pub(crate) fn node_counts(&self) -> (usize, usize) {
+        match self {
+            Node::Bucket(_) => (0, 1),
+            Node::Inner(i) => i.children.iter().fold((1, 0), |(a, b), c| {
+                let (x, y) = c.node_counts();
+                (a + x, b + y)
+            }),
+        }
+    }
+}
+
+impl<V: Clone + PartialEq> Inner<V> {
+    fn insert(&mut self, key: &[u8], value: V, burst: usize) -> Inserted {
+        let common = common_prefix_len(&self.prefix, key);
+        if common < self.prefix.len() {
+            self.split_prefix(common);
+        }
+        let rest = &key[common..];
+        let Some((&first, tail)) = rest.split_first() else {
+            if self.values.contains(&value) {
+                return Inserted::Existing;
+            }
+            let new_key = self.values.is_empty();
+            self.values.push(value);
+            return Inserted::Added { new_key };
+        };
+        match self.find(first) {
+            Ok(i) => Arc::make_mut(&mut self.children[i]).insert(tail, value, burst),
+            Err(i) => {
+                let mut bucket = Bucket::default();
+                bucket.insert_record((0, 0), tail, vec![value]);
+                self.insert_child(first, i, Arc::new(Node::Bucket(bucket)));
+                Inserted::Added { new_key: true }
+            }
+        }
+    }
+
+    /// Shortens this node's prefix to `at` bytes, moving the rest of the node
+    /// into a new child.
+    fn split_prefix(&mut self, at: usize) {
+        let label = self.prefix[at];
+        let lower = Inner {
+            prefix: self.prefix[at + 1..].into(),
+            values: std::mem::take(&mut self.values),
+            bitmap: std::mem::take(&mut self.bitmap),
+            children: std::mem::take(&mut self.children),
+        };
+        self.prefix = self.prefix[..at].into();
+        self.push_child(label, Arc::new(Node::Inner(lower)));
+    }
+
+    fn remove(&mut self, key: &[u8], value: Option<&V>) -> Vec<V> {
+        let Some(rest) = key.strip_prefix(&*self.prefix) else {
+            return Vec::new();
+        };
+        let Some((&first, tail)) = rest.split_first() else {
+            return match value {
+                None => std::mem::take(&mut self.values),
+                Some(v) => match self.values.iter().position(|x| x == v) {
+                    Some(pos) => {
+                        let removed = vec![self.values.remove(pos)];
+                        shrink_if_sparse(&mut self.values);
+                        removed
+                    }
+                    None => Vec::new(),
+                },
+            };
+        };
+        let Ok(i) = self.find(first) else {
+            return Vec::new();
+        };
+        let child = Arc::make_mut(&mut self.children[i]);
+        let removed = child.remove(tail, value);
+        if child.is_empty() {
+            self.remove_child(first, i);
+            shrink_if_sparse(&mut self.children);
+        }
+        removed
+    }
+}
+
+impl<V: PartialEq + std::fmt::Debug> Node<V> {
+    /// Asserts the structural invariants; `is_root` allows an empty bucket.
+    pub(crate) fn check(&self, burst: usize, is_root: bool) {
+        match self {
+            Node::Bucket(b) => {
+                assert!(is_root || b.len() > 0, "empty non-root bucket");
+                assert!(b.len() <= burst, "bucket of {} over burst {burst}", b.len());
+                let recs: Vec<Rec> = b.records().collect();
+                assert_eq!(recs.len(), b.len(), "key count disagrees with records");
+                for (i, r) in recs.iter().enumerate() {
+                    if i > 0 {
+                        assert!(b.suffix(&recs[i - 1]) < b.suffix(r), "bucket out of order");
+                    }
+                    let vals = b.values_of(r);
+                    assert!(!vals.is_empty(), "key without values");
+                    for (j, v) in vals.iter().enumerate() {
+                        assert!(!vals[..j].contains(v), "duplicate value");
+                    }
+                }
+                assert_eq!(recs.last().map_or(0, Rec::value_end), b.values.len());
+            }
+            Node::Inner(i) => {
+                assert!(!self.is_empty() || is_root, "empty inner node");
+                let labels = i
+                    .bitmap
+                    .iter()
+                    .map(|w| w.count_ones() as usize)
+                    .sum::<usize>();
+                assert_eq!(labels, i.children.len(), "bitmap disagrees with children");
+                for (j, v) in i.values.iter().enumerate() {
+                    assert!(!i.values[..j].contains(v), "duplicate value");
+                }
+                for c in &i.children {
+                    assert!(!c.is_empty(), "empty child");
+                    c.check(burst, false);
+                }
+            }
+        }
+    }
+}

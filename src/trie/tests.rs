@@ -1,0 +1,211 @@
+//! Unit and property tests of the trie against a `BTreeMap` model.
+
+use super::Trie;
+use proptest::prelude::*;
+use std::collections::BTreeMap;
+
+/// The tutorial's example: values keep insertion order within a key.
+#[test]
+fn tutorial_example() {
+    let mut t = Trie::new();
+    for (k, v) in [("go", 1), ("git", 2), ("gob", 3), ("go", 4)] {
+        assert_eq!(t.insert(k, v), Ok(true));
+    }
+    let s = |p: &str, n: usize| -> Vec<(String, i32)> { t.suggest(p, n) };
+    assert_eq!(
+        s("g", 10),
+        [
+            ("git".into(), 2),
+            ("go".into(), 1),
+            ("go".into(), 4),
+            ("gob".into(), 3)
+        ]
+    );
+    assert_eq!(s("go", 2), [("go".into(), 1), ("go".into(), 4)]);
+    assert_eq!(s("x", 10), []);
+    assert_eq!(s("gobble", 10), []);
+    t.assert_invariants();
+}
+
+#[test]
+fn code_point_order_for_non_ascii() {
+    let mut t = Trie::with_burst(2);
+    let keys = ["zebra", "é", "e", "ß", "я", "中", "😀", "e\u{301}", "Z"];
+    for (i, k) in keys.iter().enumerate() {
+        t.insert(k, i).unwrap();
+    }
+    let mut want: Vec<&str> = keys.to_vec();
+    want.sort_by(|a, b| a.chars().cmp(b.chars()));
+    let got: Vec<String> = t.iter_prefix("").map(|(k, _)| k).collect();
+    assert_eq!(got, want);
+    t.assert_invariants();
+}
+
+#[test]
+fn remove_prunes_and_frees_memory() {
+    let mut t = Trie::with_burst(2);
+    let empty = t.memory().total_bytes;
+    for i in 0..2000u64 {
+        t.insert(&format!("user{i:05}"), i).unwrap();
+    }
+    let full = t.memory();
+    assert!(full.inner_nodes > 10 && full.buckets > 10, "{full:?}");
+    for i in 0..2000u64 {
+        assert!(t.remove(&format!("user{i:05}"), &i));
+    }
+    t.assert_invariants();
+    assert!(t.is_empty());
+    assert_eq!(t.memory().total_bytes, empty, "memory not given back");
+}
+
+#[test]
+fn clone_is_independent_and_unshared_writes_copy_nothing() {
+    let mut a = Trie::with_burst(4);
+    for i in 0..100u64 {
+        a.insert(&format!("k{i}"), i).unwrap();
+    }
+    let b = a.clone();
+    assert!(a.shares_root_with(&b));
+    a.insert("k1", 1000).unwrap();
+    assert!(!a.shares_root_with(&b));
+    assert_eq!(b.get("k1"), [1]);
+    assert_eq!(a.get("k1"), [1, 1000]);
+    // `a` is now unshared at the root: writing keeps its root allocation.
+    let root = std::sync::Arc::as_ptr(&a.root);
+    a.insert("k2", 2000).unwrap();
+    assert_eq!(std::sync::Arc::as_ptr(&a.root), root);
+}
+
+#[test]
+fn long_shared_prefixes_compress() {
+    let mut t = Trie::with_burst(1);
+    let long = "x".repeat(500);
+    t.insert(&format!("{long}a"), 1).unwrap();
+    t.insert(&format!("{long}b"), 2).unwrap();
+    let m = t.memory();
+    assert!(m.inner_nodes <= 2, "a chain cost a node per byte: {m:?}");
+    t.assert_invariants();
+}
+
+#[test]
+fn empty_key_is_rejected() {
+    let mut t: Trie<u8> = Trie::new();
+    assert!(t.insert("", 1).is_err());
+    assert!(t.is_empty());
+}
+
+#[derive(Debug, Clone)]
+enum Op {
+    Insert(String, u8),
+    Remove(String, u8),
+    RemoveKey(String),
+    Get(String),
+    Suggest(String, usize),
+    /// Clone the trie, mutate the clone, check the original is untouched.
+    CloneThenMutate(String, u8),
+}
+
+fn key() -> impl Strategy<Value = String> {
+    // Few distinct pieces so that keys often share prefixes or are prefixes
+    // of each other; the pieces cover 1- to 4-byte UTF-8 and combining marks.
+    let piece = prop::sample::select(vec![
+        "a", "b", "ab", "é", "e\u{301}", "ß", "ж", "я", "中", "文", "😀", "🦀", "z",
+    ]);
+    prop::collection::vec(piece, 1..6).prop_map(|p| p.concat())
+}
+
+fn prefix() -> impl Strategy<Value = String> {
+    prop_oneof![Just(String::new()), key()]
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        4 => (key(), 0..4u8).prop_map(|(k, v)| Op::Insert(k, v)),
+        2 => (key(), 0..4u8).prop_map(|(k, v)| Op::Remove(k, v)),
+        1 => key().prop_map(Op::RemoveKey),
+        1 => key().prop_map(Op::Get),
+        2 => (prefix(), 0..12usize).prop_map(|(p, n)| Op::Suggest(p, n)),
+        1 => (key(), 0..4u8).prop_map(|(k, v)| Op::CloneThenMutate(k, v)),
+    ]
+}
+
+type Model = BTreeMap<String, Vec<u8>>;
+
+fn model_suggest(m: &Model, p: &str, n: usize) -> Vec<(String, u8)> {
+    m.range(p.to_string()..)
+        .take_while(|(k, _)| k.starts_with(p))
+        .flat_map(|(k, vs)| vs.iter().map(move |v| (k.clone(), *v)))
+        .take(n)
+        .collect()
+}
+
+fn run(burst: usize, ops: Vec<Op>) {
+    let mut t = Trie::with_burst(burst);
+    let mut m = Model::new();
+    for op in ops {
+        match op {
+            Op::Insert(k, v) => {
+                let vs = m.entry(k.clone()).or_default();
+                let new = !vs.contains(&v);
+                if new {
+                    vs.push(v);
+                }
+                assert_eq!(t.insert(&k, v), Ok(new));
+            }
+            Op::Remove(k, v) => {
+                let had = m.get(&k).is_some_and(|vs| vs.contains(&v));
+                if had {
+                    let vs = m.get_mut(&k).unwrap();
+                    vs.retain(|x| *x != v);
+                    if vs.is_empty() {
+                        m.remove(&k);
+                    }
+                }
+                assert_eq!(t.remove(&k, &v), had);
+            }
+            Op::RemoveKey(k) => {
+                assert_eq!(t.remove_key(&k), m.remove(&k).unwrap_or_default());
+            }
+            Op::Get(k) => {
+                assert_eq!(t.get(&k), m.get(&k).map(Vec::as_slice).unwrap_or(&[]));
+            }
+            Op::Suggest(p, n) => {
+                assert_eq!(t.suggest(&p, n), model_suggest(&m, &p, n));
+            }
+            Op::CloneThenMutate(k, v) => {
+                let before: Vec<_> = t.suggest("", usize::MAX);
+                let mut c = t.clone();
+                c.insert(&k, v).unwrap();
+                c.remove_key(&format!("{k}a"));
+                if let Some(first) = before.first() {
+                    c.remove(&first.0, &first.1);
+                }
+                c.assert_invariants();
+                assert_eq!(t.suggest("", usize::MAX), before, "clone's write leaked");
+            }
+        }
+        t.assert_invariants();
+        assert_eq!(t.len(), m.values().map(Vec::len).sum::<usize>());
+        assert_eq!(t.key_count(), m.len());
+    }
+    assert_eq!(t.suggest("", usize::MAX), model_suggest(&m, "", usize::MAX));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn agrees_with_model_burst_1(ops in prop::collection::vec(op(), 1..120)) {
+        run(1, ops);
+    }
+
+    #[test]
+    fn agrees_with_model_burst_2(ops in prop::collection::vec(op(), 1..120)) {
+        run(2, ops);
+    }
+
+    #[test]
+    fn agrees_with_model_burst_8(ops in prop::collection::vec(op(), 1..200)) {
+        run(8, ops);
+    }
+}

@@ -1,0 +1,159 @@
+//! Synthetic users for the demo and the benchmarks, generated from the census
+//! name lists the project carries (`data/first.txt`, `data/last.txt`).
+//!
+//! The generator follows `shared/data/gen_users.py`: first and last names are
+//! drawn independently, weighted by census frequency (names rounded to 0.000
+//! get weight 0.000186, the census tail's real average), and the username is
+//! `lowercase(first initial + last)` plus the smallest numeric suffix (2, 3, ...)
+//! that makes it unique. It is deterministic for a seed, but uses its own small
+//! PRNG (splitmix64), so its users differ from the Python script's.
+
+use std::collections::{HashMap, HashSet};
+
+const FIRST: &str = include_str!("../data/first.txt");
+const LAST: &str = include_str!("../data/last.txt");
+const ZERO_WEIGHT: f64 = 0.000186;
+
+/// One synthetic user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    /// 1-based id.
+    pub id: u64,
+    /// First name, capitalised ("Mary").
+    pub first: String,
+    /// Last name, capitalised ("Smith").
+    pub last: String,
+    /// Unique lowercase username ("msmith", "msmith2", ...).
+    pub username: String,
+}
+
+impl User {
+    /// The three keys the index uses for a user: lowercase first name,
+    /// lowercase last name and username.
+    pub fn keys(&self) -> [String; 3] {
+        [
+            self.first.to_lowercase(),
+            self.last.to_lowercase(),
+            self.username.clone(),
+        ]
+    }
+}
+
+struct Names {
+    names: Vec<&'static str>,
+    cumulative: Vec<f64>,
+}
+
+impl Names {
+    fn parse(text: &'static str) -> Self {
+        let mut names = Vec::new();
+        let mut cumulative = Vec::new();
+        let mut total = 0.0;
+        for line in text.lines() {
+            let Some((name, freq)) = line.split_once('\t') else {
+                continue;
+            };
+            let w: f64 = freq.trim().parse().unwrap_or(0.0);
+            total += if w > 0.0 { w } else { ZERO_WEIGHT };
+            names.push(name);
+            cumulative.push(total);
+        }
+        Names { names, cumulative }
+    }
+
+    fn pick(&self, rng: &mut SplitMix64) -> &'static str {
+        let total = *self.cumulative.last().expect("name list is not empty");
+        let x = rng.next_f64() * total;
+        let i = self.cumulative.partition_point(|&c| c <= x);
+        self.names[i.min(self.names.len() - 1)]
+    }
+}
+
+/// splitmix64: a tiny, well-known PRNG; good enough to draw names.
+struct SplitMix64(u64);
+
+impl SplitMix64 {
+    fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn next_f64(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// Generates `count` users with ids `1..=count`, deterministic for `seed`.
+///
+/// # Examples
+/// ```
+/// let a = typeahead::users::generate(100, 42);
+/// assert_eq!(a, typeahead::users::generate(100, 42));
+/// assert_eq!(a[0].id, 1);
+/// ```
+pub fn generate(count: usize, seed: u64) -> Vec<User> {
+    let firsts = Names::parse(FIRST);
+    let lasts = Names::parse(LAST);
+    let mut rng = SplitMix64(seed);
+    let mut next_suffix: HashMap<String, u64> = HashMap::new();
+    let mut taken: HashSet<String> = HashSet::with_capacity(count);
+    let mut users = Vec::with_capacity(count);
+    for id in 1..=count as u64 {
+        let first = firsts.pick(&mut rng);
+        let last = lasts.pick(&mut rng);
+        let base = format!("{}{}", first.chars().next().unwrap_or('x'), last).to_lowercase();
+        let mut name = base.clone();
+        if taken.contains(&name) {
+            let mut n = next_suffix.get(&base).copied().unwrap_or(2);
+            while taken.contains(&format!("{base}{n}")) {
+                n += 1;
+            }
+            name = format!("{base}{n}");
+            next_suffix.insert(base, n + 1);
+        }
+        taken.insert(name.clone());
+        users.push(User {
+            id,
+            first: first.to_owned(),
+            last: last.to_owned(),
+            username: name,
+        });
+    }
+    users
+}
+
+/// Writes users as CSV `id,first,last,username` with a header row.
+pub fn write_csv(users: &[User], mut out: impl std::io::Write) -> std::io::Result<()> {
+    writeln!(out, "id,first,last,username")?;
+    for u in users {
+        writeln!(out, "{},{},{},{}", u.id, u.first, u.last, u.username)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usernames_are_unique_and_derived_from_names() {
+        let users = generate(20_000, 7);
+        let names: HashSet<_> = users.iter().map(|u| &u.username).collect();
+        assert_eq!(names.len(), users.len());
+        for u in &users {
+            let base = format!("{}{}", &u.first[..1], u.last).to_lowercase();
+            assert!(u.username.starts_with(&base), "{u:?}");
+        }
+        // Weighted draw: the most frequent surname shows up far more than a rare one.
+        let smiths = users.iter().filter(|u| u.last == "Smith").count();
+        assert!(smiths > 100, "only {smiths} Smiths in 20k users");
+    }
+
+    #[test]
+    fn different_seeds_differ() {
+        assert_ne!(generate(50, 1), generate(50, 2));
+    }
+}
