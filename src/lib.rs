@@ -5,11 +5,17 @@
 //!   keys with ordered prefix suggestions and a memory report.
 //! - [`sync`]: the concurrency layer: [`Index`] (lock-free snapshot reads,
 //!   serialized copy-on-write writes), [`Stack`] and [`Cache`].
+//! - [`store`]: durability: the [`store::Store`] trait and the embedded
+//!   write-ahead log, with torn-tail recovery at start-up.
+//! - [`db`]: the served state (tries, stacks, caches by name) and the single
+//!   group-commit writer every write goes through.
 //! - [`users`]: deterministic synthetic users from the bundled census name
 //!   lists, for the demo and the benchmarks.
 //!
 //! Dependencies point down this list, never up.
 
+pub mod db;
+pub mod store;
 pub mod sync;
 pub mod trie;
 pub mod users;

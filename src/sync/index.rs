@@ -20,12 +20,12 @@
 //! published snapshot still shares it); later changes in the same batch
 //! copy nothing, so batches are the cheap way to write a lot.
 
-#[cfg(not(loom))]
+#[cfg(not(typeahead_loom))]
 use arc_swap::ArcSwap;
-#[cfg(loom)]
+#[cfg(typeahead_loom)]
 use loom::sync::{Mutex, MutexGuard};
 use std::sync::Arc;
-#[cfg(not(loom))]
+#[cfg(not(typeahead_loom))]
 use std::sync::{Mutex, MutexGuard};
 
 use crate::trie::{Trie, TrieError};
@@ -69,14 +69,21 @@ pub struct Stats {
     pub version: u64,
 }
 
+/// The writer's copy and whether it holds unpublished changes.
+#[derive(Debug)]
+struct Staged<V> {
+    trie: Trie<V>,
+    dirty: bool,
+}
+
 #[derive(Debug)]
 struct Shared<V> {
     /// The writer's own copy. Only writers lock it; readers never do.
-    writer: Mutex<Trie<V>>,
+    writer: Mutex<Staged<V>>,
     /// The last published snapshot.
-    #[cfg(not(loom))]
+    #[cfg(not(typeahead_loom))]
     published: ArcSwap<Snapshot<V>>,
-    #[cfg(loom)]
+    #[cfg(typeahead_loom)]
     published: loom::sync::RwLock<Arc<Snapshot<V>>>,
 }
 
@@ -117,6 +124,11 @@ impl<V: Clone + PartialEq> Index<V> {
         Self::from_trie(Trie::new())
     }
 
+    /// An empty index whose trie bursts at `burst` (see [`Trie::with_burst`]).
+    pub fn with_burst(burst: usize) -> Self {
+        Self::from_trie(Trie::with_burst(burst))
+    }
+
     /// An index that starts with `trie` as version 0.
     pub fn from_trie(trie: Trie<V>) -> Self {
         let snapshot = Arc::new(Snapshot {
@@ -125,31 +137,36 @@ impl<V: Clone + PartialEq> Index<V> {
         });
         Index {
             shared: Arc::new(Shared {
-                writer: Mutex::new(trie),
-                #[cfg(not(loom))]
+                writer: Mutex::new(Staged { trie, dirty: false }),
+                #[cfg(not(typeahead_loom))]
                 published: ArcSwap::new(snapshot),
-                #[cfg(loom)]
+                #[cfg(typeahead_loom)]
                 published: loom::sync::RwLock::new(snapshot),
             }),
         }
+    }
+
+    /// True when both handles share one index.
+    pub fn same_as(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.shared, &other.shared)
     }
 
     /// The current snapshot, owned: it stays valid (and unchanged) for as long
     /// as it is held, whatever writers do meanwhile. Holding it across an
     /// `.await` is fine.
     pub fn snapshot(&self) -> Arc<Snapshot<V>> {
-        #[cfg(not(loom))]
+        #[cfg(not(typeahead_loom))]
         return self.shared.published.load_full();
-        #[cfg(loom)]
+        #[cfg(typeahead_loom)]
         return Arc::clone(&self.shared.published.read().expect("loom lock"));
     }
 
     /// Runs `f` on the current snapshot without touching any shared counter
     /// (the fast path for short reads; don't hold it across an `.await`).
     pub fn read<R>(&self, f: impl FnOnce(&Snapshot<V>) -> R) -> R {
-        #[cfg(not(loom))]
+        #[cfg(not(typeahead_loom))]
         return f(&self.shared.published.load());
-        #[cfg(loom)]
+        #[cfg(typeahead_loom)]
         return f(&self.snapshot());
     }
 
@@ -171,17 +188,48 @@ impl<V: Clone + PartialEq> Index<V> {
     /// Starts a batch of writes: waits for other writers (never for
     /// readers). See [`IndexWriter`].
     pub fn write(&self) -> IndexWriter<'_, V> {
-        let trie = self.shared.writer.lock().unwrap_or_else(|poisoned| {
+        IndexWriter {
+            shared: &self.shared,
+            staged: self.lock_writer(),
+        }
+    }
+
+    fn lock_writer(&self) -> MutexGuard<'_, Staged<V>> {
+        self.shared.writer.lock().unwrap_or_else(|poisoned| {
             // A writer panicked mid-batch: its copy may be half-changed, so
             // start again from the last published snapshot.
             let mut guard = poisoned.into_inner();
-            *guard = self.snapshot().trie.clone();
+            guard.trie = self.snapshot().trie.clone();
+            guard.dirty = false;
             guard
-        });
-        IndexWriter {
-            shared: &self.shared,
-            trie,
-            changed: false,
+        })
+    }
+
+    /// Applies `f` to the writer's copy *without* publishing: the changes
+    /// stay invisible (and kept) until [`Index::publish`] or
+    /// [`Index::discard`]. This is the group-commit path: a durable writer
+    /// stages a batch, makes it durable, then publishes. `f` returns whether
+    /// it changed anything along with its result.
+    pub fn stage<R>(&self, f: impl FnOnce(&mut Trie<V>) -> (bool, R)) -> R {
+        let mut staged = self.lock_writer();
+        let (changed, result) = f(&mut staged.trie);
+        staged.dirty |= changed;
+        result
+    }
+
+    /// Publishes the staged changes as one new version; returns the version
+    /// readers now see.
+    pub fn publish(&self) -> u64 {
+        let mut w = self.write();
+        w.publish_staged()
+    }
+
+    /// Throws the staged changes away (back to the published snapshot).
+    pub fn discard(&self) {
+        let mut staged = self.lock_writer();
+        if staged.dirty {
+            staged.trie = self.snapshot().trie.clone();
+            staged.dirty = false;
         }
     }
 
@@ -215,17 +263,16 @@ impl<V: Clone + PartialEq> Index<V> {
 
 /// Exclusive access to the index's writer copy. Changes are invisible to
 /// readers until [`IndexWriter::publish`]; dropping the writer without
-/// publishing discards them.
+/// publishing discards them (and anything staged before it).
 pub struct IndexWriter<'a, V: Clone + PartialEq> {
     shared: &'a Shared<V>,
-    trie: MutexGuard<'a, Trie<V>>,
-    changed: bool,
+    staged: MutexGuard<'a, Staged<V>>,
 }
 
 impl<V: Clone + PartialEq> IndexWriter<'_, V> {
     /// The writer's copy, with this batch's changes so far.
     pub fn trie(&self) -> &Trie<V> {
-        &self.trie
+        &self.staged.trie
     }
 
     /// See [`Trie::insert`].
@@ -233,73 +280,77 @@ impl<V: Clone + PartialEq> IndexWriter<'_, V> {
     /// # Errors
     /// [`TrieError::EmptyKey`] for an empty key; nothing changes.
     pub fn insert(&mut self, key: &str, value: V) -> Result<bool, TrieError> {
-        let added = self.trie.insert(key, value)?;
-        self.changed |= added;
+        let added = self.staged.trie.insert(key, value)?;
+        self.staged.dirty |= added;
         Ok(added)
     }
 
     /// See [`Trie::remove`].
     pub fn remove(&mut self, key: &str, value: &V) -> bool {
-        let removed = self.trie.remove(key, value);
-        self.changed |= removed;
+        let removed = self.staged.trie.remove(key, value);
+        self.staged.dirty |= removed;
         removed
     }
 
     /// See [`Trie::remove_key`].
     pub fn remove_key(&mut self, key: &str) -> Vec<V> {
-        let removed = self.trie.remove_key(key);
-        self.changed |= !removed.is_empty();
+        let removed = self.staged.trie.remove_key(key);
+        self.staged.dirty |= !removed.is_empty();
         removed
     }
 
     /// Removes every entry.
     pub fn clear(&mut self) {
-        self.changed |= !self.trie.is_empty();
-        self.trie.clear();
+        self.staged.dirty |= !self.staged.trie.is_empty();
+        self.staged.trie.clear();
     }
 
     /// True when this batch changed anything.
     pub fn changed(&self) -> bool {
-        self.changed
+        self.staged.dirty
     }
 
     /// Makes this batch's changes visible to every read that starts from now
     /// on, as one new version (no new version when nothing changed). Returns
     /// the version readers now see.
     pub fn publish(mut self) -> u64 {
+        self.publish_staged()
+    }
+
+    fn publish_staged(&mut self) -> u64 {
         let current = self.current_version();
-        if !self.changed {
+        if !self.staged.dirty {
             return current;
         }
         let snapshot = Arc::new(Snapshot {
-            trie: self.trie.clone(),
+            trie: self.staged.trie.clone(),
             version: current + 1,
         });
-        #[cfg(not(loom))]
+        #[cfg(not(typeahead_loom))]
         self.shared.published.store(snapshot);
-        #[cfg(loom)]
+        #[cfg(typeahead_loom)]
         {
             *self.shared.published.write().expect("loom lock") = snapshot;
         }
-        self.changed = false;
+        self.staged.dirty = false;
         current + 1
     }
 
     fn current_version(&self) -> u64 {
-        #[cfg(not(loom))]
+        #[cfg(not(typeahead_loom))]
         return self.shared.published.load().version;
-        #[cfg(loom)]
+        #[cfg(typeahead_loom)]
         return self.shared.published.read().expect("loom lock").version;
     }
 }
 
 impl<V: Clone + PartialEq> Drop for IndexWriter<'_, V> {
     fn drop(&mut self) {
-        if self.changed {
+        if self.staged.dirty {
             // Unpublished changes are discarded: back to the published trie.
-            #[cfg(not(loom))]
+            #[cfg(not(typeahead_loom))]
             let published = self.shared.published.load().trie.clone();
-            #[cfg(loom)]
+            #[cfg(typeahead_loom)]
             let published = self
                 .shared
                 .published
@@ -307,7 +358,8 @@ impl<V: Clone + PartialEq> Drop for IndexWriter<'_, V> {
                 .expect("loom lock")
                 .trie
                 .clone();
-            *self.trie = published;
+            self.staged.trie = published;
+            self.staged.dirty = false;
         }
     }
 }

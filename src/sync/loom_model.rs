@@ -1,7 +1,7 @@
 //! Loom model of the publish/read protocol of [`Index`](super::Index).
 //!
-//! Run with `RUSTFLAGS="--cfg loom" cargo test --release --lib sync::loom_model`.
-//! Under `cfg(loom)` the index's writer mutex is loom's and the published
+//! Run with `RUSTFLAGS="--cfg typeahead_loom" cargo test --release --lib sync::loom_model`.
+//! Under `cfg(typeahead_loom)` the index's writer mutex is loom's and the published
 //! snapshot sits behind a loom `RwLock` standing in for `ArcSwap` (whose own
 //! atomics arc-swap tests itself), so loom explores every interleaving of two
 //! writers and a reader.

@@ -33,7 +33,7 @@
 
 mod cache;
 mod index;
-#[cfg(loom)]
+#[cfg(typeahead_loom)]
 mod loom_model;
 mod stack;
 

@@ -73,6 +73,15 @@ impl<T> Stack<T> {
         self.lock().is_empty()
     }
 
+    /// Pops `n` items and pushes `items` under one lock: readers see the
+    /// stack before or after, never in between.
+    pub fn replace_top(&self, n: usize, items: Vec<T>) {
+        let mut v = self.lock();
+        let keep = v.len().saturating_sub(n);
+        v.truncate(keep);
+        v.extend(items);
+    }
+
     /// Runs `f` on the items (bottom first) under the lock: a consistent view
     /// for persistence and tests.
     pub fn with_items<R>(&self, f: impl FnOnce(&[T]) -> R) -> R {

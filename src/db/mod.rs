@@ -1,0 +1,286 @@
+//! The served state: tries, stacks and caches by name, changed by one writer
+//! with group commit.
+//!
+//! # What it owns
+//! [`Db`] is what the server (and the import pool) talk to. Reads go straight
+//! to published state and never wait: the registries of names are published
+//! like the tries themselves (an `ArcSwap` of an immutable map), a trie read
+//! is an [`Index`] snapshot read, and stacks and caches are read under their
+//! own short locks. Every write is a [`Command`] sent over a bounded channel
+//! to the single writer thread ([`writer`]), which takes everything waiting,
+//! applies it to staged copies, makes it durable with one [`Store::append`],
+//! and only then publishes it and answers. Readers therefore never see a
+//! write that is not durable, and a failed sync answers every request of the
+//! group with [`DbError::Unavailable`] and changes nothing.
+//!
+//! # Why one writer
+//! Writes to one trie are serialized anyway (one copy-on-write writer copy);
+//! funnelling every write through one thread turns many small writes into one
+//! disk sync and one snapshot publish per group, which is what makes
+//! thousands of durable writes per second possible on one disk.
+
+mod value;
+mod writer;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::store::{LoadStats, Store, StoreError};
+use crate::sync::{Cache, Index, Stack};
+pub use value::{Value, ValueError, MAX_VALUE_BYTES};
+
+/// A trie of JSON values.
+pub type TrieIndex = Index<Value>;
+/// A stack of JSON values.
+pub type ValueStack = Stack<Value>;
+/// A string-to-integer cache.
+pub type IntCache = Cache<String, i64>;
+
+/// A write, as sent to the writer. Inputs are validated by the caller.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Command {
+    /// Add pairs in order (creates the trie): [`Reply::Added`].
+    TrieAdd {
+        /// Trie name.
+        trie: String,
+        /// Pairs.
+        entries: Vec<(String, Value)>,
+    },
+    /// Remove pairs, or whole keys where the value is `None`:
+    /// [`Reply::Removed`]; [`DbError::NotFound`] for a missing trie.
+    TrieRemove {
+        /// Trie name.
+        trie: String,
+        /// What to remove.
+        entries: Vec<(String, Option<Value>)>,
+    },
+    /// Remove one key: [`Reply::Removed`]; [`DbError::NotFound`] when the
+    /// trie or the key is missing.
+    TrieRemoveKey {
+        /// Trie name.
+        trie: String,
+        /// Key.
+        key: String,
+    },
+    /// Delete a trie: [`Reply::Done`] or [`DbError::NotFound`].
+    TrieDrop {
+        /// Trie name.
+        trie: String,
+    },
+    /// Push (creates the stack): [`Reply::Len`].
+    StackPush {
+        /// Stack name.
+        stack: String,
+        /// Value.
+        value: Value,
+    },
+    /// Pop: [`Reply::Popped`] or [`DbError::Empty`].
+    StackPop {
+        /// Stack name.
+        stack: String,
+    },
+    /// Delete a stack: [`Reply::Done`] or [`DbError::NotFound`].
+    StackDrop {
+        /// Stack name.
+        stack: String,
+    },
+    /// Set a key (creates the cache): [`Reply::Int`].
+    CacheSet {
+        /// Cache name.
+        cache: String,
+        /// Key.
+        key: String,
+        /// Value.
+        value: i64,
+    },
+    /// Add to a key, from 0 when missing: [`Reply::Int`] or
+    /// [`DbError::Overflow`].
+    CacheIncr {
+        /// Cache name.
+        cache: String,
+        /// Key.
+        key: String,
+        /// Increment.
+        by: i64,
+    },
+    /// Remove a key: [`Reply::Done`] or [`DbError::NotFound`].
+    CacheRemove {
+        /// Cache name.
+        cache: String,
+        /// Key.
+        key: String,
+    },
+    /// Delete a cache: [`Reply::Done`] or [`DbError::NotFound`].
+    CacheDrop {
+        /// Cache name.
+        cache: String,
+    },
+}
+
+/// The writer's answer to a [`Command`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Reply {
+    /// Pairs added and pairs that were already there.
+    Added {
+        /// New pairs.
+        added: usize,
+        /// Pairs already present.
+        existing: usize,
+    },
+    /// Pairs removed.
+    Removed(usize),
+    /// The stack's length after the push.
+    Len(usize),
+    /// The popped value and the length left.
+    Popped(Value, usize),
+    /// A cache value after the write.
+    Int(i64),
+    /// Done, nothing to say.
+    Done,
+}
+
+/// Why a command was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DbError {
+    /// The named thing does not exist.
+    #[error("{0} not found")]
+    NotFound(String),
+    /// The stack is empty (or was never pushed to).
+    #[error("stack {0} is empty")]
+    Empty(String),
+    /// The increment would overflow.
+    #[error("incrementing {key} by {by} would overflow its value {current}")]
+    Overflow {
+        /// Key.
+        key: String,
+        /// Current value, unchanged.
+        current: i64,
+        /// Requested increment.
+        by: i64,
+    },
+    /// The disk refused the write; nothing was applied.
+    #[error("storage unavailable, nothing was written: {0}")]
+    Unavailable(String),
+    /// The writer has stopped (the server is shutting down).
+    #[error("the server is shutting down")]
+    ShuttingDown,
+}
+
+pub(crate) struct Request {
+    command: Command,
+    reply: oneshot::Sender<Result<Reply, DbError>>,
+}
+
+/// Published state; only the writer thread changes it.
+#[derive(Default)]
+pub(crate) struct State {
+    tries: ArcSwap<BTreeMap<String, TrieIndex>>,
+    stacks: ArcSwap<BTreeMap<String, Arc<ValueStack>>>,
+    caches: ArcSwap<BTreeMap<String, Arc<IntCache>>>,
+}
+
+/// Handle on the served state; cheap to clone (shares everything).
+#[derive(Clone)]
+pub struct Db {
+    state: Arc<State>,
+    tx: mpsc::Sender<Request>,
+}
+
+/// How many requests may wait for the writer before senders wait too
+/// (backpressure instead of unbounded buffering).
+const QUEUE: usize = 4096;
+
+impl Db {
+    /// Loads everything `store` holds, then starts the writer thread.
+    /// Returns the handle, what was loaded, and the writer thread (which ends
+    /// once every handle is dropped).
+    ///
+    /// # Errors
+    /// What [`Store::load`] reports: corruption (file and offset) or I/O.
+    pub fn open(
+        mut store: impl Store,
+    ) -> Result<(Db, LoadStats, std::thread::JoinHandle<()>), StoreError> {
+        let (state, stats) = writer::load(&mut store)?;
+        let state = Arc::new(state);
+        let (tx, rx) = mpsc::channel(QUEUE);
+        let thread_state = Arc::clone(&state);
+        let handle = std::thread::Builder::new()
+            .name("typeahead-writer".into())
+            .spawn(move || writer::run(thread_state, Box::new(store), rx))
+            .expect("spawn the writer thread");
+        Ok((Db { state, tx }, stats, handle))
+    }
+
+    /// Sends a write to the writer and waits until it is durable and
+    /// visible (or refused).
+    ///
+    /// # Errors
+    /// The command's own refusals (see [`Command`]), [`DbError::Unavailable`]
+    /// when the disk failed, [`DbError::ShuttingDown`] when the writer is gone.
+    pub async fn execute(&self, command: Command) -> Result<Reply, DbError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Request { command, reply })
+            .await
+            .map_err(|_| DbError::ShuttingDown)?;
+        rx.await.map_err(|_| DbError::ShuttingDown)?
+    }
+
+    /// As [`Db::execute`], for threads outside the async runtime.
+    ///
+    /// # Errors
+    /// As [`Db::execute`].
+    pub fn execute_blocking(&self, command: Command) -> Result<Reply, DbError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .blocking_send(Request { command, reply })
+            .map_err(|_| DbError::ShuttingDown)?;
+        rx.blocking_recv().map_err(|_| DbError::ShuttingDown)?
+    }
+
+    /// The trie called `name`.
+    pub fn trie(&self, name: &str) -> Option<TrieIndex> {
+        self.state.tries.load().get(name).cloned()
+    }
+
+    /// Every trie, sorted by name.
+    pub fn tries(&self) -> Vec<(String, TrieIndex)> {
+        let map = self.state.tries.load();
+        map.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+    }
+
+    /// The stack called `name`.
+    pub fn stack(&self, name: &str) -> Option<Arc<ValueStack>> {
+        self.state.stacks.load().get(name).cloned()
+    }
+
+    /// Every stack, sorted by name.
+    pub fn stacks(&self) -> Vec<(String, Arc<ValueStack>)> {
+        let map = self.state.stacks.load();
+        map.iter()
+            .map(|(k, v)| (k.clone(), Arc::clone(v)))
+            .collect()
+    }
+
+    /// The cache called `name`.
+    pub fn cache(&self, name: &str) -> Option<Arc<IntCache>> {
+        self.state.caches.load().get(name).cloned()
+    }
+
+    /// Every cache, sorted by name.
+    pub fn caches(&self) -> Vec<(String, Arc<IntCache>)> {
+        let map = self.state.caches.load();
+        map.iter()
+            .map(|(k, v)| (k.clone(), Arc::clone(v)))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,211 @@
+//! The writer's semantics, and a failing store that must leave no trace.
+
+use super::writer::Batch;
+use super::*;
+use crate::store::{NullStore, Op};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// A store that refuses appends while `fail` is set, and records the rest.
+#[derive(Clone, Default)]
+struct Flaky {
+    fail: Arc<AtomicBool>,
+    ops: Arc<std::sync::Mutex<Vec<Op>>>,
+}
+
+impl Store for Flaky {
+    fn append(&mut self, ops: &[Op]) -> Result<(), StoreError> {
+        if self.fail.load(Ordering::SeqCst) {
+            return Err(StoreError::Io {
+                path: "flaky".into(),
+                source: std::io::Error::other("disk full"),
+            });
+        }
+        self.ops.lock().unwrap().extend_from_slice(ops);
+        Ok(())
+    }
+    fn load(&mut self, sink: &mut dyn FnMut(Op)) -> Result<LoadStats, StoreError> {
+        let ops = self.ops.lock().unwrap().clone();
+        let n = ops.len() as u64;
+        ops.into_iter().for_each(sink);
+        Ok(LoadStats {
+            ops: n,
+            ..Default::default()
+        })
+    }
+}
+
+fn v(text: &str) -> Value {
+    Value::parse(text).unwrap()
+}
+
+fn add(trie: &str, pairs: &[(&str, &str)]) -> Command {
+    Command::TrieAdd {
+        trie: trie.into(),
+        entries: pairs.iter().map(|(k, x)| (k.to_string(), v(x))).collect(),
+    }
+}
+
+#[test]
+fn commands_answer_like_the_api_says() {
+    let (db, _, _) = Db::open(NullStore).unwrap();
+    let ex = |c| db.execute_blocking(c);
+    assert_eq!(
+        ex(add("t", &[("go", "1"), ("go", "1"), ("git", "2")])),
+        Ok(Reply::Added {
+            added: 2,
+            existing: 1
+        })
+    );
+    assert_eq!(db.trie("t").unwrap().get("go"), [v("1")]);
+    assert_eq!(
+        ex(Command::TrieRemoveKey {
+            trie: "t".into(),
+            key: "nope".into()
+        }),
+        Err(DbError::NotFound("key \"nope\" in trie t".into()))
+    );
+    assert_eq!(
+        ex(Command::StackPop { stack: "s".into() }),
+        Err(DbError::Empty("s".into()))
+    );
+    assert_eq!(
+        ex(Command::StackPush {
+            stack: "s".into(),
+            value: v("[1]")
+        }),
+        Ok(Reply::Len(1))
+    );
+    assert_eq!(
+        ex(Command::StackPop { stack: "s".into() }),
+        Ok(Reply::Popped(v("[1]"), 0))
+    );
+    assert!(db.stack("s").is_some(), "an emptied stack still exists");
+    let incr = |by| Command::CacheIncr {
+        cache: "c".into(),
+        key: "k".into(),
+        by,
+    };
+    assert_eq!(ex(incr(5)), Ok(Reply::Int(5)));
+    assert_eq!(
+        ex(incr(i64::MAX)),
+        Err(DbError::Overflow {
+            key: "k".into(),
+            current: 5,
+            by: i64::MAX
+        })
+    );
+    assert_eq!(db.cache("c").unwrap().get("k"), Some(5));
+}
+
+#[test]
+fn a_refused_group_changes_nothing_and_later_writes_work() {
+    let store = Flaky::default();
+    let (db, _, _) = Db::open(store.clone()).unwrap();
+    let ex = |c| db.execute_blocking(c);
+    ex(add("t", &[("a", "1")])).unwrap();
+    ex(Command::StackPush {
+        stack: "s".into(),
+        value: v("1"),
+    })
+    .unwrap();
+    ex(Command::CacheSet {
+        cache: "c".into(),
+        key: "k".into(),
+        value: 1,
+    })
+    .unwrap();
+    let version = db.trie("t").unwrap().stats().version;
+
+    store.fail.store(true, Ordering::SeqCst);
+    for c in [
+        add("t", &[("b", "2")]),
+        add("new", &[("x", "1")]),
+        Command::TrieDrop { trie: "t".into() },
+        Command::StackPush {
+            stack: "s".into(),
+            value: v("2"),
+        },
+        Command::StackPop { stack: "s".into() },
+        Command::CacheIncr {
+            cache: "c".into(),
+            key: "k".into(),
+            by: 1,
+        },
+        Command::CacheDrop { cache: "c".into() },
+    ] {
+        assert!(matches!(ex(c), Err(DbError::Unavailable(_))));
+    }
+    let t = db.trie("t").expect("trie kept");
+    assert_eq!(t.stats().version, version);
+    assert!(t.get("b").is_empty());
+    assert!(db.trie("new").is_none());
+    assert_eq!(db.stack("s").unwrap().peek(), Some(v("1")));
+    assert_eq!(db.stack("s").unwrap().len(), 1);
+    assert_eq!(db.cache("c").unwrap().get("k"), Some(1));
+
+    store.fail.store(false, Ordering::SeqCst);
+    ex(add("t", &[("b", "2")])).unwrap();
+    assert_eq!(db.trie("t").unwrap().get("b"), [v("2")]);
+    // Replaying what the store kept gives the same state.
+    let (again, stats, _) = Db::open(store.clone()).unwrap();
+    assert!(stats.ops > 0);
+    assert_eq!(
+        again.trie("t").unwrap().suggest("", 10),
+        db.trie("t").unwrap().suggest("", 10)
+    );
+    assert_eq!(again.stack("s").unwrap().len(), 1);
+    assert_eq!(again.cache("c").unwrap().get("k"), Some(1));
+}
+
+#[test]
+fn a_group_sees_its_own_earlier_commands() {
+    let (db, _, _) = Db::open(NullStore).unwrap();
+    db.execute_blocking(Command::StackPush {
+        stack: "s".into(),
+        value: v("1"),
+    })
+    .unwrap();
+    let mut batch = Batch::new(&db.state);
+    let push = |x: &str| Command::StackPush {
+        stack: "s".into(),
+        value: v(x),
+    };
+    let pop = Command::StackPop { stack: "s".into() };
+    assert_eq!(batch.apply(&push("2")), Ok(Reply::Len(2)));
+    assert_eq!(batch.apply(&pop), Ok(Reply::Popped(v("2"), 1)));
+    assert_eq!(batch.apply(&pop), Ok(Reply::Popped(v("1"), 0)));
+    assert_eq!(batch.apply(&pop), Err(DbError::Empty("s".into())));
+    assert_eq!(batch.apply(&push("3")), Ok(Reply::Len(1)));
+    let incr = Command::CacheIncr {
+        cache: "c".into(),
+        key: "k".into(),
+        by: 2,
+    };
+    assert_eq!(batch.apply(&incr), Ok(Reply::Int(2)));
+    assert_eq!(batch.apply(&incr), Ok(Reply::Int(4)));
+    assert_eq!(
+        batch.apply(&add("t", &[("a", "1")])),
+        Ok(Reply::Added {
+            added: 1,
+            existing: 0
+        })
+    );
+    assert_eq!(
+        batch.apply(&Command::TrieDrop { trie: "t".into() }),
+        Ok(Reply::Done)
+    );
+    assert_eq!(
+        batch.apply(&add("t", &[("a", "1")])),
+        Ok(Reply::Added {
+            added: 1,
+            existing: 0
+        })
+    );
+    // Nothing is visible before commit.
+    assert_eq!(db.stack("s").unwrap().peek(), Some(v("1")));
+    assert!(db.cache("c").is_none() && db.trie("t").is_none());
+    batch.commit();
+    assert_eq!(db.stack("s").unwrap().with_items(|i| i.to_vec()), [v("3")]);
+    assert_eq!(db.cache("c").unwrap().get("k"), Some(4));
+    assert_eq!(db.trie("t").unwrap().get("a"), [v("1")]);
+}

@@ -1,0 +1,338 @@
+//! [`Op`] and its binary encoding in log records.
+//!
+//! An operation is a tag byte followed by its fields: strings as a LEB128
+//! length and UTF-8 bytes, integers as 8 bytes little-endian. Decoding checks
+//! everything (tags, lengths, UTF-8) and reports what is wrong instead of
+//! panicking, since the bytes come from disk.
+
+use crate::db::Value;
+
+/// One recorded change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Op {
+    /// Create an empty trie (no-op when it exists).
+    TrieCreate {
+        /// Trie name.
+        trie: String,
+    },
+    /// Add a pair (creates the trie).
+    TrieInsert {
+        /// Trie name.
+        trie: String,
+        /// Key.
+        key: String,
+        /// Value.
+        value: Value,
+    },
+    /// Remove one pair, or the whole key when `value` is `None`.
+    TrieRemove {
+        /// Trie name.
+        trie: String,
+        /// Key.
+        key: String,
+        /// Value, or all values.
+        value: Option<Value>,
+    },
+    /// Delete a trie.
+    TrieDrop {
+        /// Trie name.
+        trie: String,
+    },
+    /// Push onto a stack (creates it).
+    StackPush {
+        /// Stack name.
+        stack: String,
+        /// Value.
+        value: Value,
+    },
+    /// Pop a stack's top.
+    StackPop {
+        /// Stack name.
+        stack: String,
+    },
+    /// Delete a stack.
+    StackDrop {
+        /// Stack name.
+        stack: String,
+    },
+    /// Set a cache key (creates the cache).
+    CacheSet {
+        /// Cache name.
+        cache: String,
+        /// Key.
+        key: String,
+        /// Value.
+        value: i64,
+    },
+    /// Remove a cache key.
+    CacheRemove {
+        /// Cache name.
+        cache: String,
+        /// Key.
+        key: String,
+    },
+    /// Delete a cache.
+    CacheDrop {
+        /// Cache name.
+        cache: String,
+    },
+}
+
+const TRIE_CREATE: u8 = 1;
+const TRIE_INSERT: u8 = 2;
+const TRIE_REMOVE_PAIR: u8 = 3;
+const TRIE_REMOVE_KEY: u8 = 4;
+const TRIE_DROP: u8 = 5;
+const STACK_PUSH: u8 = 6;
+const STACK_POP: u8 = 7;
+const STACK_DROP: u8 = 8;
+const CACHE_SET: u8 = 9;
+const CACHE_REMOVE: u8 = 10;
+const CACHE_DROP: u8 = 11;
+
+fn put_str(out: &mut Vec<u8>, s: &str) {
+    let mut n = s.len();
+    while n >= 0x80 {
+        out.push((n as u8) | 0x80);
+        n >>= 7;
+    }
+    out.push(n as u8);
+    out.extend_from_slice(s.as_bytes());
+}
+
+impl Op {
+    /// Appends the encoding of `self` to `out`.
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        match self {
+            Op::TrieCreate { trie } => {
+                out.push(TRIE_CREATE);
+                put_str(out, trie);
+            }
+            Op::TrieInsert { trie, key, value } => {
+                out.push(TRIE_INSERT);
+                put_str(out, trie);
+                put_str(out, key);
+                put_str(out, value.as_str());
+            }
+            Op::TrieRemove {
+                trie,
+                key,
+                value: Some(value),
+            } => {
+                out.push(TRIE_REMOVE_PAIR);
+                put_str(out, trie);
+                put_str(out, key);
+                put_str(out, value.as_str());
+            }
+            Op::TrieRemove {
+                trie,
+                key,
+                value: None,
+            } => {
+                out.push(TRIE_REMOVE_KEY);
+                put_str(out, trie);
+                put_str(out, key);
+            }
+            Op::TrieDrop { trie } => {
+                out.push(TRIE_DROP);
+                put_str(out, trie);
+            }
+            Op::StackPush { stack, value } => {
+                out.push(STACK_PUSH);
+                put_str(out, stack);
+                put_str(out, value.as_str());
+            }
+            Op::StackPop { stack } => {
+                out.push(STACK_POP);
+                put_str(out, stack);
+            }
+            Op::StackDrop { stack } => {
+                out.push(STACK_DROP);
+                put_str(out, stack);
+            }
+            Op::CacheSet { cache, key, value } => {
+                out.push(CACHE_SET);
+                put_str(out, cache);
+                put_str(out, key);
+                out.extend_from_slice(&value.to_le_bytes());
+            }
+            Op::CacheRemove { cache, key } => {
+                out.push(CACHE_REMOVE);
+                put_str(out, cache);
+                put_str(out, key);
+            }
+            Op::CacheDrop { cache } => {
+                out.push(CACHE_DROP);
+                put_str(out, cache);
+            }
+        }
+    }
+
+    /// Decodes every operation in `buf`.
+    ///
+    /// # Errors
+    /// A description of the first malformed byte and its offset in `buf`.
+    pub fn decode_all(buf: &[u8], mut sink: impl FnMut(Op)) -> Result<u64, (usize, String)> {
+        let mut r = Reader { buf, pos: 0 };
+        let mut n = 0;
+        while r.pos < buf.len() {
+            let start = r.pos;
+            let op = r.op().map_err(|e| (start, e))?;
+            sink(op);
+            n += 1;
+        }
+        Ok(n)
+    }
+}
+
+struct Reader<'a> {
+    buf: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn byte(&mut self) -> Result<u8, String> {
+        let b = *self
+            .buf
+            .get(self.pos)
+            .ok_or("record ends inside an operation")?;
+        self.pos += 1;
+        Ok(b)
+    }
+
+    fn str(&mut self) -> Result<&'a str, String> {
+        let mut n = 0usize;
+        let mut shift = 0;
+        loop {
+            let b = self.byte()?;
+            if shift > 28 {
+                return Err("string length is too long".into());
+            }
+            n |= usize::from(b & 0x7f) << shift;
+            if b < 0x80 {
+                break;
+            }
+            shift += 7;
+        }
+        let end = self.pos.checked_add(n).filter(|&e| e <= self.buf.len());
+        let end = end.ok_or("string runs past the end of its record")?;
+        let s = std::str::from_utf8(&self.buf[self.pos..end]).map_err(|e| e.to_string())?;
+        self.pos = end;
+        Ok(s)
+    }
+
+    fn value(&mut self) -> Result<Value, String> {
+        Ok(Value::from_canonical(self.str()?))
+    }
+
+    fn i64(&mut self) -> Result<i64, String> {
+        let end = self.pos + 8;
+        let bytes = self
+            .buf
+            .get(self.pos..end)
+            .ok_or("integer runs past its record")?;
+        self.pos = end;
+        Ok(i64::from_le_bytes(bytes.try_into().expect("8 bytes")))
+    }
+
+    fn op(&mut self) -> Result<Op, String> {
+        let tag = self.byte()?;
+        let s = |r: &mut Self| r.str().map(str::to_owned);
+        Ok(match tag {
+            TRIE_CREATE => Op::TrieCreate { trie: s(self)? },
+            TRIE_INSERT => Op::TrieInsert {
+                trie: s(self)?,
+                key: s(self)?,
+                value: self.value()?,
+            },
+            TRIE_REMOVE_PAIR => Op::TrieRemove {
+                trie: s(self)?,
+                key: s(self)?,
+                value: Some(self.value()?),
+            },
+            TRIE_REMOVE_KEY => Op::TrieRemove {
+                trie: s(self)?,
+                key: s(self)?,
+                value: None,
+            },
+            TRIE_DROP => Op::TrieDrop { trie: s(self)? },
+            STACK_PUSH => Op::StackPush {
+                stack: s(self)?,
+                value: self.value()?,
+            },
+            STACK_POP => Op::StackPop { stack: s(self)? },
+            STACK_DROP => Op::StackDrop { stack: s(self)? },
+            CACHE_SET => Op::CacheSet {
+                cache: s(self)?,
+                key: s(self)?,
+                value: self.i64()?,
+            },
+            CACHE_REMOVE => Op::CacheRemove {
+                cache: s(self)?,
+                key: s(self)?,
+            },
+            CACHE_DROP => Op::CacheDrop { cache: s(self)? },
+            other => return Err(format!("unknown operation tag {other}")),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_op_round_trips() {
+        let v = Value::parse(r#"{"id": 7}"#).unwrap();
+        let ops = vec![
+            Op::TrieCreate { trie: "t".into() },
+            Op::TrieInsert {
+                trie: "t".into(),
+                key: "ключ/?%".into(),
+                value: v.clone(),
+            },
+            Op::TrieRemove {
+                trie: "t".into(),
+                key: "k".into(),
+                value: Some(v.clone()),
+            },
+            Op::TrieRemove {
+                trie: "t".into(),
+                key: "k".into(),
+                value: None,
+            },
+            Op::TrieDrop { trie: "t".into() },
+            Op::StackPush {
+                stack: "s".into(),
+                value: v,
+            },
+            Op::StackPop { stack: "s".into() },
+            Op::StackDrop { stack: "s".into() },
+            Op::CacheSet {
+                cache: "c".into(),
+                key: "k".into(),
+                value: i64::MIN,
+            },
+            Op::CacheRemove {
+                cache: "c".into(),
+                key: "k".into(),
+            },
+            Op::CacheDrop { cache: "c".into() },
+        ];
+        let mut buf = Vec::new();
+        for op in &ops {
+            op.encode(&mut buf);
+        }
+        let mut back = Vec::new();
+        assert_eq!(
+            Op::decode_all(&buf, |op| back.push(op)),
+            Ok(ops.len() as u64)
+        );
+        assert_eq!(back, ops);
+        // Every strict prefix is malformed, never a panic.
+        for cut in 1..buf.len() {
+            let _ = Op::decode_all(&buf[..cut], |_| {});
+        }
+    }
+}

@@ -1,0 +1,210 @@
+//! The log against an injected failing disk: no failed append may leave a
+//! partial group that a restart would replay.
+
+use super::*;
+use crate::db::Value;
+use std::io::Cursor;
+use std::sync::{Arc, Mutex};
+
+/// An in-memory disk whose writes, syncs and truncations can be made to fail.
+#[derive(Clone, Default)]
+struct FaultyDisk {
+    state: Arc<Mutex<DiskState>>,
+}
+
+#[derive(Default)]
+struct DiskState {
+    file: Cursor<Vec<u8>>,
+    /// Bytes that may still be written before writes fail (None: no limit).
+    write_budget: Option<usize>,
+    fail_sync: bool,
+    fail_truncate: bool,
+}
+
+impl Read for FaultyDisk {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.state.lock().unwrap().file.read(buf)
+    }
+}
+
+impl Write for FaultyDisk {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let mut s = self.state.lock().unwrap();
+        match s.write_budget {
+            Some(0) => Err(io::Error::other("disk full")),
+            Some(n) => {
+                let k = n.min(buf.len());
+                s.write_budget = Some(n - k);
+                s.file.write(&buf[..k])
+            }
+            None => s.file.write(buf),
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Seek for FaultyDisk {
+    fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
+        self.state.lock().unwrap().file.seek(pos)
+    }
+}
+
+impl Disk for FaultyDisk {
+    fn sync(&mut self) -> io::Result<()> {
+        if self.state.lock().unwrap().fail_sync {
+            return Err(io::Error::other("sync failed"));
+        }
+        Ok(())
+    }
+    fn truncate(&mut self, len: u64) -> io::Result<()> {
+        let mut s = self.state.lock().unwrap();
+        if s.fail_truncate {
+            return Err(io::Error::other("truncate failed"));
+        }
+        s.file.get_mut().truncate(len as usize);
+        Ok(())
+    }
+}
+
+fn op(i: usize) -> Op {
+    Op::TrieInsert {
+        trie: "t".into(),
+        key: format!("key{i}"),
+        value: Value::parse(&i.to_string()).unwrap(),
+    }
+}
+
+fn group(g: usize) -> Vec<Op> {
+    (0..3).map(|i| op(g * 10 + i)).collect()
+}
+
+fn reload(disk: &FaultyDisk) -> Result<Vec<Op>, StoreError> {
+    let mut store = LogStore::with_disk(disk.clone(), "test.log".into());
+    let mut ops = Vec::new();
+    store.load(&mut |op| ops.push(op))?;
+    Ok(ops)
+}
+
+fn fresh() -> (FaultyDisk, LogStore<FaultyDisk>) {
+    let disk = FaultyDisk::default();
+    let mut store = LogStore::with_disk(disk.clone(), "test.log".into());
+    store.load(&mut |_| {}).unwrap();
+    (disk, store)
+}
+
+#[test]
+fn appended_groups_come_back_in_order() {
+    let (disk, mut store) = fresh();
+    for g in 0..5 {
+        store.append(&group(g)).unwrap();
+    }
+    let want: Vec<Op> = (0..5).flat_map(group).collect();
+    assert_eq!(reload(&disk).unwrap(), want);
+}
+
+#[test]
+fn a_write_failing_midway_leaves_no_partial_group() {
+    for budget in [0, 1, 7, 8, 20] {
+        let (disk, mut store) = fresh();
+        store.append(&group(0)).unwrap();
+        disk.state.lock().unwrap().write_budget = Some(budget);
+        assert!(store.append(&group(1)).is_err(), "budget {budget}");
+        assert_eq!(reload(&disk).unwrap(), group(0), "budget {budget}");
+        // The disk recovers: later groups land after the good ones.
+        disk.state.lock().unwrap().write_budget = None;
+        store.append(&group(2)).unwrap();
+        let want: Vec<Op> = [group(0), group(2)].concat();
+        assert_eq!(reload(&disk).unwrap(), want, "budget {budget}");
+    }
+}
+
+#[test]
+fn a_failed_sync_is_rolled_back() {
+    let (disk, mut store) = fresh();
+    store.append(&group(0)).unwrap();
+    disk.state.lock().unwrap().fail_sync = true;
+    assert!(store.append(&group(1)).is_err());
+    disk.state.lock().unwrap().fail_sync = false;
+    assert_eq!(reload(&disk).unwrap(), group(0));
+}
+
+#[test]
+fn an_unrecoverable_failure_refuses_later_writes() {
+    let (disk, mut store) = fresh();
+    store.append(&group(0)).unwrap();
+    {
+        let mut s = disk.state.lock().unwrap();
+        s.write_budget = Some(5);
+        s.fail_truncate = true;
+    }
+    assert!(store.append(&group(1)).is_err());
+    {
+        let mut s = disk.state.lock().unwrap();
+        s.write_budget = None;
+        s.fail_truncate = false;
+    }
+    assert!(
+        store.append(&group(2)).is_err(),
+        "wrote behind a partial record"
+    );
+    // A restart cuts the torn tail and keeps what was acknowledged.
+    assert_eq!(reload(&disk).unwrap(), group(0));
+}
+
+#[test]
+fn a_cut_at_any_offset_recovers_every_group_before_it() {
+    let (disk, mut store) = fresh();
+    let mut ends = Vec::new();
+    for g in 0..4 {
+        store.append(&group(g)).unwrap();
+        ends.push(disk.state.lock().unwrap().file.get_ref().len());
+    }
+    let full = disk.state.lock().unwrap().file.get_ref().clone();
+    for cut in HEADER_LEN as usize..=full.len() {
+        let d = FaultyDisk::default();
+        d.state.lock().unwrap().file = Cursor::new(full[..cut].to_vec());
+        let got = reload(&d).unwrap();
+        let complete = ends.iter().filter(|&&e| e <= cut).count();
+        let want: Vec<Op> = (0..complete).flat_map(group).collect();
+        assert_eq!(got, want, "cut at {cut}");
+    }
+}
+
+#[test]
+fn damage_before_the_last_record_is_reported_with_its_offset() {
+    let (disk, mut store) = fresh();
+    for g in 0..3 {
+        store.append(&group(g)).unwrap();
+    }
+    let mut bytes = disk.state.lock().unwrap().file.get_ref().clone();
+    let at = HEADER_LEN as usize + 12;
+    bytes[at] ^= 0xff;
+    let d = FaultyDisk::default();
+    d.state.lock().unwrap().file = Cursor::new(bytes);
+    match reload(&d) {
+        Err(StoreError::Corrupt { offset, path, .. }) => {
+            assert_eq!(offset, HEADER_LEN);
+            assert_eq!(path, "test.log");
+        }
+        other => panic!("expected corruption, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_foreign_or_newer_file_is_refused() {
+    let d = FaultyDisk::default();
+    d.state.lock().unwrap().file = Cursor::new(b"hello, world, not a log".to_vec());
+    assert!(matches!(
+        reload(&d),
+        Err(StoreError::Corrupt { offset: 0, .. })
+    ));
+    let mut header = MAGIC.to_vec();
+    header.extend_from_slice(&99u32.to_le_bytes());
+    header.extend_from_slice(&[0; 4]);
+    let d = FaultyDisk::default();
+    d.state.lock().unwrap().file = Cursor::new(header);
+    let err = reload(&d).unwrap_err().to_string();
+    assert!(err.contains("version 99"), "{err}");
+}
