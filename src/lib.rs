@@ -9,12 +9,17 @@
 //!   write-ahead log, with torn-tail recovery at start-up.
 //! - [`db`]: the served state (tries, stacks, caches by name) and the single
 //!   group-commit writer every write goes through.
+//! - [`import`]: bulk CSV/NDJSON import over a channel worker pool, with
+//!   job progress.
+//! - [`server`]: the HTTP/JSON API (axum), metrics, OpenAPI, the demo page.
 //! - [`users`]: deterministic synthetic users from the bundled census name
 //!   lists, for the demo and the benchmarks.
 //!
 //! Dependencies point down this list, never up.
 
 pub mod db;
+pub mod import;
+pub mod server;
 pub mod store;
 pub mod sync;
 pub mod trie;

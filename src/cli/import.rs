@@ -1,0 +1,169 @@
+//! `typeahead import FILE`: streams a file to a server's import route with a
+//! progress bar, then waits for the job and prints a summary.
+
+use std::fs::File;
+use std::io::Read;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::suggest::enc;
+use super::{api_error, ClientArgs};
+
+/// Options of `import`.
+#[derive(Debug, clap::Args)]
+pub struct ImportArgs {
+    /// The CSV (with a header row) or NDJSON file.
+    file: PathBuf,
+    /// Target trie (created if missing).
+    #[arg(long)]
+    trie: String,
+    /// csv or ndjson (default: from the file extension).
+    #[arg(long)]
+    format: Option<String>,
+    /// CSV: comma-separated columns whose cells become keys.
+    #[arg(long)]
+    key_columns: Option<String>,
+    /// CSV: the column holding the value.
+    #[arg(long)]
+    value_column: Option<String>,
+    #[command(flatten)]
+    client: ClientArgs,
+}
+
+pub fn run(a: ImportArgs) -> anyhow::Result<()> {
+    let format = match a.format.as_deref() {
+        Some(f) => f.to_owned(),
+        None => match a.file.extension().and_then(|e| e.to_str()) {
+            Some("csv") => "csv".into(),
+            Some("ndjson" | "jsonl") => "ndjson".into(),
+            _ => bail!(
+                "cannot tell the format of {}: pass --format csv|ndjson",
+                a.file.display()
+            ),
+        },
+    };
+    if format == "csv" && (a.key_columns.is_none() || a.value_column.is_none()) {
+        bail!("CSV imports need --key-columns and --value-column");
+    }
+    let file = File::open(&a.file).with_context(|| format!("cannot open {}", a.file.display()))?;
+    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let base = a.client.server.trim_end_matches('/');
+    let mut params = vec![("format", format.clone())];
+    if let Some(k) = &a.key_columns {
+        params.push(("key_columns", k.clone()));
+    }
+    if let Some(v) = &a.value_column {
+        params.push(("value_column", v.clone()));
+    }
+    let url = reqwest::Url::parse_with_params(
+        &format!("{base}/v1/tries/{}/import", enc(&a.trie)),
+        &params,
+    )
+    .with_context(|| format!("bad server URL {base:?}"))?;
+
+    let bar = ProgressBar::new(size);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} {msg} ETA {eta}",
+        )
+        .expect("valid template"),
+    );
+    let started = Instant::now();
+    let client = reqwest::blocking::Client::builder()
+        .timeout(None)
+        .build()
+        .context("building the HTTP client")?;
+    let mut req = client
+        .post(url)
+        .header(
+            "content-type",
+            if format == "csv" {
+                "text/csv"
+            } else {
+                "application/x-ndjson"
+            },
+        )
+        .body(reqwest::blocking::Body::sized(
+            Progress {
+                inner: file,
+                bar: bar.clone(),
+            },
+            size,
+        ));
+    if let Some(t) = &a.client.token {
+        req = req.bearer_auth(t);
+    }
+    let res = req
+        .send()
+        .with_context(|| format!("could not reach {base}"))?;
+    if !res.status().is_success() {
+        bar.abandon();
+        return Err(api_error(res));
+    }
+    let job: serde_json::Value = res.json().context("the server's answer is not JSON")?;
+    let id = job["job"]
+        .as_u64()
+        .context("the server did not return a job id")?;
+    let view = loop {
+        let res = client
+            .get(format!("{base}/v1/jobs/{id}"))
+            .send()
+            .with_context(|| format!("could not reach {base}"))?;
+        if !res.status().is_success() {
+            return Err(api_error(res));
+        }
+        let v: serde_json::Value = res.json().context("the server's answer is not JSON")?;
+        let records = v["records"].as_u64().unwrap_or(0);
+        let secs = started.elapsed().as_secs_f64().max(0.001);
+        bar.set_position(v["bytes_read"].as_u64().unwrap_or(0).min(size));
+        bar.set_message(format!(
+            "{records} records, {:.0} records/s",
+            records as f64 / secs
+        ));
+        match v["state"].as_str() {
+            Some("done" | "failed") => break v,
+            _ => std::thread::sleep(Duration::from_millis(200)),
+        }
+    };
+    bar.finish();
+    let secs = started.elapsed().as_secs_f64();
+    let records = view["records"].as_u64().unwrap_or(0);
+    println!(
+        "job {id}: {} in {secs:.1}s: {records} records ({:.0}/s), {} entries added, {} bad lines",
+        view["state"].as_str().unwrap_or("?"),
+        records as f64 / secs.max(0.001),
+        view["entries_added"],
+        view["error_count"],
+    );
+    for e in view["errors"].as_array().into_iter().flatten().take(20) {
+        println!(
+            "  line {}: {}",
+            e["line"],
+            e["message"].as_str().unwrap_or_default()
+        );
+    }
+    if view["state"] == "failed" {
+        bail!(
+            "import failed: {}",
+            view["failure"].as_str().unwrap_or("unknown reason")
+        );
+    }
+    Ok(())
+}
+
+/// Counts bytes as the upload reads them.
+struct Progress {
+    inner: File,
+    bar: ProgressBar,
+}
+
+impl Read for Progress {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.bar.inc(n as u64);
+        Ok(n)
+    }
+}

@@ -1,0 +1,64 @@
+//! `typeahead serve`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use typeahead::server::{serve, ServerConfig};
+
+/// Options of `serve`; each also comes from an environment variable.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "TYPEAHEAD_ADDR", default_value = "127.0.0.1:7700")]
+    addr: SocketAddr,
+    /// Where the data lives (created on first start).
+    #[arg(long, env = "TYPEAHEAD_DATA_DIR", default_value = "./typeahead-data")]
+    data_dir: PathBuf,
+    /// Require `Authorization: Bearer TOKEN` on every request but GET, HEAD and OPTIONS.
+    #[arg(long, env = "TYPEAHEAD_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// Allow browsers on this origin (repeatable; comma-separated in the variable).
+    #[arg(
+        long = "cors-origin",
+        env = "TYPEAHEAD_CORS_ORIGIN",
+        value_delimiter = ','
+    )]
+    cors_origins: Vec<String>,
+    /// Load 50,000 bundled synthetic users into the trie "users" if it does not exist.
+    #[arg(long, env = "TYPEAHEAD_DEMO")]
+    demo: bool,
+    /// Longest a request may take, in seconds.
+    #[arg(long, env = "TYPEAHEAD_REQUEST_TIMEOUT", default_value_t = 30)]
+    request_timeout: u64,
+}
+
+pub fn run(a: ServeArgs) -> anyhow::Result<()> {
+    if a.token.as_deref() == Some("") {
+        anyhow::bail!("--token must not be empty");
+    }
+    for origin in &a.cors_origins {
+        if axum_origin_invalid(origin) {
+            anyhow::bail!("--cors-origin {origin:?} is not an origin like https://example.com");
+        }
+    }
+    let config = ServerConfig {
+        addr: a.addr,
+        data_dir: a.data_dir,
+        token: a.token,
+        cors_origins: a.cors_origins,
+        demo: a.demo,
+        request_timeout: Duration::from_secs(a.request_timeout.max(1)),
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    rt.block_on(serve(config))?;
+    Ok(())
+}
+
+fn axum_origin_invalid(origin: &str) -> bool {
+    !(origin.starts_with("http://") || origin.starts_with("https://")) || origin.ends_with('/')
+}

@@ -1,0 +1,430 @@
+//! Bulk import: CSV and NDJSON parsed by a pool of workers fed over channels,
+//! committed in order through the single writer.
+//!
+//! # What it owns
+//! [`Jobs`] (the recent import jobs and their progress), the record parsers
+//! ([`parse_chunk`]), and the pipeline ([`pool`]):
+//!
+//! ```text
+//! body stream ─► splitter ─► bounded channel ─► N parse workers ─► bounded channel
+//!                (line-aligned chunks)           (one per core)        │
+//!                                          committer (reorders by chunk, sends
+//!                                          TrieAdd batches to the Db writer) ◄┘
+//! ```
+//!
+//! Every channel is bounded, so a slow disk slows the committer, which fills
+//! the parsed channel, which stalls the workers, which fills the chunk
+//! channel, which stops reading the request body: memory stays flat and TCP
+//! backpressure reaches the uploader. The committer restores file order, so
+//! values of a key keep the order of the file's lines.
+
+pub mod pool;
+pub mod routes;
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use serde::Serialize;
+
+use crate::db::Value;
+use crate::server::validate::MAX_KEY_BYTES;
+
+/// Errors kept per job; later ones are counted but not stored.
+pub const MAX_KEPT_ERRORS: usize = 100;
+/// Jobs kept in the list.
+const MAX_JOBS: usize = 100;
+
+/// Input format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    /// CSV with a header row.
+    Csv,
+    /// One JSON object per line: `{"keys": [..], "value": V}`.
+    Ndjson,
+}
+
+/// How to read records.
+#[derive(Debug, Clone)]
+pub struct Spec {
+    /// Format.
+    pub format: Format,
+    /// CSV: columns whose cells become keys.
+    pub key_columns: Vec<String>,
+    /// CSV: the column holding the value.
+    pub value_column: String,
+}
+
+/// A job's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JobState {
+    /// Created, not started.
+    Queued,
+    /// Reading and importing.
+    Running,
+    /// Finished; bad lines are in `errors`.
+    Done,
+    /// Stopped by an error that is not about one line.
+    Failed,
+}
+
+/// A bad line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LineError {
+    /// 1-based line number in the uploaded file.
+    pub line: u64,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+/// One import's progress, shared by the pipeline and the API.
+#[derive(Debug)]
+pub struct Job {
+    /// Id.
+    pub id: u64,
+    /// Target trie.
+    pub trie: String,
+    /// Format.
+    pub format: Format,
+    records: AtomicU64,
+    entries_added: AtomicU64,
+    bytes_read: AtomicU64,
+    error_count: AtomicU64,
+    inner: Mutex<JobInner>,
+}
+
+#[derive(Debug)]
+struct JobInner {
+    state: JobState,
+    errors: Vec<LineError>,
+    failure: Option<String>,
+}
+
+/// What `GET /v1/jobs/{id}` answers.
+#[derive(Debug, Clone, Serialize)]
+pub struct JobView {
+    /// Id.
+    pub id: u64,
+    /// Target trie.
+    pub trie: String,
+    /// Format.
+    pub format: Format,
+    /// State.
+    pub state: JobState,
+    /// Good records imported.
+    pub records: u64,
+    /// New (key, value) entries.
+    pub entries_added: u64,
+    /// Body bytes read.
+    pub bytes_read: u64,
+    /// Bad lines in all (only the first 100 are listed).
+    pub error_count: u64,
+    /// The first 100 bad lines.
+    pub errors: Vec<LineError>,
+    /// Why a failed job stopped.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failure: Option<String>,
+}
+
+impl Job {
+    fn set_state(&self, state: JobState) {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner()).state = state;
+    }
+
+    fn fail(&self, why: String) {
+        tracing::warn!(job = self.id, %why, "import failed");
+        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        inner.state = JobState::Failed;
+        inner.failure = Some(why);
+    }
+
+    fn add_errors(&self, errors: Vec<LineError>) {
+        self.error_count
+            .fetch_add(errors.len() as u64, Ordering::Relaxed);
+        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let room = MAX_KEPT_ERRORS.saturating_sub(inner.errors.len());
+        inner.errors.extend(errors.into_iter().take(room));
+    }
+
+    /// A consistent view for the API.
+    pub fn view(&self) -> JobView {
+        let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let mut errors = inner.errors.clone();
+        errors.sort_by_key(|e| e.line);
+        JobView {
+            id: self.id,
+            trie: self.trie.clone(),
+            format: self.format,
+            state: inner.state,
+            records: self.records.load(Ordering::Relaxed),
+            entries_added: self.entries_added.load(Ordering::Relaxed),
+            bytes_read: self.bytes_read.load(Ordering::Relaxed),
+            error_count: self.error_count.load(Ordering::Relaxed),
+            errors,
+            failure: inner.failure.clone(),
+        }
+    }
+}
+
+/// The recent jobs (the last 100), newest last.
+#[derive(Debug, Clone, Default)]
+pub struct Jobs {
+    inner: Arc<Mutex<(u64, VecDeque<Arc<Job>>)>>,
+}
+
+impl Jobs {
+    /// Registers a new queued job.
+    pub fn create(&self, trie: String, format: Format) -> Arc<Job> {
+        let mut g = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        g.0 += 1;
+        let job = Arc::new(Job {
+            id: g.0,
+            trie,
+            format,
+            records: AtomicU64::new(0),
+            entries_added: AtomicU64::new(0),
+            bytes_read: AtomicU64::new(0),
+            error_count: AtomicU64::new(0),
+            inner: Mutex::new(JobInner {
+                state: JobState::Queued,
+                errors: Vec::new(),
+                failure: None,
+            }),
+        });
+        g.1.push_back(Arc::clone(&job));
+        while g.1.len() > MAX_JOBS {
+            g.1.pop_front();
+        }
+        job
+    }
+
+    /// The job with `id`, if still kept.
+    pub fn get(&self, id: u64) -> Option<Arc<Job>> {
+        let g = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        g.1.iter().find(|j| j.id == id).cloned()
+    }
+
+    /// Every kept job, oldest first.
+    pub fn list(&self) -> Vec<Arc<Job>> {
+        let g = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        g.1.iter().cloned().collect()
+    }
+}
+
+/// A line-aligned piece of the body.
+#[derive(Debug)]
+pub struct Chunk {
+    /// Order in the file.
+    pub seq: u64,
+    /// 1-based line number of the chunk's first line.
+    pub first_line: u64,
+    /// The bytes (whole lines).
+    pub data: Vec<u8>,
+}
+
+/// A parsed chunk.
+#[derive(Debug, Default)]
+pub struct Parsed {
+    /// Order in the file.
+    pub seq: u64,
+    /// Good records.
+    pub records: u64,
+    /// Their (key, value) pairs, in file order.
+    pub entries: Vec<(String, Value)>,
+    /// Bad lines.
+    pub errors: Vec<LineError>,
+}
+
+/// Column positions for CSV, from the header row.
+#[derive(Debug, Clone)]
+pub struct CsvColumns {
+    /// Number of columns.
+    pub width: usize,
+    /// Key column indexes.
+    pub keys: Vec<usize>,
+    /// Value column index.
+    pub value: usize,
+}
+
+impl CsvColumns {
+    /// Finds the spec's columns in a header row.
+    ///
+    /// # Errors
+    /// A message naming the missing column.
+    pub fn from_header(header: &[u8], spec: &Spec) -> Result<Self, String> {
+        let mut rdr = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .from_reader(header);
+        let mut rec = csv::ByteRecord::new();
+        if !rdr.read_byte_record(&mut rec).map_err(|e| e.to_string())? {
+            return Err("the CSV has no header row".into());
+        }
+        let names: Vec<String> = rec
+            .iter()
+            .map(|c| String::from_utf8_lossy(c).trim().to_owned())
+            .collect();
+        let find = |want: &str| {
+            names
+                .iter()
+                .position(|n| n == want)
+                .ok_or_else(|| format!("column {want:?} is not in the header row {names:?}"))
+        };
+        Ok(CsvColumns {
+            width: names.len(),
+            keys: spec
+                .key_columns
+                .iter()
+                .map(|c| find(c))
+                .collect::<Result<_, _>>()?,
+            value: find(&spec.value_column)?,
+        })
+    }
+}
+
+fn check_key(k: &str) -> Result<(), String> {
+    if k.is_empty() {
+        return Err("empty key".into());
+    }
+    if k.len() > MAX_KEY_BYTES {
+        return Err(format!(
+            "key is {} bytes; the limit is {MAX_KEY_BYTES}",
+            k.len()
+        ));
+    }
+    Ok(())
+}
+
+/// A CSV cell as a JSON value: integers and decimals stay numbers, anything
+/// else is a string.
+fn cell_value(cell: &str) -> Result<Value, String> {
+    if cell.is_empty() {
+        return Err("empty value".into());
+    }
+    let json = if let Ok(n) = cell.parse::<i64>() {
+        serde_json::Value::from(n)
+    } else if let Some(n) = cell
+        .parse::<f64>()
+        .ok()
+        .filter(|f| {
+            f.is_finite()
+                && cell
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || b"+-.eE".contains(&b))
+        })
+        .and_then(serde_json::Number::from_f64)
+    {
+        serde_json::Value::Number(n)
+    } else {
+        serde_json::Value::String(cell.to_owned())
+    };
+    Value::from_json(&json).map_err(|e| e.to_string())
+}
+
+/// Parses a chunk of whole lines.
+pub fn parse_chunk(chunk: &Chunk, format: Format, columns: Option<&CsvColumns>) -> Parsed {
+    let mut out = Parsed {
+        seq: chunk.seq,
+        ..Default::default()
+    };
+    match (format, columns) {
+        (Format::Csv, Some(cols)) => parse_csv(chunk, cols, &mut out),
+        (Format::Ndjson, _) => parse_ndjson(chunk, &mut out),
+        (Format::Csv, None) => unreachable!("CSV chunks come with their columns"),
+    }
+    out
+}
+
+fn parse_csv(chunk: &Chunk, cols: &CsvColumns, out: &mut Parsed) {
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(&chunk.data[..]);
+    let mut rec = csv::ByteRecord::new();
+    loop {
+        let line = chunk.first_line + rdr.position().line() - 1;
+        match rdr.read_byte_record(&mut rec) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(e) => {
+                out.errors.push(LineError {
+                    line,
+                    message: e.to_string(),
+                });
+                continue;
+            }
+        }
+        if rec.len() == 1 && rec.get(0).is_some_and(<[u8]>::is_empty) {
+            continue; // a blank line
+        }
+        let result = (|| {
+            if rec.len() != cols.width {
+                return Err(format!(
+                    "expected {} columns, found {}",
+                    cols.width,
+                    rec.len()
+                ));
+            }
+            let text = |i: usize| {
+                std::str::from_utf8(&rec[i])
+                    .map_err(|_| format!("column {} is not valid UTF-8", i + 1))
+            };
+            let value = cell_value(text(cols.value)?).map_err(|e| format!("value: {e}"))?;
+            let mut pairs = Vec::with_capacity(cols.keys.len());
+            for &k in &cols.keys {
+                let key = text(k)?;
+                check_key(key).map_err(|e| format!("column {}: {e}", k + 1))?;
+                pairs.push((key.to_owned(), value.clone()));
+            }
+            Ok(pairs)
+        })();
+        match result {
+            Ok(pairs) => {
+                out.records += 1;
+                out.entries.extend(pairs);
+            }
+            Err(message) => out.errors.push(LineError { line, message }),
+        }
+    }
+}
+
+fn parse_ndjson(chunk: &Chunk, out: &mut Parsed) {
+    for (i, raw) in chunk.data.split(|&b| b == b'\n').enumerate() {
+        let line = chunk.first_line + i as u64;
+        let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+        if raw.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let result = (|| {
+            let text =
+                std::str::from_utf8(raw).map_err(|_| "line is not valid UTF-8".to_string())?;
+            let v: serde_json::Value =
+                serde_json::from_str(text).map_err(|e| format!("invalid JSON: {e}"))?;
+            let obj = v.as_object().ok_or("line must be a JSON object")?;
+            let keys = obj
+                .get("keys")
+                .and_then(|k| k.as_array())
+                .ok_or("\"keys\" must be an array of strings")?;
+            let value = obj.get("value").ok_or("\"value\" is missing")?;
+            let value = Value::from_json(value).map_err(|e| format!("value: {e}"))?;
+            let mut pairs = Vec::with_capacity(keys.len());
+            for k in keys {
+                let k = k.as_str().ok_or("\"keys\" must be an array of strings")?;
+                check_key(k)?;
+                pairs.push((k.to_owned(), value.clone()));
+            }
+            Ok::<_, String>(pairs)
+        })();
+        match result {
+            Ok(pairs) => {
+                out.records += 1;
+                out.entries.extend(pairs);
+            }
+            Err(message) => out.errors.push(LineError { line, message }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

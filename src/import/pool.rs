@@ -1,0 +1,220 @@
+//! The import pipeline: splitter → parse workers → committer (see the module
+//! docs of [`crate::import`]).
+
+use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
+use std::sync::{mpsc as std_mpsc, Arc, Mutex};
+
+use futures_util::{Stream, StreamExt};
+
+use super::{parse_chunk, Chunk, CsvColumns, Format, Job, JobState, Parsed, Spec};
+use crate::db::{Command, Db, Reply};
+
+/// Bytes per chunk handed to a worker.
+const CHUNK_BYTES: usize = 256 * 1024;
+/// Most entries per writer command.
+const COMMIT_ENTRIES: usize = 50_000;
+
+/// Runs one import to the end, updating `job` as it goes.
+pub async fn run<S, E>(job: Arc<Job>, spec: Spec, db: Db, body: S)
+where
+    S: Stream<Item = Result<bytes::Bytes, E>> + Unpin,
+    E: std::fmt::Display,
+{
+    job.set_state(JobState::Running);
+    let outcome = pipeline(&job, &spec, db, body).await;
+    match outcome {
+        Ok(()) if job.view().state != JobState::Failed => {
+            job.set_state(JobState::Done);
+            let v = job.view();
+            tracing::info!(
+                job = job.id,
+                records = v.records,
+                entries_added = v.entries_added,
+                bad_lines = v.error_count,
+                bytes = v.bytes_read,
+                "import done"
+            );
+        }
+        Ok(()) => {}
+        Err(why) => job.fail(why),
+    }
+}
+
+async fn pipeline<S, E>(job: &Arc<Job>, spec: &Spec, db: Db, mut body: S) -> Result<(), String>
+where
+    S: Stream<Item = Result<bytes::Bytes, E>> + Unpin,
+    E: std::fmt::Display,
+{
+    let mut buf: Vec<u8> = Vec::with_capacity(2 * CHUNK_BYTES);
+    let mut next_line = 1u64;
+    let read_err = |e: E| format!("reading the upload failed: {e}");
+
+    // CSV: the header row names the columns; read it before anything else.
+    let columns = if spec.format == Format::Csv {
+        let header = loop {
+            if let Some(end) = buf.iter().position(|&b| b == b'\n') {
+                break buf.drain(..=end).collect::<Vec<u8>>();
+            }
+            match body.next().await {
+                Some(chunk) => {
+                    let chunk = chunk.map_err(read_err)?;
+                    job.bytes_read
+                        .fetch_add(chunk.len() as u64, Ordering::Relaxed);
+                    buf.extend_from_slice(&chunk);
+                }
+                None => break std::mem::take(&mut buf),
+            }
+        };
+        next_line += 1;
+        Some(Arc::new(CsvColumns::from_header(&header, spec)?))
+    } else {
+        None
+    };
+
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let (chunk_tx, chunk_rx) = tokio::sync::mpsc::channel::<Chunk>(workers * 2);
+    let chunk_rx = Arc::new(Mutex::new(chunk_rx));
+    let (parsed_tx, parsed_rx) = std_mpsc::sync_channel::<Parsed>(workers * 2);
+    let mut handles = Vec::with_capacity(workers);
+    for _ in 0..workers {
+        let rx = Arc::clone(&chunk_rx);
+        let tx = parsed_tx.clone();
+        let columns = columns.clone();
+        let format = spec.format;
+        handles.push(std::thread::spawn(move || loop {
+            let chunk = rx.lock().unwrap_or_else(|e| e.into_inner()).blocking_recv();
+            let Some(chunk) = chunk else { break };
+            if tx
+                .send(parse_chunk(&chunk, format, columns.as_deref()))
+                .is_err()
+            {
+                break; // the committer stopped
+            }
+        }));
+    }
+    drop(parsed_tx);
+    let committer = {
+        let job = Arc::clone(job);
+        std::thread::spawn(move || commit_in_order(&job, &db, parsed_rx))
+    };
+
+    // Split the body into line-aligned chunks; `send` waits while the
+    // workers are busy, which stops reading the body (backpressure).
+    let mut seq = 0u64;
+    let mut send_error = None;
+    let mut finished = false;
+    while !finished {
+        match body.next().await {
+            Some(Ok(bytes)) => {
+                job.bytes_read
+                    .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+                buf.extend_from_slice(&bytes);
+                if buf.len() < CHUNK_BYTES {
+                    continue;
+                }
+            }
+            Some(Err(e)) => {
+                send_error = Some(read_err(e));
+                break;
+            }
+            None => finished = true,
+        }
+        let cut = if finished {
+            buf.len()
+        } else {
+            match split_point(&buf, spec.format) {
+                Some(cut) => cut,
+                None => continue,
+            }
+        };
+        if cut == 0 {
+            continue;
+        }
+        let data: Vec<u8> = buf.drain(..cut).collect();
+        let lines = data.iter().filter(|&&b| b == b'\n').count() as u64;
+        let chunk = Chunk {
+            seq,
+            first_line: next_line,
+            data,
+        };
+        seq += 1;
+        next_line += lines;
+        if chunk_tx.send(chunk).await.is_err() {
+            break;
+        }
+    }
+    drop(chunk_tx);
+    let joined = tokio::task::spawn_blocking(move || {
+        for h in handles {
+            let _ = h.join();
+        }
+        committer.join()
+    })
+    .await;
+    match joined {
+        Ok(Ok(Ok(()))) => {}
+        Ok(Ok(Err(why))) => return Err(why),
+        _ => return Err("an import worker panicked".into()),
+    }
+    send_error.map_or(Ok(()), Err)
+}
+
+/// End of the last complete line in `buf` (outside CSV quotes).
+fn split_point(buf: &[u8], format: Format) -> Option<usize> {
+    match format {
+        Format::Ndjson => buf.iter().rposition(|&b| b == b'\n').map(|i| i + 1),
+        Format::Csv => {
+            let mut in_quotes = false;
+            let mut last = None;
+            for (i, &b) in buf.iter().enumerate() {
+                match b {
+                    b'"' => in_quotes = !in_quotes,
+                    b'\n' if !in_quotes => last = Some(i + 1),
+                    _ => {}
+                }
+            }
+            last
+        }
+    }
+}
+
+/// Receives parsed chunks in any order and commits them in file order.
+fn commit_in_order(job: &Job, db: &Db, rx: std_mpsc::Receiver<Parsed>) -> Result<(), String> {
+    let mut pending: BTreeMap<u64, Parsed> = BTreeMap::new();
+    let mut next = 0u64;
+    let mut failure = None;
+    for parsed in rx {
+        pending.insert(parsed.seq, parsed);
+        while let Some(p) = pending.remove(&next) {
+            next += 1;
+            if failure.is_some() {
+                continue; // keep draining so the workers can stop
+            }
+            job.add_errors(p.errors);
+            let mut entries = p.entries;
+            while !entries.is_empty() {
+                let rest = entries.split_off(entries.len().min(COMMIT_ENTRIES));
+                let cmd = Command::TrieAdd {
+                    trie: job.trie.clone(),
+                    entries,
+                };
+                match db.execute_blocking(cmd) {
+                    Ok(Reply::Added { added, .. }) => {
+                        job.entries_added.fetch_add(added as u64, Ordering::Relaxed);
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        failure = Some(format!("writing to the trie failed: {e}"));
+                        break;
+                    }
+                }
+                entries = rest;
+            }
+            if failure.is_none() {
+                job.records.fetch_add(p.records, Ordering::Relaxed);
+            }
+        }
+    }
+    failure.map_or(Ok(()), Err)
+}

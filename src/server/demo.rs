@@ -1,0 +1,78 @@
+//! Meta routes (health, OpenAPI) and the demo: the page at `/` and the
+//! bundled sample of users.
+
+use axum::extract::State;
+use axum::http::{header, HeaderValue};
+use axum::response::{Html, IntoResponse, Response};
+
+use super::AppState;
+use crate::db::{Command, Db, DbError, Value};
+
+/// The demo page: plain HTML/JS/CSS, no build step, no network.
+const INDEX_HTML: &str = include_str!("../../assets/index.html");
+
+/// Users loaded by `serve --demo`.
+pub const DEMO_USERS: usize = 50_000;
+
+/// `GET /healthz`
+#[utoipa::path(get, path = "/healthz", tag = "meta", responses((status = 200, description = "{\"status\": \"ok\"}")))]
+pub async fn healthz() -> Response {
+    super::tries::json_response(r#"{"status":"ok"}"#.to_owned())
+}
+
+/// `GET /v1/openapi.json`
+#[utoipa::path(get, path = "/v1/openapi.json", tag = "meta", responses((status = 200, description = "This OpenAPI 3 document")))]
+pub async fn openapi_get(State(state): State<AppState>) -> Response {
+    let mut res = state.openapi.to_string().into_response();
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    res
+}
+
+/// `GET /`: the demo page.
+pub async fn index() -> Html<&'static str> {
+    Html(INDEX_HTML)
+}
+
+/// Loads the bundled users into the trie "users" unless it already exists
+/// (a data dir that has it keeps what it has). Keys: lowercase first name,
+/// lowercase last name, username; value: `{"id", "name", "username"}`.
+pub async fn load_demo(db: &Db) -> Result<(), DbError> {
+    if db.trie("users").is_some() {
+        tracing::info!("demo: trie \"users\" exists, keeping it");
+        return Ok(());
+    }
+    let started = std::time::Instant::now();
+    let users = tokio::task::spawn_blocking(|| crate::users::generate(DEMO_USERS, 42))
+        .await
+        .expect("generate demo users");
+    for chunk in users.chunks(10_000) {
+        let mut entries = Vec::with_capacity(chunk.len() * 3);
+        for u in chunk {
+            let value = Value::from_json(&serde_json::json!({
+                "id": u.id,
+                "name": format!("{} {}", u.first, u.last),
+                "username": u.username,
+            }))
+            .expect("demo values are small objects");
+            for key in u.keys() {
+                entries.push((key, value.clone()));
+            }
+        }
+        db.execute(Command::TrieAdd {
+            trie: "users".into(),
+            entries,
+        })
+        .await?;
+    }
+    let stats = db.trie("users").map(|t| t.stats());
+    tracing::info!(
+        users = DEMO_USERS,
+        entries = stats.map_or(0, |s| s.entries),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "demo: loaded users into trie \"users\""
+    );
+    Ok(())
+}

@@ -1,0 +1,139 @@
+//! [`ApiError`]: every error the API answers, as `{"error": {"code", "message"}}`.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+use crate::db::DbError;
+
+/// An API error: a status, a stable snake_case code and a message for a person.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Stable machine-readable code.
+    pub code: &'static str,
+    /// What went wrong and what to do about it.
+    pub message: String,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// 400 `invalid_json`.
+    pub fn invalid_json(m: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_json", m)
+    }
+    /// 400 `invalid_name`.
+    pub fn invalid_name(m: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_name", m)
+    }
+    /// 400 `invalid_key`.
+    pub fn invalid_key(m: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_key", m)
+    }
+    /// 400 `invalid_value`.
+    pub fn invalid_value(m: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_value", m)
+    }
+    /// 400 `invalid_limit`.
+    pub fn invalid_limit(m: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_limit", m)
+    }
+    /// 400 `invalid_query` (a malformed query parameter other than `q`/`limit`).
+    pub fn invalid_query(m: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_query", m)
+    }
+    /// 404 `not_found`.
+    pub fn not_found(m: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", m)
+    }
+    /// 413 `payload_too_large`.
+    pub fn payload_too_large(m: impl Into<String>) -> Self {
+        Self::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", m)
+    }
+    /// 415 `unsupported_media_type`.
+    pub fn unsupported_media_type() -> Self {
+        Self::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send the body as JSON with Content-Type: application/json",
+        )
+    }
+    /// 401 `unauthorized`.
+    pub fn unauthorized() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "this server needs a token for writes: send Authorization: Bearer <token>",
+        )
+    }
+
+    /// The generic error for a status (used to give bodies to errors raised
+    /// outside the handlers: timeouts, unknown routes, wrong methods).
+    pub fn for_status(status: StatusCode) -> Self {
+        let (code, message) = match status {
+            StatusCode::NOT_FOUND => ("not_found", "no such route; see /v1/openapi.json"),
+            StatusCode::METHOD_NOT_ALLOWED => (
+                "method_not_allowed",
+                "this route does not take that method; see /v1/openapi.json",
+            ),
+            StatusCode::PAYLOAD_TOO_LARGE => {
+                ("payload_too_large", "the request body is over 16 MiB")
+            }
+            StatusCode::REQUEST_TIMEOUT => ("timeout", "the request took too long and was stopped"),
+            StatusCode::SERVICE_UNAVAILABLE => (
+                "unavailable",
+                "the server is overloaded or shutting down; retry",
+            ),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+                return Self::unsupported_media_type();
+            }
+            s if s.is_client_error() => ("bad_request", "the request is malformed"),
+            _ => ("internal", "internal error; the server logged the details"),
+        };
+        Self::new(status, code, message)
+    }
+}
+
+impl From<DbError> for ApiError {
+    fn from(e: DbError) -> Self {
+        match e {
+            DbError::NotFound(_) => Self::new(StatusCode::NOT_FOUND, "not_found", e.to_string()),
+            DbError::Empty(_) => Self::new(StatusCode::NOT_FOUND, "empty", e.to_string()),
+            DbError::Overflow { .. } => {
+                Self::new(StatusCode::BAD_REQUEST, "overflow", e.to_string())
+            }
+            DbError::Unavailable(ref detail) => {
+                tracing::error!(%detail, "write refused by storage");
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "storage_unavailable",
+                    "the write could not be made durable and was not applied; reads still work, retry later",
+                )
+            }
+            DbError::ShuttingDown => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "the server is shutting down",
+            ),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = serde_json::json!({"error": {"code": self.code, "message": self.message}});
+        let mut res = (self.status, body.to_string()).into_response();
+        res.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        res
+    }
+}

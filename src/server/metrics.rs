@@ -1,0 +1,158 @@
+//! Prometheus metrics: request counts and latency histograms per route, and
+//! the sizes of tries, stacks and caches (read at scrape time).
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{header, HeaderValue};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use prometheus_client::encoding::text::encode;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+
+use super::AppState;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    method: String,
+    route: String,
+    status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteLabels {
+    method: String,
+    route: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct NameLabels {
+    name: String,
+}
+
+type HistogramFamily = Family<RouteLabels, Histogram, fn() -> Histogram>;
+
+/// The server's metrics.
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    latency: HistogramFamily,
+    trie_keys: Family<NameLabels, Gauge>,
+    trie_entries: Family<NameLabels, Gauge>,
+    stack_len: Family<NameLabels, Gauge>,
+    cache_keys: Family<NameLabels, Gauge>,
+}
+
+fn latency_histogram() -> Histogram {
+    // 10 us to ~5 s.
+    Histogram::new(exponential_buckets(0.000_01, 2.0, 20))
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("typeahead");
+        let requests = Family::<RequestLabels, Counter>::default();
+        let latency: HistogramFamily = Family::new_with_constructor(latency_histogram);
+        let trie_keys = Family::<NameLabels, Gauge>::default();
+        let trie_entries = Family::<NameLabels, Gauge>::default();
+        let stack_len = Family::<NameLabels, Gauge>::default();
+        let cache_keys = Family::<NameLabels, Gauge>::default();
+        registry.register(
+            "http_requests",
+            "HTTP requests by route and status",
+            requests.clone(),
+        );
+        registry.register(
+            "http_request_duration_seconds",
+            "HTTP request latency by route",
+            latency.clone(),
+        );
+        registry.register("trie_keys", "Distinct keys per trie", trie_keys.clone());
+        registry.register(
+            "trie_entries",
+            "(key, value) entries per trie",
+            trie_entries.clone(),
+        );
+        registry.register("stack_length", "Items per stack", stack_len.clone());
+        registry.register("cache_keys", "Keys per cache", cache_keys.clone());
+        Metrics {
+            registry,
+            requests,
+            latency,
+            trie_keys,
+            trie_entries,
+            stack_len,
+            cache_keys,
+        }
+    }
+}
+
+/// Middleware (a route layer, so the matched route is known): counts and
+/// times each request.
+pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = req.method().to_string();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let res = next.run(req).await;
+    let m = &state.metrics;
+    m.latency
+        .get_or_create(&RouteLabels {
+            method: method.clone(),
+            route: route.clone(),
+        })
+        .observe(started.elapsed().as_secs_f64());
+    m.requests
+        .get_or_create(&RequestLabels {
+            method,
+            route,
+            status: res.status().as_u16(),
+        })
+        .inc();
+    res
+}
+
+/// `GET /metrics`: Prometheus (OpenMetrics) text.
+pub async fn metrics_get(State(state): State<AppState>) -> Response {
+    let m: &Arc<Metrics> = &state.metrics;
+    m.trie_keys.clear();
+    m.trie_entries.clear();
+    m.stack_len.clear();
+    m.cache_keys.clear();
+    let gauge = |v: usize| i64::try_from(v).unwrap_or(i64::MAX);
+    for (name, t) in state.db.tries() {
+        let s = t.stats();
+        let l = NameLabels { name };
+        m.trie_keys.get_or_create(&l).set(gauge(s.keys));
+        m.trie_entries.get_or_create(&l).set(gauge(s.entries));
+    }
+    for (name, s) in state.db.stacks() {
+        m.stack_len
+            .get_or_create(&NameLabels { name })
+            .set(gauge(s.len()));
+    }
+    for (name, c) in state.db.caches() {
+        m.cache_keys
+            .get_or_create(&NameLabels { name })
+            .set(gauge(c.len()));
+    }
+    let mut out = String::new();
+    if encode(&mut out, &m.registry).is_err() {
+        return super::error::ApiError::for_status(axum::http::StatusCode::INTERNAL_SERVER_ERROR)
+            .into_response();
+    }
+    let mut res = out.into_response();
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
+    );
+    res
+}

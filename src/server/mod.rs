@@ -1,0 +1,334 @@
+//! The HTTP server: the v1 JSON API over a [`Db`], with limits, CORS, an
+//! optional token, request tracing, metrics, an OpenAPI document generated
+//! from the handlers, and the demo page.
+//!
+//! # What it owns
+//! [`AppState`] (the shared state every handler gets), [`app`] (the router
+//! with its layers, callable from tests without a socket), [`serve`] (bind,
+//! load, serve until Ctrl-C/SIGTERM, drain), and [`ApiError`], the one error
+//! type every route answers with. It knows nothing of the trie's insides:
+//! reads go through snapshots, writes through [`Db::execute`].
+//!
+//! # Layers, outermost first
+//! tracing of each request → CORS (preflights answered here, without a
+//! token) → token check (before anything else about the request) → JSON
+//! bodies for errors raised outside handlers (404, 405, 408, 413) → timeout
+//! → body limit → routes (with the metrics route layer).
+
+mod caches;
+mod demo;
+mod error;
+mod metrics;
+mod stacks;
+mod tries;
+pub mod validate;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{DefaultBodyLimit, RawPathParams, Request, State};
+use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
+use tracing::Level;
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
+use utoipa_axum::routes;
+
+use crate::db::Db;
+pub use error::ApiError;
+pub use metrics::Metrics;
+
+/// What every handler shares. Cloning is shallow.
+#[derive(Clone)]
+pub struct AppState {
+    /// The served state.
+    pub db: Db,
+    metrics: Arc<Metrics>,
+    token: Option<Arc<str>>,
+    openapi: Arc<str>,
+    pub(crate) jobs: crate::import::Jobs,
+}
+
+/// Options of [`app`] and [`serve`].
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Address to listen on.
+    pub addr: SocketAddr,
+    /// Where data lives.
+    pub data_dir: PathBuf,
+    /// Bearer token required for writes.
+    pub token: Option<String>,
+    /// Origins allowed by CORS.
+    pub cors_origins: Vec<String>,
+    /// Load the demo users into "users" when the data dir is empty.
+    pub demo: bool,
+    /// Longest a request may take.
+    pub request_timeout: Duration,
+}
+
+impl AppState {
+    /// State over `db`, with the token writes need (if any).
+    pub fn new(db: Db, token: Option<String>) -> Self {
+        AppState {
+            db,
+            metrics: Arc::new(Metrics::default()),
+            token: token.map(Into::into),
+            openapi: Arc::from(""),
+            jobs: crate::import::Jobs::default(),
+        }
+    }
+}
+
+/// The router with every route and layer.
+pub fn app(mut state: AppState, cors_origins: &[String], timeout: Duration) -> Router {
+    let (router, openapi) = OpenApiRouter::new()
+        .routes(routes!(tries::tries_list))
+        .routes(routes!(tries::trie_get, tries::trie_delete))
+        .routes(routes!(tries::entries_add))
+        .routes(routes!(tries::entries_remove))
+        .routes(routes!(tries::key_get, tries::key_delete))
+        .routes(routes!(tries::suggest))
+        .routes(routes!(stacks::stack_get, stacks::stack_delete))
+        .routes(routes!(stacks::stack_push))
+        .routes(routes!(stacks::stack_pop))
+        .routes(routes!(
+            caches::cache_put,
+            caches::cache_key_get,
+            caches::cache_key_delete
+        ))
+        .routes(routes!(caches::cache_incr))
+        .routes(routes!(caches::cache_get, caches::cache_delete))
+        .routes(routes!(crate::import::routes::import_start).layer(DefaultBodyLimit::disable()))
+        .routes(routes!(crate::import::routes::jobs_list))
+        .routes(routes!(crate::import::routes::job_get))
+        .routes(routes!(demo::healthz))
+        .routes(routes!(demo::openapi_get))
+        .split_for_parts();
+    let mut openapi = openapi;
+    openapi.info.title = "typeahead".into();
+    openapi.info.version = env!("CARGO_PKG_VERSION").into();
+    openapi.info.description =
+        Some("Suggest-as-you-type over named tries, with stacks and caches. v1 API.".into());
+    state.openapi = openapi.to_pretty_json().unwrap_or_default().into();
+
+    let router = router
+        .route("/metrics", get(metrics::metrics_get))
+        .route("/", get(demo::index))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track,
+        ))
+        .fallback(not_found)
+        .with_state(state.clone())
+        .layer(DefaultBodyLimit::max(validate::MAX_BODY))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            timeout,
+        ))
+        .layer(middleware::from_fn(json_errors))
+        .layer(middleware::from_fn_with_state(state, auth));
+    let router = if cors_origins.is_empty() {
+        router
+    } else {
+        let origins: Vec<HeaderValue> = cors_origins
+            .iter()
+            .filter_map(|o| HeaderValue::from_str(o).ok())
+            .collect();
+        router.layer(
+            CorsLayer::new()
+                .allow_origin(AllowOrigin::list(origins))
+                .allow_methods([
+                    Method::GET,
+                    Method::POST,
+                    Method::PUT,
+                    Method::DELETE,
+                    Method::HEAD,
+                ])
+                .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION])
+                .expose_headers([header::HeaderName::from_static("x-response-time-us")])
+                .max_age(Duration::from_secs(600)),
+        )
+    };
+    router.layer(
+        TraceLayer::new_for_http()
+            .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
+            .on_response(
+                DefaultOnResponse::new()
+                    .level(Level::INFO)
+                    .latency_unit(tower_http::LatencyUnit::Micros),
+            ),
+    )
+}
+
+async fn not_found() -> ApiError {
+    ApiError::for_status(StatusCode::NOT_FOUND)
+}
+
+/// Gives a JSON error body to error responses made outside the handlers
+/// (unknown route, wrong method, timeout, body limit).
+async fn json_errors(req: Request, next: Next) -> Response {
+    let res = next.run(req).await;
+    let status = res.status();
+    if status.as_u16() < 400 {
+        return res;
+    }
+    let is_json = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if is_json {
+        return res;
+    }
+    ApiError::for_status(status).into_response()
+}
+
+/// With a token configured, every request but GET, HEAD and OPTIONS needs
+/// `Authorization: Bearer <token>`; checked before anything else.
+async fn auth(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let Some(token) = &state.token else {
+        return next.run(req).await;
+    };
+    if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+        return next.run(req).await;
+    }
+    let presented = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    match presented {
+        Some(p) if constant_time_eq(p.as_bytes(), token.as_bytes()) => next.run(req).await,
+        _ => ApiError::unauthorized().into_response(),
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// A path parameter that must be a name (of a trie, stack or cache).
+pub(crate) fn segment_name_pub(params: &RawPathParams, kind: &str) -> Result<String, ApiError> {
+    segment_name(params, kind)
+}
+
+fn segment_name(params: &RawPathParams, kind: &str) -> Result<String, ApiError> {
+    let raw = params
+        .iter()
+        .find(|(k, _)| *k == kind)
+        .map(|(_, v)| v)
+        .unwrap_or_default();
+    let decoded = validate::decode_segment(raw).map_err(ApiError::invalid_name)?;
+    validate::name(kind, &decoded)
+}
+
+/// The `{key}` path parameter: percent-decoded, validated.
+fn segment_key(params: &RawPathParams) -> Result<String, ApiError> {
+    let raw = params
+        .iter()
+        .find(|(k, _)| *k == "key")
+        .map(|(_, v)| v)
+        .unwrap_or_default();
+    let decoded = validate::decode_segment(raw).map_err(ApiError::invalid_key)?;
+    validate::key(&decoded)
+}
+
+/// Errors of [`serve`].
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServeError {
+    /// The data could not be loaded.
+    #[error("could not load the data directory: {0}")]
+    Store(#[from] crate::store::StoreError),
+    /// The address could not be bound.
+    #[error("could not listen on {addr}: {source}")]
+    Bind {
+        /// Address.
+        addr: SocketAddr,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// The demo data could not be written.
+    #[error("could not load the demo data: {0}")]
+    Demo(#[from] crate::db::DbError),
+    /// Serving failed.
+    #[error("server error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Loads the data directory, then serves until Ctrl-C or SIGTERM, letting
+/// in-flight requests finish.
+///
+/// # Errors
+/// [`ServeError`] when loading, binding or serving fails.
+pub async fn serve(config: ServerConfig) -> Result<(), ServeError> {
+    let dir = config.data_dir.clone();
+    let started = std::time::Instant::now();
+    let store = tokio::task::spawn_blocking(move || crate::store::LogStore::open(&dir))
+        .await
+        .expect("store open task")?;
+    let (db, stats, writer) = tokio::task::spawn_blocking(move || Db::open(store))
+        .await
+        .expect("load task")?;
+    tracing::info!(
+        data_dir = %config.data_dir.display(),
+        ops = stats.ops,
+        bytes = stats.bytes,
+        tries = db.tries().len(),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "data directory loaded"
+    );
+    if config.demo {
+        demo::load_demo(&db).await?;
+    }
+    let listener = tokio::net::TcpListener::bind(config.addr)
+        .await
+        .map_err(|source| ServeError::Bind {
+            addr: config.addr,
+            source,
+        })?;
+    let local = listener.local_addr()?;
+    let state = AppState::new(db, config.token.clone());
+    let router = app(state, &config.cors_origins, config.request_timeout);
+    tracing::info!("listening on http://{local}");
+    if config.demo {
+        tracing::info!("demo: open http://{local}/ and type a name");
+    }
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    tracing::info!("stopped accepting requests; waiting for the writer to finish");
+    // The router (and every Db handle in it) is gone: the writer drains its
+    // queue and stops.
+    let _ = tokio::task::spawn_blocking(move || writer.join()).await;
+    tracing::info!("shut down cleanly");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutdown signal received");
+}

@@ -1,0 +1,283 @@
+//! Trie routes: list, stats, delete, add, remove, get a key, suggest.
+
+use std::time::Instant;
+
+use axum::extract::{RawPathParams, RawQuery, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+
+use super::error::ApiError;
+use super::validate::{self, JsonBody};
+use super::{segment_key, segment_name, AppState};
+use crate::db::{Command, Reply};
+
+/// `GET /v1/tries`
+#[utoipa::path(get, path = "/v1/tries", tag = "tries",
+    responses((status = 200, description = "Every trie, sorted by name: {\"tries\": [{\"name\", \"keys\", \"entries\"}]}")))]
+pub async fn tries_list(State(state): State<AppState>) -> Response {
+    let tries: Vec<_> = state
+        .db
+        .tries()
+        .into_iter()
+        .map(|(name, t)| {
+            let s = t.stats();
+            json!({"name": name, "keys": s.keys, "entries": s.entries})
+        })
+        .collect();
+    Json(json!({ "tries": tries })).into_response()
+}
+
+/// `GET /v1/tries/{trie}`
+#[utoipa::path(get, path = "/v1/tries/{trie}", tag = "tries",
+    params(("trie" = String, Path, description = "Trie name")),
+    responses((status = 200, description = "{\"name\", \"keys\", \"entries\", \"version\"}"),
+        (status = 404, description = "not_found")))]
+pub async fn trie_get(
+    State(state): State<AppState>,
+    params: RawPathParams,
+) -> Result<Response, ApiError> {
+    let name = segment_name(&params, "trie")?;
+    let t = state
+        .db
+        .trie(&name)
+        .ok_or_else(|| ApiError::not_found(format!("trie {name} not found")))?;
+    let s = t.stats();
+    Ok(
+        Json(json!({"name": name, "keys": s.keys, "entries": s.entries, "version": s.version}))
+            .into_response(),
+    )
+}
+
+/// `DELETE /v1/tries/{trie}`
+#[utoipa::path(delete, path = "/v1/tries/{trie}", tag = "tries",
+    params(("trie" = String, Path, description = "Trie name")),
+    responses((status = 204, description = "Deleted"), (status = 404, description = "not_found")))]
+pub async fn trie_delete(
+    State(state): State<AppState>,
+    params: RawPathParams,
+) -> Result<StatusCode, ApiError> {
+    let trie = segment_name(&params, "trie")?;
+    state.db.execute(Command::TrieDrop { trie }).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /v1/tries/{trie}/entries`
+#[utoipa::path(post, path = "/v1/tries/{trie}/entries", tag = "tries",
+    params(("trie" = String, Path, description = "Trie name (created if missing)")),
+    request_body(content = serde_json::Value, description = "{\"entries\": [{\"key\": K, \"value\": V}, ...]}, at most 100,000", content_type = "application/json"),
+    responses((status = 200, description = "{\"added\": a, \"existing\": e}"),
+        (status = 400, description = "invalid_json | invalid_key | invalid_value; nothing applied"),
+        (status = 413, description = "payload_too_large")))]
+pub async fn entries_add(
+    State(state): State<AppState>,
+    params: RawPathParams,
+    JsonBody(body): JsonBody,
+) -> Result<Response, ApiError> {
+    let trie = segment_name(&params, "trie")?;
+    let list = validate::entries(&body)?;
+    let mut entries = Vec::with_capacity(list.len());
+    for (i, e) in list.iter().enumerate() {
+        let at = format!("entries[{i}]");
+        let obj = e
+            .as_object()
+            .ok_or_else(|| ApiError::invalid_json(format!("{at} must be an object")))?;
+        let key = validate::json_key(obj.get("key"), &at)?;
+        let value = validate::json_value(obj.get("value"), &at)?;
+        entries.push((key, value));
+    }
+    match state.db.execute(Command::TrieAdd { trie, entries }).await? {
+        Reply::Added { added, existing } => {
+            Ok(Json(json!({"added": added, "existing": existing})).into_response())
+        }
+        other => Err(unexpected(other)),
+    }
+}
+
+/// `POST /v1/tries/{trie}/remove`
+#[utoipa::path(post, path = "/v1/tries/{trie}/remove", tag = "tries",
+    params(("trie" = String, Path, description = "Trie name")),
+    request_body(content = serde_json::Value, description = "{\"entries\": [{\"key\": K, \"value\": V} | {\"key\": K}, ...]}", content_type = "application/json"),
+    responses((status = 200, description = "{\"removed\": r}, counting (key, value) pairs"),
+        (status = 400, description = "invalid_json | invalid_key | invalid_value; nothing applied"),
+        (status = 404, description = "not_found")))]
+pub async fn entries_remove(
+    State(state): State<AppState>,
+    params: RawPathParams,
+    JsonBody(body): JsonBody,
+) -> Result<Response, ApiError> {
+    let trie = segment_name(&params, "trie")?;
+    let list = validate::entries(&body)?;
+    let mut entries = Vec::with_capacity(list.len());
+    for (i, e) in list.iter().enumerate() {
+        let at = format!("entries[{i}]");
+        let obj = e
+            .as_object()
+            .ok_or_else(|| ApiError::invalid_json(format!("{at} must be an object")))?;
+        let key = validate::json_key(obj.get("key"), &at)?;
+        let value = match obj.get("value") {
+            None => None,
+            v => Some(validate::json_value(v, &at)?),
+        };
+        entries.push((key, value));
+    }
+    match state
+        .db
+        .execute(Command::TrieRemove { trie, entries })
+        .await?
+    {
+        Reply::Removed(n) => Ok(Json(json!({ "removed": n })).into_response()),
+        other => Err(unexpected(other)),
+    }
+}
+
+/// `GET /v1/tries/{trie}/keys/{key}`
+#[utoipa::path(get, path = "/v1/tries/{trie}/keys/{key}", tag = "tries",
+    params(("trie" = String, Path, description = "Trie name"), ("key" = String, Path, description = "Key, percent-encoded")),
+    responses((status = 200, description = "{\"key\": K, \"values\": [V, ...]}"), (status = 404, description = "not_found")))]
+pub async fn key_get(
+    State(state): State<AppState>,
+    params: RawPathParams,
+) -> Result<Response, ApiError> {
+    let name = segment_name(&params, "trie")?;
+    let key = segment_key(&params)?;
+    let t = state
+        .db
+        .trie(&name)
+        .ok_or_else(|| ApiError::not_found(format!("trie {name} not found")))?;
+    let body = t.read(|s| {
+        let values = s.trie().get(&key);
+        if values.is_empty() {
+            return None;
+        }
+        let mut out = String::with_capacity(32 + key.len() + values.len() * 16);
+        out.push_str("{\"key\":");
+        out.push_str(&serde_json::to_string(&key).expect("strings serialize"));
+        out.push_str(",\"values\":[");
+        for (i, v) in values.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str(v.as_str());
+        }
+        out.push_str("]}");
+        Some(out)
+    });
+    let body =
+        body.ok_or_else(|| ApiError::not_found(format!("key {key:?} not found in trie {name}")))?;
+    Ok(json_response(body))
+}
+
+/// `DELETE /v1/tries/{trie}/keys/{key}`
+#[utoipa::path(delete, path = "/v1/tries/{trie}/keys/{key}", tag = "tries",
+    params(("trie" = String, Path, description = "Trie name"), ("key" = String, Path, description = "Key, percent-encoded")),
+    responses((status = 200, description = "{\"removed\": n}"), (status = 404, description = "not_found")))]
+pub async fn key_delete(
+    State(state): State<AppState>,
+    params: RawPathParams,
+) -> Result<Response, ApiError> {
+    let trie = segment_name(&params, "trie")?;
+    let key = segment_key(&params)?;
+    match state
+        .db
+        .execute(Command::TrieRemoveKey { trie, key })
+        .await?
+    {
+        Reply::Removed(n) => Ok(Json(json!({ "removed": n })).into_response()),
+        other => Err(unexpected(other)),
+    }
+}
+
+/// `GET /v1/tries/{trie}/suggest?q=P&limit=N`
+#[utoipa::path(get, path = "/v1/tries/{trie}/suggest", tag = "tries",
+    params(("trie" = String, Path, description = "Trie name"),
+        ("q" = Option<String>, Query, description = "Prefix; absent or empty means every key"),
+        ("limit" = Option<usize>, Query, description = "1 to 1000, default 10")),
+    responses((status = 200, description = "{\"entries\": [{\"key\": K, \"value\": V}, ...]} in key (code point) order, then value insertion order; header X-Response-Time-Us gives the server's time"),
+        (status = 400, description = "invalid_key | invalid_limit"), (status = 404, description = "not_found")))]
+pub async fn suggest(
+    State(state): State<AppState>,
+    params: RawPathParams,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let started = Instant::now();
+    let name = segment_name(&params, "trie")?;
+    let (mut q, mut limit) = (String::new(), None);
+    for (k, v) in validate::query_params(query.as_deref()) {
+        match k.as_str() {
+            "q" => q = v.map_err(|e| ApiError::invalid_key(format!("q is {e}")))?,
+            "limit" => {
+                limit = Some(v.map_err(|e| ApiError::invalid_limit(format!("limit is {e}")))?)
+            }
+            _ => {}
+        }
+    }
+    if q.len() > validate::MAX_KEY_BYTES {
+        return Err(ApiError::invalid_key(format!(
+            "q is {} bytes; keys are at most {}",
+            q.len(),
+            validate::MAX_KEY_BYTES
+        )));
+    }
+    let limit = validate::limit(limit.as_deref())?;
+    let t = state
+        .db
+        .trie(&name)
+        .ok_or_else(|| ApiError::not_found(format!("trie {name} not found")))?;
+    // One snapshot for the whole answer; JSON written straight from the
+    // iterator, values embedded as stored.
+    let body = t.read(|s| {
+        let mut out = String::with_capacity(16 + limit * 48);
+        out.push_str("{\"entries\":[");
+        let mut it = s.trie().iter_prefix(&q);
+        let mut n = 0;
+        while n < limit {
+            let Some((key, value)) = it.next_entry() else {
+                break;
+            };
+            if n > 0 {
+                out.push(',');
+            }
+            out.push_str("{\"key\":");
+            push_json_str(&mut out, key);
+            out.push_str(",\"value\":");
+            out.push_str(value.as_str());
+            out.push('}');
+            n += 1;
+        }
+        out.push_str("]}");
+        out
+    });
+    let mut res = json_response(body);
+    let micros = started.elapsed().as_micros().to_string();
+    if let Ok(v) = HeaderValue::from_str(&micros) {
+        res.headers_mut().insert("x-response-time-us", v);
+    }
+    Ok(res)
+}
+
+/// Appends `s` as a JSON string literal.
+fn push_json_str(out: &mut String, s: &str) {
+    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.push('"');
+        out.push_str(s);
+        out.push('"');
+    } else {
+        out.push_str(&serde_json::to_string(s).expect("strings serialize"));
+    }
+}
+
+pub(super) fn json_response(body: String) -> Response {
+    let mut res = body.into_response();
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    res
+}
+
+pub(super) fn unexpected(reply: Reply) -> ApiError {
+    tracing::error!(?reply, "writer gave an unexpected reply");
+    ApiError::for_status(StatusCode::INTERNAL_SERVER_ERROR)
+}

@@ -1,0 +1,251 @@
+//! Input rules of the v1 API: names, keys, values, limits, JSON bodies.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::http::header;
+use serde_json::Value as Json;
+
+use super::error::ApiError;
+use crate::db::{Value, ValueError};
+
+/// Longest trie key, in bytes.
+pub const MAX_KEY_BYTES: usize = 1024;
+/// Most entries in one batch.
+pub const MAX_BATCH: usize = 100_000;
+/// Largest request body (other than imports).
+pub const MAX_BODY: usize = 16 * 1024 * 1024;
+/// Default and largest `limit`.
+pub const DEFAULT_LIMIT: usize = 10;
+/// Largest `limit`.
+pub const MAX_LIMIT: usize = 1000;
+
+/// A trie, stack or cache name: 1 to 64 of `A-Z a-z 0-9 _ -`.
+pub fn name(kind: &str, s: &str) -> Result<String, ApiError> {
+    let ok = (1..=64).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if ok {
+        Ok(s.to_owned())
+    } else {
+        Err(ApiError::invalid_name(format!(
+            "{kind} name {s:?} is invalid: use 1 to 64 characters of A-Z a-z 0-9 _ -"
+        )))
+    }
+}
+
+/// A trie key: non-empty UTF-8, at most 1024 bytes.
+pub fn key(s: &str) -> Result<String, ApiError> {
+    if s.is_empty() {
+        return Err(ApiError::invalid_key("key must not be empty"));
+    }
+    if s.len() > MAX_KEY_BYTES {
+        return Err(ApiError::invalid_key(format!(
+            "key is {} bytes; the limit is {MAX_KEY_BYTES}",
+            s.len()
+        )));
+    }
+    Ok(s.to_owned())
+}
+
+/// A key from JSON: must be a string.
+pub fn json_key(v: Option<&Json>, at: &str) -> Result<String, ApiError> {
+    match v {
+        Some(Json::String(s)) => {
+            key(s).map_err(|e| ApiError::invalid_key(format!("{at}: {}", e.message)))
+        }
+        Some(_) => Err(ApiError::invalid_key(format!("{at}: key must be a string"))),
+        None => Err(ApiError::invalid_key(format!("{at}: key is missing"))),
+    }
+}
+
+/// A stored value from JSON: anything but null, at most 4096 bytes canonical.
+pub fn json_value(v: Option<&Json>, at: &str) -> Result<Value, ApiError> {
+    let v = v.ok_or_else(|| ApiError::invalid_value(format!("{at}: value is missing")))?;
+    Value::from_json(v).map_err(|e| match e {
+        ValueError::Null => ApiError::invalid_value(format!("{at}: value must not be null")),
+        other => ApiError::invalid_value(format!("{at}: {other}")),
+    })
+}
+
+/// A cache value: a signed 64-bit integer.
+pub fn json_i64(v: Option<&Json>, field: &str) -> Result<i64, ApiError> {
+    match v {
+        Some(Json::Number(n)) => n.as_i64().ok_or_else(|| {
+            ApiError::invalid_value(format!("{field} must be a signed 64-bit integer, got {n}"))
+        }),
+        Some(other) => Err(ApiError::invalid_value(format!(
+            "{field} must be a signed 64-bit integer, got {other}"
+        ))),
+        None => Err(ApiError::invalid_value(format!("{field} is missing"))),
+    }
+}
+
+/// `limit`: 1 to 1000, default 10.
+pub fn limit(raw: Option<&str>) -> Result<usize, ApiError> {
+    let Some(raw) = raw else {
+        return Ok(DEFAULT_LIMIT);
+    };
+    match raw.parse::<usize>() {
+        Ok(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
+        _ => Err(ApiError::invalid_limit(format!(
+            "limit must be an integer from 1 to {MAX_LIMIT}, got {raw:?}"
+        ))),
+    }
+}
+
+/// Decodes a percent-encoded path segment into UTF-8.
+pub fn decode_segment(raw: &str) -> Result<String, String> {
+    percent_encoding::percent_decode_str(raw)
+        .decode_utf8()
+        .map(|s| s.into_owned())
+        .map_err(|_| format!("{raw:?} is not percent-encoded UTF-8"))
+}
+
+/// Query parameters, form-decoded (`+` is a space). A parameter that is not
+/// UTF-8 is kept as `Err` so the caller can say which one is wrong.
+pub fn query_params(raw: Option<&str>) -> Vec<(String, Result<String, String>)> {
+    let Some(raw) = raw else { return Vec::new() };
+    raw.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            let dec = |s: &str| {
+                let s = s.replace('+', " ");
+                percent_encoding::percent_decode_str(&s)
+                    .decode_utf8()
+                    .map(|c| c.into_owned())
+                    .map_err(|_| "not percent-encoded UTF-8".to_string())
+            };
+            (dec(k).unwrap_or_default(), dec(v))
+        })
+        .collect()
+}
+
+/// A JSON request body: checks the content type (415), the size (413) and
+/// the syntax (400 `invalid_json`), and gives the parsed document. Fields
+/// are then checked one by one, so every error names the field.
+pub struct JsonBody(pub Json);
+
+impl<S: Send + Sync> FromRequest<S> for JsonBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let bytes = body_bytes(req, state, false).await?;
+        Ok(JsonBody(parse(&bytes)?))
+    }
+}
+
+/// Like [`JsonBody`], but an empty body (with any or no content type) is
+/// `None`.
+pub struct OptionalJsonBody(pub Option<Json>);
+
+impl<S: Send + Sync> FromRequest<S> for OptionalJsonBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let bytes = body_bytes(req, state, true).await?;
+        if bytes.is_empty() {
+            return Ok(OptionalJsonBody(None));
+        }
+        Ok(OptionalJsonBody(Some(parse(&bytes)?)))
+    }
+}
+
+async fn body_bytes<S: Send + Sync>(
+    req: Request,
+    state: &S,
+    empty_ok: bool,
+) -> Result<Bytes, ApiError> {
+    let is_json = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|mime| {
+            let mime = mime.trim().to_ascii_lowercase();
+            mime == "application/json"
+                || (mime.starts_with("application/") && mime.ends_with("+json"))
+        });
+    let declared_empty = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .is_some_and(|v| v.as_bytes() == b"0");
+    if !is_json
+        && !(empty_ok && (declared_empty || !req.headers().contains_key(header::CONTENT_TYPE)))
+    {
+        return Err(ApiError::unsupported_media_type());
+    }
+    let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+        if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::payload_too_large("the request body is over 16 MiB")
+        } else {
+            ApiError::invalid_json(format!("could not read the body: {rejection}"))
+        }
+    })?;
+    if !is_json && !bytes.is_empty() {
+        return Err(ApiError::unsupported_media_type());
+    }
+    Ok(bytes)
+}
+
+fn parse(bytes: &[u8]) -> Result<Json, ApiError> {
+    serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::invalid_json(format!("body is not valid JSON: {e}")))
+}
+
+/// The body must be an object; gives it.
+pub fn object(body: &Json) -> Result<&serde_json::Map<String, Json>, ApiError> {
+    body.as_object()
+        .ok_or_else(|| ApiError::invalid_json("body must be a JSON object"))
+}
+
+/// `entries` of a batch body: an array of objects, at most [`MAX_BATCH`].
+pub fn entries(body: &Json) -> Result<&Vec<Json>, ApiError> {
+    let list = object(body)?
+        .get("entries")
+        .ok_or_else(|| ApiError::invalid_json("body must have an \"entries\" array"))?
+        .as_array()
+        .ok_or_else(|| ApiError::invalid_json("\"entries\" must be an array"))?;
+    if list.len() > MAX_BATCH {
+        return Err(ApiError::payload_too_large(format!(
+            "a batch holds at most {MAX_BATCH} entries, got {}",
+            list.len()
+        )));
+    }
+    Ok(list)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        assert!(name("trie", "users_2-x").is_ok());
+        assert!(name("trie", &"a".repeat(64)).is_ok());
+        for bad in ["", "a b", "é", "a/b", &"a".repeat(65)] {
+            assert_eq!(
+                name("trie", bad).unwrap_err().code,
+                "invalid_name",
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn limits() {
+        assert_eq!(limit(None).unwrap(), 10);
+        assert_eq!(limit(Some("1000")).unwrap(), 1000);
+        for bad in ["0", "1001", "-1", "x", "", "1.5"] {
+            assert_eq!(limit(Some(bad)).unwrap_err().code, "invalid_limit");
+        }
+    }
+
+    #[test]
+    fn query_decoding() {
+        let q = query_params(Some("q=a%2Fb+c&limit=5&x"));
+        assert_eq!(q[0], ("q".into(), Ok("a/b c".into())));
+        assert_eq!(q[1], ("limit".into(), Ok("5".into())));
+        assert!(query_params(Some("q=%FF"))[0].1.is_err());
+    }
+}
