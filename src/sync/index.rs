@@ -74,6 +74,11 @@ pub struct Stats {
 struct Staged<V> {
     trie: Trie<V>,
     dirty: bool,
+    /// Snapshots replaced by later ones that readers may still hold. The
+    /// writer keeps a reference and drops it once it is the last holder, so
+    /// the memory of old versions is freed on the writer's thread, never in
+    /// the middle of a reader's request.
+    retired: Vec<Arc<Snapshot<V>>>,
 }
 
 #[derive(Debug)]
@@ -137,7 +142,11 @@ impl<V: Clone + PartialEq> Index<V> {
         });
         Index {
             shared: Arc::new(Shared {
-                writer: Mutex::new(Staged { trie, dirty: false }),
+                writer: Mutex::new(Staged {
+                    trie,
+                    dirty: false,
+                    retired: Vec::new(),
+                }),
                 #[cfg(not(typeahead_loom))]
                 published: ArcSwap::new(snapshot),
                 #[cfg(typeahead_loom)]
@@ -327,11 +336,11 @@ impl<V: Clone + PartialEq> IndexWriter<'_, V> {
             version: current + 1,
         });
         #[cfg(not(typeahead_loom))]
-        self.shared.published.store(snapshot);
+        let old = self.shared.published.swap(snapshot);
         #[cfg(typeahead_loom)]
-        {
-            *self.shared.published.write().expect("loom lock") = snapshot;
-        }
+        let old = std::mem::replace(&mut *self.shared.published.write().expect("loom lock"), snapshot);
+        self.staged.retired.push(old);
+        self.staged.retired.retain(|s| Arc::strong_count(s) > 1);
         self.staged.dirty = false;
         current + 1
     }

@@ -1,0 +1,329 @@
+//! Suggest throughput under 1..16 reader threads, with and without one writer
+//! inserting and removing at full speed: `typeahead::Index` against the
+//! textbook `RwLock<Trie>`, a `Mutex<Trie>`, `crossbeam_skiplist::SkipMap`
+//! and `scc::TreeIndex` (range scans over (key, id) pairs).
+//! Run: `cargo bench --bench concurrency` (`-- --test` for a quick smoke run).
+//!
+//! Every contender answers the same prefixes with limit 10 and counts the
+//! entries (no allocation per entry for anyone). Reads/s is summed over the
+//! reader threads in a fixed window; the p99 of one suggest is sampled on
+//! every 8th read.
+
+mod common;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use common::*;
+use crossbeam_skiplist::SkipMap;
+use typeahead::{Index, Trie};
+
+#[global_allocator]
+static ALLOC: Counting = Counting;
+
+const LIMIT: usize = 10;
+
+/// Writes arrive in batches of this many operations, one publish (or one
+/// write-lock hold) per batch: what the server's group commit does.
+const WRITE_BATCH: usize = 64;
+
+trait Contender: Send + Sync {
+    fn name(&self) -> &'static str;
+    fn suggest(&self, q: &str) -> usize;
+    /// Applies a batch: `(key, value, insert?)`.
+    fn write(&self, ops: &[(String, u64)], insert: bool);
+}
+
+fn count_trie(t: &Trie<u64>, q: &str) -> usize {
+    let mut it = t.iter_prefix(q);
+    let mut n = 0;
+    while n < LIMIT && it.next_entry().is_some() {
+        n += 1;
+    }
+    n
+}
+
+struct Ours(Index<u64>);
+impl Contender for Ours {
+    fn name(&self) -> &'static str {
+        "typeahead::Index"
+    }
+    fn suggest(&self, q: &str) -> usize {
+        self.0.read(|s| count_trie(s.trie(), q))
+    }
+    fn write(&self, ops: &[(String, u64)], insert: bool) {
+        let mut w = self.0.write();
+        for (k, v) in ops {
+            if insert {
+                w.insert(k, *v).expect("non-empty key");
+            } else {
+                w.remove(k, v);
+            }
+        }
+        w.publish();
+    }
+}
+
+struct Rw(RwLock<Trie<u64>>);
+impl Contender for Rw {
+    fn name(&self) -> &'static str {
+        "RwLock<Trie>"
+    }
+    fn suggest(&self, q: &str) -> usize {
+        count_trie(&self.0.read().unwrap(), q)
+    }
+    fn write(&self, ops: &[(String, u64)], insert: bool) {
+        let mut t = self.0.write().unwrap();
+        for (k, v) in ops {
+            if insert {
+                t.insert(k, *v).expect("non-empty key");
+            } else {
+                t.remove(k, v);
+            }
+        }
+    }
+}
+
+struct Mx(Mutex<Trie<u64>>);
+impl Contender for Mx {
+    fn name(&self) -> &'static str {
+        "Mutex<Trie>"
+    }
+    fn suggest(&self, q: &str) -> usize {
+        count_trie(&self.0.lock().unwrap(), q)
+    }
+    fn write(&self, ops: &[(String, u64)], insert: bool) {
+        let mut t = self.0.lock().unwrap();
+        for (k, v) in ops {
+            if insert {
+                t.insert(k, *v).expect("non-empty key");
+            } else {
+                t.remove(k, v);
+            }
+        }
+    }
+}
+
+struct Skip(SkipMap<(String, u64), ()>);
+impl Contender for Skip {
+    fn name(&self) -> &'static str {
+        "crossbeam SkipMap"
+    }
+    fn suggest(&self, q: &str) -> usize {
+        self.0
+            .range((q.to_owned(), 0)..)
+            .take_while(|e| e.key().0.starts_with(q))
+            .take(LIMIT)
+            .count()
+    }
+    fn write(&self, ops: &[(String, u64)], insert: bool) {
+        for (k, v) in ops {
+            if insert {
+                self.0.insert((k.clone(), *v), ());
+            } else {
+                self.0.remove(&(k.clone(), *v));
+            }
+        }
+    }
+}
+
+struct Scc(scc::TreeIndex<(String, u64), ()>);
+impl Contender for Scc {
+    fn name(&self) -> &'static str {
+        "scc TreeIndex"
+    }
+    fn suggest(&self, q: &str) -> usize {
+        let guard = scc::ebr::Guard::new();
+        self.0
+            .range((q.to_owned(), 0).., &guard)
+            .take_while(|(k, _)| k.0.starts_with(q))
+            .take(LIMIT)
+            .count()
+    }
+    fn write(&self, ops: &[(String, u64)], insert: bool) {
+        for (k, v) in ops {
+            if insert {
+                let _ = self.0.insert((k.clone(), *v), ());
+            } else {
+                self.0.remove(&(k.clone(), *v));
+            }
+        }
+    }
+}
+
+struct Run {
+    reads_per_s: f64,
+    p99_ns: f64,
+    writes_per_s: f64,
+}
+
+fn measure(c: &Arc<dyn Contender>, w: &Arc<Workload>, readers: usize, writer: bool, window: Duration) -> Run {
+    let stop = Arc::new(AtomicBool::new(false));
+    let handles: Vec<_> = (0..readers)
+        .map(|r| {
+            let (c, w, stop) = (Arc::clone(c), Arc::clone(w), Arc::clone(&stop));
+            std::thread::spawn(move || {
+                let mut i = r * 7919;
+                let mut n = 0u64;
+                let mut samples = Vec::with_capacity(1 << 16);
+                while !stop.load(Ordering::Relaxed) {
+                    i = (i + 1) % w.queries.len();
+                    if n % 8 == 0 {
+                        let t = Instant::now();
+                        std::hint::black_box(c.suggest(&w.queries[i]));
+                        samples.push(t.elapsed().as_nanos() as f64);
+                    } else {
+                        std::hint::black_box(c.suggest(&w.queries[i]));
+                    }
+                    n += 1;
+                }
+                (n, samples)
+            })
+        })
+        .collect();
+    let writer_handle = writer.then(|| {
+        let (c, w, stop) = (Arc::clone(c), Arc::clone(w), Arc::clone(&stop));
+        std::thread::spawn(move || {
+            let mut n = 0u64;
+            let fresh = &w.fresh[..4096.min(w.fresh.len())];
+            while !stop.load(Ordering::Relaxed) {
+                for batch in fresh.chunks(WRITE_BATCH) {
+                    c.write(batch, true);
+                }
+                for batch in fresh.chunks(WRITE_BATCH) {
+                    c.write(batch, false);
+                }
+                n += 2 * fresh.len() as u64;
+            }
+            n
+        })
+    });
+    let start = Instant::now();
+    // The measurement window: a benchmark's clock, not synchronization.
+    std::thread::sleep(window);
+    stop.store(true, Ordering::Relaxed);
+    let mut total = 0;
+    let mut samples = Vec::new();
+    for h in handles {
+        let (n, s) = h.join().expect("reader");
+        total += n;
+        samples.extend(s);
+    }
+    let secs = start.elapsed().as_secs_f64();
+    let writes = writer_handle.map_or(0, |h| h.join().expect("writer"));
+    Run {
+        reads_per_s: total as f64 / secs,
+        p99_ns: if samples.is_empty() { 0.0 } else { percentile(&mut samples, 0.99) },
+        writes_per_s: writes as f64 / secs,
+    }
+}
+
+fn main() {
+    let users = if smoke() { 20_000 } else { 1_000_000 };
+    let window = Duration::from_millis(if smoke() { 100 } else { 1000 });
+    let threads: Vec<usize> = if smoke() { vec![1, 2] } else { vec![1, 2, 4, 8, 16] };
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let w = Arc::new(workload(users, if smoke() { 2_000 } else { 100_000 }));
+    println!(
+        "{users} users, {} entries, {cores} cores; window {window:?} per cell; limit {LIMIT}",
+        w.entries.len()
+    );
+    let builders: Vec<(&str, Box<dyn Fn() -> Arc<dyn Contender>>)> = vec![
+        ("ours", Box::new(|| {
+            let mut t = Trie::new();
+            for (k, v) in &w.entries {
+                t.insert(k, *v).unwrap();
+            }
+            Arc::new(Ours(Index::from_trie(t))) as Arc<dyn Contender>
+        })),
+        ("rw", Box::new(|| {
+            let mut t = Trie::new();
+            for (k, v) in &w.entries {
+                t.insert(k, *v).unwrap();
+            }
+            Arc::new(Rw(RwLock::new(t))) as Arc<dyn Contender>
+        })),
+        ("mutex", Box::new(|| {
+            let mut t = Trie::new();
+            for (k, v) in &w.entries {
+                t.insert(k, *v).unwrap();
+            }
+            Arc::new(Mx(Mutex::new(t))) as Arc<dyn Contender>
+        })),
+        ("skip", Box::new(|| {
+            let m = SkipMap::new();
+            for (k, v) in &w.entries {
+                m.insert((k.clone(), *v), ());
+            }
+            Arc::new(Skip(m)) as Arc<dyn Contender>
+        })),
+        ("scc", Box::new(|| {
+            let m = scc::TreeIndex::new();
+            for (k, v) in &w.entries {
+                let _ = m.insert((k.clone(), *v), ());
+            }
+            Arc::new(Scc(m)) as Arc<dyn Contender>
+        })),
+    ];
+    // results[contender][writer][thread index]
+    let mut names = Vec::new();
+    let mut results: Vec<[Vec<Run>; 2]> = Vec::new();
+    for (_, build) in &builders {
+        let c = build();
+        names.push(c.name());
+        let mut per = [Vec::new(), Vec::new()];
+        for (wi, writer) in [false, true].into_iter().enumerate() {
+            for &t in &threads {
+                per[wi].push(measure(&c, &w, t, writer, window));
+            }
+        }
+        results.push(per);
+        drop(c);
+    }
+    for (wi, label) in ["no writer", "one writer inserting+removing at full speed, batches of 64"].iter().enumerate() {
+        println!("\nreads/s, {label} (ratio: ours / theirs)");
+        print!("{:<20}", "readers");
+        for t in &threads {
+            print!("{t:>16}");
+        }
+        println!();
+        for (ci, name) in names.iter().enumerate() {
+            print!("{name:<20}");
+            for (ti, _) in threads.iter().enumerate() {
+                let r = results[ci][wi][ti].reads_per_s;
+                let ours = results[0][wi][ti].reads_per_s;
+                if ci == 0 {
+                    print!("{:>16}", format!("{:.2}M", r / 1e6));
+                } else {
+                    print!("{:>16}", format!("{:.2}M ({:.1}x)", r / 1e6, ours / r));
+                }
+            }
+            println!();
+        }
+        if wi == 1 {
+            print!("{:<20}", "ours p99 suggest");
+            for ti in 0..threads.len() {
+                print!("{:>16}", format!("{:.1}us", results[0][1][ti].p99_ns / 1000.0));
+            }
+            println!();
+            print!("{:<20}", "ours writes/s");
+            for ti in 0..threads.len() {
+                print!("{:>16}", format!("{:.0}k", results[0][1][ti].writes_per_s / 1000.0));
+            }
+            println!();
+            print!("{:<20}", "RwLock writes/s");
+            for ti in 0..threads.len() {
+                print!("{:>16}", format!("{:.0}k", results[1][1][ti].writes_per_s / 1000.0));
+            }
+            println!();
+        }
+    }
+    println!("\nper-reader retention with a writer (ours, readers <= cores - 1 = {}):", cores.saturating_sub(1));
+    for (ti, &t) in threads.iter().enumerate() {
+        if t < cores {
+            let keep = results[0][1][ti].reads_per_s / results[0][0][ti].reads_per_s;
+            println!("  {t} readers: {:.0}% of read-only throughput", keep * 100.0);
+        }
+    }
+}
