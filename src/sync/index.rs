@@ -117,13 +117,13 @@ impl<V> Clone for Index<V> {
     }
 }
 
-impl<V: Clone + PartialEq> Default for Index<V> {
+impl<V: Clone + Ord> Default for Index<V> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl<V: Clone + PartialEq> Index<V> {
+impl<V: Clone + Ord> Index<V> {
     /// An empty index with the default burst size.
     pub fn new() -> Self {
         Self::from_trie(Trie::new())
@@ -273,12 +273,12 @@ impl<V: Clone + PartialEq> Index<V> {
 /// Exclusive access to the index's writer copy. Changes are invisible to
 /// readers until [`IndexWriter::publish`]; dropping the writer without
 /// publishing discards them (and anything staged before it).
-pub struct IndexWriter<'a, V: Clone + PartialEq> {
+pub struct IndexWriter<'a, V: Clone + Ord> {
     shared: &'a Shared<V>,
     staged: MutexGuard<'a, Staged<V>>,
 }
 
-impl<V: Clone + PartialEq> IndexWriter<'_, V> {
+impl<V: Clone + Ord> IndexWriter<'_, V> {
     /// The writer's copy, with this batch's changes so far.
     pub fn trie(&self) -> &Trie<V> {
         &self.staged.trie
@@ -353,7 +353,7 @@ impl<V: Clone + PartialEq> IndexWriter<'_, V> {
     }
 }
 
-impl<V: Clone + PartialEq> Drop for IndexWriter<'_, V> {
+impl<V: Clone + Ord> Drop for IndexWriter<'_, V> {
     fn drop(&mut self) {
         if self.staged.dirty {
             // Unpublished changes are discarded: back to the published trie.

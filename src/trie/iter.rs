@@ -5,7 +5,7 @@
 //! yielded: nothing below the prefix is visited before it is needed, and no
 //! subtree is empty (the trie prunes), so every step leads to output.
 
-use super::node::{Bucket, Inner, Node};
+use super::node::{Bucket, Inner, Node, Pos};
 
 enum Frame<'a, V> {
     /// The values of one key; the key buffer holds that key.
@@ -22,8 +22,7 @@ enum Frame<'a, V> {
     /// their suffix starts with `filter`; the bucket's path is `key[..path_len]`.
     Bucket {
         bucket: &'a Bucket<V>,
-        pos: usize,
-        vpos: usize,
+        at: Pos,
         filter: &'a [u8],
         path_len: usize,
     },
@@ -55,11 +54,10 @@ impl<'a, V> Suggestions<'a, V> {
         loop {
             match node {
                 Node::Bucket(bucket) => {
-                    let (pos, vpos) = bucket.lower_bound(rest);
+                    let at = bucket.lower_bound(rest);
                     self.stack.push(Frame::Bucket {
                         bucket,
-                        pos,
-                        vpos,
+                        at,
                         filter: rest,
                         path_len: self.key.len(),
                     });
@@ -101,7 +99,7 @@ impl<'a, V> Suggestions<'a, V> {
         });
         if !inner.values.is_empty() {
             self.stack.push(Frame::Values {
-                values: &inner.values,
+                values: inner.values.as_slice(),
                 next: 0,
             });
         }
@@ -142,8 +140,7 @@ impl<'a, V> Suggestions<'a, V> {
                         Node::Inner(child) => self.push_inner(child),
                         Node::Bucket(bucket) => self.stack.push(Frame::Bucket {
                             bucket,
-                            pos: 0,
-                            vpos: 0,
+                            at: Pos::default(),
                             filter: &[],
                             path_len: self.key.len(),
                         }),
@@ -151,24 +148,22 @@ impl<'a, V> Suggestions<'a, V> {
                 }
                 Frame::Bucket {
                     bucket,
-                    pos,
-                    vpos,
+                    at,
                     filter,
                     path_len,
                 } => {
                     let bucket: &'a Bucket<V> = bucket;
-                    if *pos >= bucket.data_len() {
+                    if at.byte >= bucket.data_len() {
                         self.stack.pop();
                         continue;
                     }
-                    let r = bucket.record(*pos, *vpos);
+                    let r = bucket.record(*at);
                     let suffix = bucket.suffix(&r);
                     if !starts_with(suffix, filter) {
                         self.stack.pop();
                         continue;
                     }
-                    *pos = r.end;
-                    *vpos = r.value_end();
+                    *at = r.next();
                     self.key.truncate(*path_len);
                     self.key.extend_from_slice(suffix);
                     self.stack.push(Frame::Values {

@@ -39,6 +39,7 @@
 
 mod iter;
 mod node;
+mod values;
 #[cfg(test)]
 mod tests;
 
@@ -131,13 +132,13 @@ pub struct Trie<V> {
     keys: usize,
 }
 
-impl<V: Clone + PartialEq> Default for Trie<V> {
+impl<V: Clone + Ord> Default for Trie<V> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl<V: Clone + PartialEq> Trie<V> {
+impl<V: Clone + Ord> Trie<V> {
     /// An empty trie with the default burst size.
     pub fn new() -> Self {
         Self::with_burst(DEFAULT_BURST)
@@ -331,7 +332,7 @@ impl<V> Trie<V> {
     #[doc(hidden)]
     pub fn assert_invariants(&self)
     where
-        V: PartialEq + std::fmt::Debug,
+        V: Ord + std::fmt::Debug,
     {
         self.root.check(self.burst, true);
         let mut entries = 0;

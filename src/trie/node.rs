@@ -9,9 +9,13 @@
 //! - no subtree is empty: an inner node has values or at least one child, a
 //!   bucket (other than the root) holds at least one key;
 //! - a bucket holds at most `burst` keys, sorted and distinct;
-//! - every stored key has at least one value, its values are distinct.
+//! - every stored key has at least one value, its values are distinct;
+//! - a key holds its values inline while it has at most
+//!   [`PROMOTE`](super::values::PROMOTE) of them, in a [`BigValues`] above that.
 
 use std::sync::Arc;
+
+use super::values::{BigValues, DEMOTE, PROMOTE};
 
 /// One node of the trie. Children are `Arc`s so that a clone of the whole trie
 /// is O(1) and a write copies only the path it changes (`Arc::make_mut`).
@@ -29,7 +33,7 @@ pub(crate) struct Inner<V> {
     pub(crate) prefix: Box<[u8]>,
     /// Values of the key that ends exactly here (after `prefix`), in the order
     /// they were first added. Empty when no key ends here.
-    pub(crate) values: Vec<V>,
+    pub(crate) values: Vals<V>,
     /// Bit `b` is set when a child continues with byte `b`. Kept inline so
     /// that finding a child costs no extra cache miss: its index in
     /// `children` is the number of set bits below `b` (a popcount).
@@ -38,17 +42,108 @@ pub(crate) struct Inner<V> {
     pub(crate) children: Vec<Arc<Node<V>>>,
 }
 
-/// A leaf holding up to `burst` key suffixes in two vectors: `data` holds one
-/// record per key, in key order, `varint(suffix length) suffix
-/// varint(value count)`, and `values` holds the keys' values, grouped by key
-/// in the same order. Buckets are searched by a linear scan: they are small
+/// The values of a key kept in an inner node.
+#[derive(Clone, Debug)]
+pub(crate) enum Vals<V> {
+    Inline(Vec<V>),
+    Big(Arc<BigValues<V>>),
+}
+
+impl<V> Default for Vals<V> {
+    fn default() -> Self {
+        Vals::Inline(Vec::new())
+    }
+}
+
+impl<V> Vals<V> {
+    pub(crate) fn as_slice(&self) -> &[V] {
+        match self {
+            Vals::Inline(v) => v,
+            Vals::Big(b) => &b.list,
+        }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.as_slice().is_empty()
+    }
+
+    fn take(&mut self) -> Vec<V>
+    where
+        V: Clone,
+    {
+        match std::mem::take(self) {
+            Vals::Inline(v) => v,
+            Vals::Big(b) => Arc::unwrap_or_clone(b).list,
+        }
+    }
+}
+
+impl<V: Clone + Ord> Vals<V> {
+    fn insert(&mut self, value: V) -> bool {
+        match self {
+            Vals::Big(b) => {
+                if b.contains(&value) {
+                    return false;
+                }
+                Arc::make_mut(b).insert(value)
+            }
+            Vals::Inline(v) => {
+                if v.contains(&value) {
+                    return false;
+                }
+                v.push(value);
+                if v.len() > PROMOTE {
+                    *self = Vals::Big(Arc::new(BigValues::from_vec(std::mem::take(v))));
+                }
+                true
+            }
+        }
+    }
+
+    fn remove(&mut self, value: &V) -> Option<V> {
+        match self {
+            Vals::Big(b) => {
+                if !b.contains(value) {
+                    return None;
+                }
+                let removed = Arc::make_mut(b).remove(value);
+                if b.list.len() <= DEMOTE {
+                    *self = Vals::Inline(self.take());
+                }
+                removed
+            }
+            Vals::Inline(v) => {
+                let pos = v.iter().position(|x| x == value)?;
+                let removed = v.remove(pos);
+                shrink_if_sparse(v);
+                Some(removed)
+            }
+        }
+    }
+}
+
+/// A leaf holding up to `burst` key suffixes. `data` holds one record per
+/// key, in key order, `varint(suffix length) suffix varint(value count)`;
+/// `values` holds the keys' inline values, grouped by key in the same order;
+/// a key with many values has count 0 and its values in `big` (one entry per
+/// such key, in key order). Buckets are searched by a linear scan: they are small
 /// (most hold a few dozen keys) and a sequential scan of one packed array
 /// costs fewer cache misses than a binary search over offsets.
 #[derive(Clone, Debug)]
 pub(crate) struct Bucket<V> {
     data: Vec<u8>,
     pub(crate) values: Vec<V>,
+    big: Vec<Arc<BigValues<V>>>,
     keys: u32,
+}
+
+/// A position between records: byte offset in `data`, index in `values`,
+/// index in `big`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Pos {
+    pub(crate) byte: usize,
+    pub(crate) value: usize,
+    pub(crate) big: usize,
 }
 
 /// One decoded bucket record.
@@ -61,13 +156,34 @@ pub(crate) struct Rec {
     pub(crate) end: usize,
     /// Index of the record's first value in `values`.
     pub(crate) value_start: usize,
-    /// Number of values.
+    /// Number of inline values (0 when the values are in `big`).
     pub(crate) count: usize,
+    /// Index in `big` of the key's values, if it has many.
+    pub(crate) big: Option<usize>,
+    /// Index in `big` of the first big record at or after this one.
+    big_start: usize,
 }
 
 impl Rec {
     pub(crate) fn value_end(&self) -> usize {
         self.value_start + self.count
+    }
+
+    /// The position of the next record.
+    pub(crate) fn next(&self) -> Pos {
+        Pos {
+            byte: self.end,
+            value: self.value_end(),
+            big: self.big_start + usize::from(self.big.is_some()),
+        }
+    }
+
+    fn pos(&self) -> Pos {
+        Pos {
+            byte: self.start,
+            value: self.value_start,
+            big: self.big_start,
+        }
     }
 }
 
@@ -84,6 +200,7 @@ impl<V> Default for Bucket<V> {
         Bucket {
             data: Vec::new(),
             values: Vec::new(),
+            big: Vec::new(),
             keys: 0,
         }
     }
@@ -152,21 +269,23 @@ impl<V> Bucket<V> {
         self.data.len()
     }
 
-    /// Decodes the record at byte `pos`, whose values start at `value_start`.
-    pub(crate) fn record(&self, pos: usize, value_start: usize) -> Rec {
-        let mut p = pos;
+    /// Decodes the record at `at`.
+    pub(crate) fn record(&self, at: Pos) -> Rec {
+        let mut p = at.byte;
         let len = read_varint(&self.data, &mut p);
         let suffix_start = p;
         let suffix_end = p + len;
         p = suffix_end;
         let count = read_varint(&self.data, &mut p);
         Rec {
-            start: pos,
+            start: at.byte,
             suffix_start,
             suffix_end,
             end: p,
-            value_start,
+            value_start: at.value,
             count,
+            big: (count == 0).then_some(at.big),
+            big_start: at.big,
         }
     }
 
@@ -175,60 +294,75 @@ impl<V> Bucket<V> {
     }
 
     pub(crate) fn values_of(&self, r: &Rec) -> &[V] {
-        &self.values[r.value_start..r.value_end()]
+        match r.big {
+            Some(b) => &self.big[b].list,
+            None => &self.values[r.value_start..r.value_end()],
+        }
     }
 
     /// Iterates over the records in order.
     pub(crate) fn records(&self) -> impl Iterator<Item = Rec> + '_ {
-        let mut pos = 0;
-        let mut vpos = 0;
+        let mut at = Pos::default();
         std::iter::from_fn(move || {
-            if pos >= self.data.len() {
+            if at.byte >= self.data.len() {
                 return None;
             }
-            let r = self.record(pos, vpos);
-            pos = r.end;
-            vpos = r.value_end();
+            let r = self.record(at);
+            at = r.next();
             Some(r)
         })
     }
 
-    /// Finds `key`'s record, or the (byte, value) position of the first
-    /// record after it.
-    pub(crate) fn seek(&self, key: &[u8]) -> Result<Rec, (usize, usize)> {
-        let (mut pos, mut vpos) = (0, 0);
-        while pos < self.data.len() {
-            let r = self.record(pos, vpos);
+    /// Finds `key`'s record, or the position of the first record after it.
+    pub(crate) fn seek(&self, key: &[u8]) -> Result<Rec, Pos> {
+        let mut at = Pos::default();
+        while at.byte < self.data.len() {
+            let r = self.record(at);
             match compare(self.suffix(&r), key) {
-                std::cmp::Ordering::Less => {
-                    pos = r.end;
-                    vpos = r.value_end();
-                }
+                std::cmp::Ordering::Less => at = r.next(),
                 std::cmp::Ordering::Equal => return Ok(r),
-                std::cmp::Ordering::Greater => return Err((pos, vpos)),
+                std::cmp::Ordering::Greater => return Err(at),
             }
         }
-        Err((pos, vpos))
+        Err(at)
     }
 
-    /// The (byte, value) position of the first record not below `key`.
-    pub(crate) fn lower_bound(&self, key: &[u8]) -> (usize, usize) {
+    /// The position of the first record not below `key`.
+    pub(crate) fn lower_bound(&self, key: &[u8]) -> Pos {
         match self.seek(key) {
-            Ok(r) => (r.start, r.value_start),
+            Ok(r) => r.pos(),
             Err(at) => at,
         }
     }
 
-    /// Inserts a record with its values at the (byte, value) position `at`.
-    fn insert_record(&mut self, at: (usize, usize), suffix: &[u8], values: Vec<V>) {
+    /// The end position (after the last record).
+    fn end(&self) -> Pos {
+        Pos {
+            byte: self.data.len(),
+            value: self.values.len(),
+            big: self.big.len(),
+        }
+    }
+
+    /// Inserts a record with its values at `at`.
+    fn insert_record(&mut self, at: Pos, suffix: &[u8], values: Vals<V>) {
+        let inline = match &values {
+            Vals::Inline(v) => v.len(),
+            Vals::Big(_) => 0,
+        };
         let mut rec = Vec::with_capacity(suffix.len() + 4);
         write_varint(&mut rec, suffix.len());
         rec.extend_from_slice(suffix);
-        write_varint(&mut rec, values.len());
+        write_varint(&mut rec, inline);
         reserve(&mut self.data, rec.len());
-        self.data.splice(at.0..at.0, rec);
-        reserve(&mut self.values, values.len());
-        self.values.splice(at.1..at.1, values);
+        self.data.splice(at.byte..at.byte, rec);
+        match values {
+            Vals::Inline(v) => {
+                reserve(&mut self.values, v.len());
+                self.values.splice(at.value..at.value, v);
+            }
+            Vals::Big(b) => self.big.insert(at.big, b),
+        }
         self.keys += 1;
     }
 
@@ -239,10 +373,13 @@ impl<V> Bucket<V> {
         self.data.splice(r.suffix_end..r.end, buf);
     }
 
-    fn remove_record(&mut self, r: &Rec) -> Vec<V> {
+    fn remove_record(&mut self, r: &Rec) -> Vals<V> {
         self.data.drain(r.start..r.end);
         self.keys -= 1;
-        self.values.drain(r.value_start..r.value_end()).collect()
+        match r.big {
+            Some(b) => Vals::Big(self.big.remove(b)),
+            None => Vals::Inline(self.values.drain(r.value_start..r.value_end()).collect()),
+        }
     }
 
     fn shrink_if_sparse(&mut self) {
@@ -251,23 +388,65 @@ impl<V> Bucket<V> {
     }
 }
 
-impl<V: Clone + PartialEq> Bucket<V> {
+impl<V: Clone + Ord> Bucket<V> {
     fn insert(&mut self, suffix: &[u8], value: V) -> Inserted {
         match self.seek(suffix) {
             Ok(r) => {
+                if let Some(b) = r.big {
+                    if self.big[b].contains(&value) {
+                        return Inserted::Existing;
+                    }
+                    Arc::make_mut(&mut self.big[b]).insert(value);
+                    return Inserted::Added { new_key: false };
+                }
                 if self.values_of(&r).contains(&value) {
                     return Inserted::Existing;
                 }
-                reserve(&mut self.values, 1);
-                self.values.insert(r.value_end(), value);
-                self.set_count(&r, r.count + 1);
+                if r.count == PROMOTE {
+                    // Too many to scan: move this key's values to a BigValues.
+                    let mut list: Vec<V> = self.values.drain(r.value_start..r.value_end()).collect();
+                    list.push(value);
+                    self.set_count(&r, 0);
+                    self.big.insert(r.big_start, Arc::new(BigValues::from_vec(list)));
+                } else {
+                    reserve(&mut self.values, 1);
+                    self.values.insert(r.value_end(), value);
+                    self.set_count(&r, r.count + 1);
+                }
                 Inserted::Added { new_key: false }
             }
             Err(at) => {
-                self.insert_record(at, suffix, vec![value]);
+                self.insert_record(at, suffix, Vals::Inline(vec![value]));
                 Inserted::Added { new_key: true }
             }
         }
+    }
+
+    /// Removes one value of the key at `r`; returns it when it was there.
+    fn remove_value(&mut self, r: &Rec, v: &V) -> Option<V> {
+        if let Some(b) = r.big {
+            if !self.big[b].contains(v) {
+                return None;
+            }
+            let removed = Arc::make_mut(&mut self.big[b]).remove(v);
+            let left = self.big[b].list.len();
+            if left == 0 {
+                self.remove_record(r);
+            } else if left <= DEMOTE {
+                let list = Arc::unwrap_or_clone(self.big.remove(b)).list;
+                self.set_count(r, list.len());
+                self.values.splice(r.value_start..r.value_start, list);
+            }
+            return removed;
+        }
+        let pos = self.values_of(r).iter().position(|x| x == v)?;
+        if r.count == 1 {
+            self.remove_record(r);
+            return Some(v.clone());
+        }
+        let removed = self.values.remove(r.value_start + pos);
+        self.set_count(r, r.count - 1);
+        Some(removed)
     }
 
     /// Splits an overflowing bucket into an inner node whose children are
@@ -284,7 +463,10 @@ impl<V: Clone + PartialEq> Bucket<V> {
         let mut current: Option<(u8, Bucket<V>)> = None;
         for r in &recs {
             let rest = &self.suffix(r)[lcp..];
-            let values = self.values_of(r).to_vec();
+            let values = match r.big {
+                Some(b) => Vals::Big(Arc::clone(&self.big[b])),
+                None => Vals::Inline(self.values_of(r).to_vec()),
+            };
             let Some((&label, tail)) = rest.split_first() else {
                 inner.values = values;
                 continue;
@@ -294,7 +476,7 @@ impl<V: Clone + PartialEq> Bucket<V> {
                 inner.push_child(l, Arc::new(Node::Bucket(b)));
             }
             let (_, b) = current.get_or_insert_with(|| (label, Bucket::default()));
-            let at = (b.data.len(), b.values.len());
+            let at = b.end();
             b.insert_record(at, tail, values);
         }
         if let Some((l, b)) = current {
@@ -308,7 +490,7 @@ impl<V> Inner<V> {
     fn new(prefix: &[u8]) -> Self {
         Inner {
             prefix: prefix.into(),
-            values: Vec::new(),
+            values: Vals::default(),
             bitmap: [0; 4],
             children: Vec::new(),
         }
@@ -366,7 +548,7 @@ impl<V> Inner<V> {
     }
 }
 
-impl<V: Clone + PartialEq> Node<V> {
+impl<V: Clone + Ord> Node<V> {
     /// Inserts `value` under the key whose remaining bytes are `key`.
     pub(crate) fn insert(&mut self, key: &[u8], value: V, burst: usize) -> Inserted {
         match self {
@@ -391,19 +573,8 @@ impl<V: Clone + PartialEq> Node<V> {
                     return Vec::new();
                 };
                 let removed = match value {
-                    None => bucket.remove_record(&r),
-                    Some(v) => {
-                        let Some(pos) = bucket.values_of(&r).iter().position(|x| x == v) else {
-                            return Vec::new();
-                        };
-                        if r.count == 1 {
-                            bucket.remove_record(&r)
-                        } else {
-                            let removed = bucket.values.remove(r.value_start + pos);
-                            bucket.set_count(&r, r.count - 1);
-                            vec![removed]
-                        }
-                    }
+                    None => bucket.remove_record(&r).take(),
+                    Some(v) => bucket.remove_value(&r, v).into_iter().collect(),
                 };
                 bucket.shrink_if_sparse();
                 removed
@@ -467,7 +638,7 @@ impl<V> Node<V> {
                         return &[];
                     };
                     let Some((first, tail)) = rest.split_first() else {
-                        return &inner.values;
+                        return inner.values.as_slice();
                     };
                     match inner.find(*first) {
                         Ok(i) => {
@@ -490,11 +661,16 @@ impl<V> Node<V> {
                 b.data.capacity()
                     + b.values.capacity() * size_of::<V>()
                     + b.values.iter().map(value_heap).sum::<usize>()
+                    + b.big.capacity() * size_of::<Arc<BigValues<V>>>()
+                    + b.big.iter().map(|x| big_bytes(x, value_heap)).sum::<usize>()
             }
             Node::Inner(i) => {
                 i.prefix.len()
-                    + i.values.capacity() * size_of::<V>()
-                    + i.values.iter().map(value_heap).sum::<usize>()
+                    + match &i.values {
+                        Vals::Inline(v) => v.capacity() * size_of::<V>(),
+                        Vals::Big(b) => big_bytes(b, &|_: &V| 0),
+                    }
+                    + i.values.as_slice().iter().map(value_heap).sum::<usize>()
                     + i.children.capacity() * size_of::<Arc<Node<V>>>()
                     + i.children
                         .iter()
@@ -519,7 +695,16 @@ impl<V> Node<V> {
     }
 }
 
-impl<V: Clone + PartialEq> Inner<V> {
+/// Heap bytes of a shared big value list: its `Arc` allocation, list, index
+/// and the values' own heap.
+fn big_bytes<V>(b: &BigValues<V>, value_heap: &impl Fn(&V) -> usize) -> usize {
+    2 * std::mem::size_of::<usize>()
+        + std::mem::size_of::<BigValues<V>>()
+        + b.heap_bytes()
+        + b.list.iter().map(value_heap).sum::<usize>()
+}
+
+impl<V: Clone + Ord> Inner<V> {
     fn insert(&mut self, key: &[u8], value: V, burst: usize) -> Inserted {
         let common = common_prefix_len(&self.prefix, key);
         if common < self.prefix.len() {
@@ -527,18 +712,18 @@ impl<V: Clone + PartialEq> Inner<V> {
         }
         let rest = &key[common..];
         let Some((&first, tail)) = rest.split_first() else {
-            if self.values.contains(&value) {
-                return Inserted::Existing;
-            }
             let new_key = self.values.is_empty();
-            self.values.push(value);
-            return Inserted::Added { new_key };
+            return if self.values.insert(value) {
+                Inserted::Added { new_key }
+            } else {
+                Inserted::Existing
+            };
         };
         match self.find(first) {
             Ok(i) => Arc::make_mut(&mut self.children[i]).insert(tail, value, burst),
             Err(i) => {
                 let mut bucket = Bucket::default();
-                bucket.insert_record((0, 0), tail, vec![value]);
+                bucket.insert_record(Pos::default(), tail, Vals::Inline(vec![value]));
                 self.insert_child(first, i, Arc::new(Node::Bucket(bucket)));
                 Inserted::Added { new_key: true }
             }
@@ -565,15 +750,8 @@ impl<V: Clone + PartialEq> Inner<V> {
         };
         let Some((&first, tail)) = rest.split_first() else {
             return match value {
-                None => std::mem::take(&mut self.values),
-                Some(v) => match self.values.iter().position(|x| x == v) {
-                    Some(pos) => {
-                        let removed = vec![self.values.remove(pos)];
-                        shrink_if_sparse(&mut self.values);
-                        removed
-                    }
-                    None => Vec::new(),
-                },
+                None => self.values.take(),
+                Some(v) => self.values.remove(v).into_iter().collect(),
             };
         };
         let Ok(i) = self.find(first) else {
@@ -589,7 +767,7 @@ impl<V: Clone + PartialEq> Inner<V> {
     }
 }
 
-impl<V: PartialEq + std::fmt::Debug> Node<V> {
+impl<V: Ord + std::fmt::Debug> Node<V> {
     /// Asserts the structural invariants; `is_root` allows an empty bucket.
     pub(crate) fn check(&self, burst: usize, is_root: bool) {
         match self {
@@ -598,6 +776,17 @@ impl<V: PartialEq + std::fmt::Debug> Node<V> {
                 assert!(b.len() <= burst, "bucket of {} over burst {burst}", b.len());
                 let recs: Vec<Rec> = b.records().collect();
                 assert_eq!(recs.len(), b.len(), "key count disagrees with records");
+                let bigs = recs.iter().filter(|r| r.big.is_some()).count();
+                assert_eq!(bigs, b.big.len(), "big lists out of step with records");
+                for r in &recs {
+                    match r.big {
+                        Some(i) => {
+                            b.big[i].check();
+                            assert!(b.big[i].list.len() > DEMOTE, "big list too small");
+                        }
+                        None => assert!(r.count <= PROMOTE, "inline list too long"),
+                    }
+                }
                 for (i, r) in recs.iter().enumerate() {
                     if i > 0 {
                         assert!(b.suffix(&recs[i - 1]) < b.suffix(r), "bucket out of order");
@@ -618,8 +807,12 @@ impl<V: PartialEq + std::fmt::Debug> Node<V> {
                     .map(|w| w.count_ones() as usize)
                     .sum::<usize>();
                 assert_eq!(labels, i.children.len(), "bitmap disagrees with children");
-                for (j, v) in i.values.iter().enumerate() {
-                    assert!(!i.values[..j].contains(v), "duplicate value");
+                let vals = i.values.as_slice();
+                for (j, v) in vals.iter().enumerate() {
+                    assert!(!vals[..j].contains(v), "duplicate value");
+                }
+                if let Vals::Big(b) = &i.values {
+                    b.check();
                 }
                 for c in &i.children {
                     assert!(!c.is_empty(), "empty child");

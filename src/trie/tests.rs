@@ -119,14 +119,27 @@ fn prefix() -> impl Strategy<Value = String> {
 }
 
 fn op() -> impl Strategy<Value = Op> {
+    ops_over(key().boxed(), 4)
+}
+
+/// Operations over `keys` with values below `values`.
+fn ops_over(keys: BoxedStrategy<String>, values: u8) -> impl Strategy<Value = Op> {
+    let k = move || keys.clone();
     prop_oneof![
-        4 => (key(), 0..4u8).prop_map(|(k, v)| Op::Insert(k, v)),
-        2 => (key(), 0..4u8).prop_map(|(k, v)| Op::Remove(k, v)),
-        1 => key().prop_map(Op::RemoveKey),
-        1 => key().prop_map(Op::Get),
+        4 => (k(), 0..values).prop_map(|(k, v)| Op::Insert(k, v)),
+        2 => (k(), 0..values).prop_map(|(k, v)| Op::Remove(k, v)),
+        1 => k().prop_map(Op::RemoveKey),
+        1 => k().prop_map(Op::Get),
         2 => (prefix(), 0..12usize).prop_map(|(p, n)| Op::Suggest(p, n)),
-        1 => (key(), 0..4u8).prop_map(|(k, v)| Op::CloneThenMutate(k, v)),
+        1 => (k(), 0..values).prop_map(|(k, v)| Op::CloneThenMutate(k, v)),
     ]
+}
+
+/// A few keys (one a prefix of the others, so some end at inner nodes) that
+/// gather many values: exercises moving values to and from `BigValues`.
+fn many_values_op() -> impl Strategy<Value = Op> {
+    let keys = prop::sample::select(vec!["a", "ab", "abc", "b", "é"]).prop_map(String::from);
+    ops_over(keys.boxed(), 60)
 }
 
 type Model = BTreeMap<String, Vec<u8>>;
@@ -176,6 +189,7 @@ fn run(burst: usize, ops: Vec<Op>) {
                 let before: Vec<_> = t.suggest("", usize::MAX);
                 let mut c = t.clone();
                 c.insert(&k, v).unwrap();
+                c.remove(&k, &v.wrapping_add(1));
                 c.remove_key(&format!("{k}a"));
                 if let Some(first) = before.first() {
                     c.remove(&first.0, &first.1);
@@ -205,7 +219,44 @@ proptest! {
     }
 
     #[test]
+    fn agrees_with_model_many_values_per_key(ops in prop::collection::vec(many_values_op(), 100..600)) {
+        run(2, ops);
+    }
+
+    #[test]
     fn agrees_with_model_burst_8(ops in prop::collection::vec(op(), 1..200)) {
         run(8, ops);
+    }
+}
+
+/// A key with many values moves them to a sorted index and back, in buckets
+/// and in inner nodes, keeping insertion order throughout.
+#[test]
+fn many_values_move_out_of_line_and_back() {
+    for burst in [1, 4, 128] {
+        let mut t = Trie::with_burst(burst);
+        for k in ["smith", "smit", "smiths", "x"] {
+            t.insert(k, 0u32).unwrap();
+        }
+        let order: Vec<u32> = (1..200).map(|i| (i * 7919) % 1000 + 1).collect();
+        for &v in &order {
+            for k in ["smith", "smit"] {
+                assert_eq!(t.insert(k, v), Ok(true));
+                assert_eq!(t.insert(k, v), Ok(false), "duplicate accepted");
+            }
+            t.assert_invariants();
+        }
+        let want: Vec<u32> = std::iter::once(0).chain(order.iter().copied()).collect();
+        assert_eq!(t.get("smith"), want);
+        assert_eq!(t.get("smit"), want);
+        let bigger = t.memory().total_bytes;
+        for &v in &order[..195] {
+            assert!(t.remove("smith", &v));
+            assert!(!t.remove("smith", &v));
+            t.assert_invariants();
+        }
+        let left: Vec<u32> = std::iter::once(0).chain(order[195..].iter().copied()).collect();
+        assert_eq!(t.get("smith"), left);
+        assert!(t.memory().total_bytes < bigger);
     }
 }
