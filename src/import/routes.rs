@@ -1,7 +1,7 @@
 //! Import routes: start an import, list jobs, get a job.
 
 use axum::body::Body;
-use axum::extract::{RawPathParams, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -9,7 +9,7 @@ use serde_json::json;
 
 use super::{Format, Spec};
 use crate::server::validate;
-use crate::server::{ApiError, AppState};
+use crate::server::{ApiError, AppState, Segments};
 
 /// `POST /v1/tries/{trie}/import?format=csv|ndjson&key_columns=a,b&value_column=id`
 #[utoipa::path(post, path = "/v1/tries/{trie}/import", tag = "import",
@@ -22,11 +22,11 @@ use crate::server::{ApiError, AppState};
         (status = 400, description = "invalid_name | invalid_query")))]
 pub async fn import_start(
     State(state): State<AppState>,
-    params: RawPathParams,
+    params: Segments,
     RawQuery(query): RawQuery,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let trie = crate::server::segment_name_pub(&params, "trie")?;
+    let trie = crate::server::segment_name(&params, "trie")?;
     let mut format = None;
     let (mut key_columns, mut value_column) = (None, None);
     for (k, v) in validate::query_params(query.as_deref()) {
@@ -41,10 +41,15 @@ pub async fn import_start(
     let format = match format.as_deref() {
         Some("csv") => Format::Csv,
         Some("ndjson") => Format::Ndjson,
-        other => {
+        Some(other) => {
             return Err(ApiError::invalid_query(format!(
                 "format must be csv or ndjson, got {other:?}"
             )))
+        }
+        None => {
+            return Err(ApiError::invalid_query(
+                "format=csv or format=ndjson is required",
+            ))
         }
     };
     let spec = match format {
@@ -97,13 +102,9 @@ pub async fn jobs_list(State(state): State<AppState>) -> Response {
         (status = 404, description = "not_found")))]
 pub async fn job_get(
     State(state): State<AppState>,
-    params: RawPathParams,
+    params: Segments,
 ) -> Result<Response, ApiError> {
-    let raw = params
-        .iter()
-        .find(|(k, _)| *k == "id")
-        .map(|(_, v)| v)
-        .unwrap_or_default();
+    let raw = crate::server::segment_job(&params);
     let job = raw
         .parse::<u64>()
         .ok()

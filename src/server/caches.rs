@@ -1,6 +1,6 @@
 //! Cache routes: set, get, incr, delete a key; get and delete a cache.
 
-use axum::extract::{RawPathParams, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -9,11 +9,11 @@ use serde_json::json;
 use super::error::ApiError;
 use super::tries::unexpected;
 use super::validate::{self, JsonBody, OptionalJsonBody};
-use super::{segment_key, segment_name, AppState};
+use super::{segment_key, segment_name, AppState, Segments};
 use crate::db::{Command, Reply};
 
 /// Cache keys follow the trie key rules (non-empty, at most 1024 bytes).
-fn cache_key(params: &RawPathParams) -> Result<String, ApiError> {
+fn cache_key(params: &Segments) -> Result<String, ApiError> {
     segment_key(params)
 }
 
@@ -24,7 +24,7 @@ fn cache_key(params: &RawPathParams) -> Result<String, ApiError> {
     responses((status = 200, description = "{\"key\", \"value\"}"), (status = 400, description = "invalid_json | invalid_value")))]
 pub async fn cache_put(
     State(state): State<AppState>,
-    params: RawPathParams,
+    params: Segments,
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
     let cache = segment_name(&params, "cache")?;
@@ -50,7 +50,7 @@ pub async fn cache_put(
     responses((status = 200, description = "{\"key\", \"value\"}"), (status = 404, description = "not_found")))]
 pub async fn cache_key_get(
     State(state): State<AppState>,
-    params: RawPathParams,
+    params: Segments,
 ) -> Result<Response, ApiError> {
     let name = segment_name(&params, "cache")?;
     let key = cache_key(&params)?;
@@ -72,7 +72,7 @@ pub async fn cache_key_get(
         (status = 400, description = "overflow (value unchanged) | invalid_value")))]
 pub async fn cache_incr(
     State(state): State<AppState>,
-    params: RawPathParams,
+    params: Segments,
     OptionalJsonBody(body): OptionalJsonBody,
 ) -> Result<Response, ApiError> {
     let cache = segment_name(&params, "cache")?;
@@ -104,7 +104,7 @@ pub async fn cache_incr(
     responses((status = 204, description = "Deleted"), (status = 404, description = "not_found")))]
 pub async fn cache_key_delete(
     State(state): State<AppState>,
-    params: RawPathParams,
+    params: Segments,
 ) -> Result<StatusCode, ApiError> {
     let cache = segment_name(&params, "cache")?;
     let key = cache_key(&params)?;
@@ -121,7 +121,7 @@ pub async fn cache_key_delete(
     responses((status = 200, description = "{\"name\", \"keys\"}"), (status = 404, description = "not_found")))]
 pub async fn cache_get(
     State(state): State<AppState>,
-    params: RawPathParams,
+    params: Segments,
 ) -> Result<Response, ApiError> {
     let name = segment_name(&params, "cache")?;
     let cache = state
@@ -137,7 +137,7 @@ pub async fn cache_get(
     responses((status = 204, description = "Deleted"), (status = 404, description = "not_found")))]
 pub async fn cache_delete(
     State(state): State<AppState>,
-    params: RawPathParams,
+    params: Segments,
 ) -> Result<StatusCode, ApiError> {
     let cache = segment_name(&params, "cache")?;
     state.db.execute(Command::CacheDrop { cache }).await?;

@@ -32,6 +32,8 @@ pub async fn openapi_get(State(state): State<AppState>) -> Response {
 }
 
 /// `GET /`: the demo page.
+#[utoipa::path(get, path = "/", tag = "meta",
+    responses((status = 200, description = "The demo page: a search box over a trie (?trie=NAME, default users)", content_type = "text/html")))]
 pub async fn index() -> Html<&'static str> {
     Html(INDEX_HTML)
 }

@@ -121,6 +121,8 @@ pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> R
 }
 
 /// `GET /metrics`: Prometheus (OpenMetrics) text.
+#[utoipa::path(get, path = "/metrics", tag = "meta",
+    responses((status = 200, description = "Prometheus text: request counts and latency histograms per route, sizes of tries, stacks and caches", content_type = "application/openmetrics-text")))]
 pub async fn metrics_get(State(state): State<AppState>) -> Response {
     let m: &Arc<Metrics> = &state.metrics;
     m.trie_keys.clear();

@@ -28,11 +28,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{DefaultBodyLimit, RawPathParams, Request, State};
+use axum::extract::{DefaultBodyLimit, FromRequestParts, Request, State};
+use axum::http::request::Parts;
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use axum::Router;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::timeout::TimeoutLayer;
@@ -110,6 +110,8 @@ pub fn app(mut state: AppState, cors_origins: &[String], timeout: Duration) -> R
         .routes(routes!(crate::import::routes::job_get))
         .routes(routes!(demo::healthz))
         .routes(routes!(demo::openapi_get))
+        .routes(routes!(metrics::metrics_get))
+        .routes(routes!(demo::index))
         .split_for_parts();
     let mut openapi = openapi;
     openapi.info.title = "typeahead".into();
@@ -119,8 +121,6 @@ pub fn app(mut state: AppState, cors_origins: &[String], timeout: Duration) -> R
     state.openapi = openapi.to_pretty_json().unwrap_or_default().into();
 
     let router = router
-        .route("/metrics", get(metrics::metrics_get))
-        .route("/", get(demo::index))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             metrics::track,
@@ -213,30 +213,52 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// A path parameter that must be a name (of a trie, stack or cache).
-pub(crate) fn segment_name_pub(params: &RawPathParams, kind: &str) -> Result<String, ApiError> {
-    segment_name(params, kind)
+/// The request path's segments, still percent-encoded. Every v1 route puts
+/// the resource name third (`/v1/tries/{trie}`) and the key fifth
+/// (`.../keys/{key}`), so handlers take them by position and decode them
+/// once, here, with errors that name what is wrong (axum's own path
+/// extractors would decode too, and answer bad UTF-8 with a generic 400).
+pub struct Segments(Vec<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for Segments {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Segments(
+            parts
+                .uri
+                .path()
+                .split('/')
+                .skip(1)
+                .map(str::to_owned)
+                .collect(),
+        ))
+    }
 }
 
-fn segment_name(params: &RawPathParams, kind: &str) -> Result<String, ApiError> {
-    let raw = params
-        .iter()
-        .find(|(k, _)| *k == kind)
-        .map(|(_, v)| v)
-        .unwrap_or_default();
-    let decoded = validate::decode_segment(raw).map_err(ApiError::invalid_name)?;
+impl Segments {
+    fn raw(&self, i: usize) -> &str {
+        self.0.get(i).map_or("", String::as_str)
+    }
+}
+
+/// The resource name (of a trie, stack or cache), decoded and validated.
+pub(crate) fn segment_name(params: &Segments, kind: &str) -> Result<String, ApiError> {
+    let decoded = validate::decode_segment(params.raw(2))
+        .map_err(|e| ApiError::invalid_name(format!("{kind} name {e}")))?;
     validate::name(kind, &decoded)
 }
 
-/// The `{key}` path parameter: percent-decoded, validated.
-fn segment_key(params: &RawPathParams) -> Result<String, ApiError> {
-    let raw = params
-        .iter()
-        .find(|(k, _)| *k == "key")
-        .map(|(_, v)| v)
-        .unwrap_or_default();
-    let decoded = validate::decode_segment(raw).map_err(ApiError::invalid_key)?;
+/// The `{key}` path parameter: percent-decoded once, validated.
+fn segment_key(params: &Segments) -> Result<String, ApiError> {
+    let decoded = validate::decode_segment(params.raw(4))
+        .map_err(|e| ApiError::invalid_key(format!("key {e}")))?;
     validate::key(&decoded)
+}
+
+/// A job id path parameter.
+pub(crate) fn segment_job(params: &Segments) -> &str {
+    params.raw(2)
 }
 
 /// Errors of [`serve`].

@@ -1,6 +1,6 @@
 //! Stack routes: push, pop, get, delete.
 
-use axum::extract::{RawPathParams, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -9,7 +9,7 @@ use serde_json::json;
 use super::error::ApiError;
 use super::tries::{json_response, unexpected};
 use super::validate::{self, JsonBody};
-use super::{segment_name, AppState};
+use super::{segment_name, AppState, Segments};
 use crate::db::{Command, Reply};
 
 /// `POST /v1/stacks/{stack}/push`
@@ -19,7 +19,7 @@ use crate::db::{Command, Reply};
     responses((status = 200, description = "{\"len\": n}"), (status = 400, description = "invalid_json | invalid_value")))]
 pub async fn stack_push(
     State(state): State<AppState>,
-    params: RawPathParams,
+    params: Segments,
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
     let stack = segment_name(&params, "stack")?;
@@ -41,7 +41,7 @@ pub async fn stack_push(
         (status = 404, description = "empty (also for a stack never pushed to)")))]
 pub async fn stack_pop(
     State(state): State<AppState>,
-    params: RawPathParams,
+    params: Segments,
 ) -> Result<Response, ApiError> {
     let stack = segment_name(&params, "stack")?;
     match state.db.execute(Command::StackPop { stack }).await? {
@@ -58,7 +58,7 @@ pub async fn stack_pop(
     responses((status = 200, description = "{\"name\", \"len\", \"top\": V or null}"), (status = 404, description = "not_found")))]
 pub async fn stack_get(
     State(state): State<AppState>,
-    params: RawPathParams,
+    params: Segments,
 ) -> Result<Response, ApiError> {
     let name = segment_name(&params, "stack")?;
     let stack = state
@@ -78,7 +78,7 @@ pub async fn stack_get(
     responses((status = 204, description = "Deleted"), (status = 404, description = "not_found")))]
 pub async fn stack_delete(
     State(state): State<AppState>,
-    params: RawPathParams,
+    params: Segments,
 ) -> Result<StatusCode, ApiError> {
     let stack = segment_name(&params, "stack")?;
     state.db.execute(Command::StackDrop { stack }).await?;

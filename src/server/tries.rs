@@ -2,7 +2,7 @@
 
 use std::time::Instant;
 
-use axum::extract::{RawPathParams, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -10,7 +10,7 @@ use serde_json::json;
 
 use super::error::ApiError;
 use super::validate::{self, JsonBody};
-use super::{segment_key, segment_name, AppState};
+use super::{segment_key, segment_name, AppState, Segments};
 use crate::db::{Command, Reply};
 
 /// `GET /v1/tries`
@@ -36,7 +36,7 @@ pub async fn tries_list(State(state): State<AppState>) -> Response {
         (status = 404, description = "not_found")))]
 pub async fn trie_get(
     State(state): State<AppState>,
-    params: RawPathParams,
+    params: Segments,
 ) -> Result<Response, ApiError> {
     let name = segment_name(&params, "trie")?;
     let t = state
@@ -56,7 +56,7 @@ pub async fn trie_get(
     responses((status = 204, description = "Deleted"), (status = 404, description = "not_found")))]
 pub async fn trie_delete(
     State(state): State<AppState>,
-    params: RawPathParams,
+    params: Segments,
 ) -> Result<StatusCode, ApiError> {
     let trie = segment_name(&params, "trie")?;
     state.db.execute(Command::TrieDrop { trie }).await?;
@@ -72,7 +72,7 @@ pub async fn trie_delete(
         (status = 413, description = "payload_too_large")))]
 pub async fn entries_add(
     State(state): State<AppState>,
-    params: RawPathParams,
+    params: Segments,
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
     let trie = segment_name(&params, "trie")?;
@@ -104,7 +104,7 @@ pub async fn entries_add(
         (status = 404, description = "not_found")))]
 pub async fn entries_remove(
     State(state): State<AppState>,
-    params: RawPathParams,
+    params: Segments,
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
     let trie = segment_name(&params, "trie")?;
@@ -138,7 +138,7 @@ pub async fn entries_remove(
     responses((status = 200, description = "{\"key\": K, \"values\": [V, ...]}"), (status = 404, description = "not_found")))]
 pub async fn key_get(
     State(state): State<AppState>,
-    params: RawPathParams,
+    params: Segments,
 ) -> Result<Response, ApiError> {
     let name = segment_name(&params, "trie")?;
     let key = segment_key(&params)?;
@@ -175,7 +175,7 @@ pub async fn key_get(
     responses((status = 200, description = "{\"removed\": n}"), (status = 404, description = "not_found")))]
 pub async fn key_delete(
     State(state): State<AppState>,
-    params: RawPathParams,
+    params: Segments,
 ) -> Result<Response, ApiError> {
     let trie = segment_name(&params, "trie")?;
     let key = segment_key(&params)?;
@@ -198,7 +198,7 @@ pub async fn key_delete(
         (status = 400, description = "invalid_key | invalid_limit"), (status = 404, description = "not_found")))]
 pub async fn suggest(
     State(state): State<AppState>,
-    params: RawPathParams,
+    params: Segments,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     let started = Instant::now();

@@ -338,7 +338,10 @@ impl<V: Clone + Ord> IndexWriter<'_, V> {
         #[cfg(not(typeahead_loom))]
         let old = self.shared.published.swap(snapshot);
         #[cfg(typeahead_loom)]
-        let old = std::mem::replace(&mut *self.shared.published.write().expect("loom lock"), snapshot);
+        let old = std::mem::replace(
+            &mut *self.shared.published.write().expect("loom lock"),
+            snapshot,
+        );
         self.staged.retired.push(old);
         self.staged.retired.retain(|s| Arc::strong_count(s) > 1);
         self.staged.dirty = false;

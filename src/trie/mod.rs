@@ -39,9 +39,9 @@
 
 mod iter;
 mod node;
-mod values;
 #[cfg(test)]
 mod tests;
+mod values;
 
 use std::sync::Arc;
 

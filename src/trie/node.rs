@@ -404,10 +404,12 @@ impl<V: Clone + Ord> Bucket<V> {
                 }
                 if r.count == PROMOTE {
                     // Too many to scan: move this key's values to a BigValues.
-                    let mut list: Vec<V> = self.values.drain(r.value_start..r.value_end()).collect();
+                    let mut list: Vec<V> =
+                        self.values.drain(r.value_start..r.value_end()).collect();
                     list.push(value);
                     self.set_count(&r, 0);
-                    self.big.insert(r.big_start, Arc::new(BigValues::from_vec(list)));
+                    self.big
+                        .insert(r.big_start, Arc::new(BigValues::from_vec(list)));
                 } else {
                     reserve(&mut self.values, 1);
                     self.values.insert(r.value_end(), value);
@@ -662,7 +664,10 @@ impl<V> Node<V> {
                     + b.values.capacity() * size_of::<V>()
                     + b.values.iter().map(value_heap).sum::<usize>()
                     + b.big.capacity() * size_of::<Arc<BigValues<V>>>()
-                    + b.big.iter().map(|x| big_bytes(x, value_heap)).sum::<usize>()
+                    + b.big
+                        .iter()
+                        .map(|x| big_bytes(x, value_heap))
+                        .sum::<usize>()
             }
             Node::Inner(i) => {
                 i.prefix.len()

@@ -255,7 +255,9 @@ fn many_values_move_out_of_line_and_back() {
             assert!(!t.remove("smith", &v));
             t.assert_invariants();
         }
-        let left: Vec<u32> = std::iter::once(0).chain(order[195..].iter().copied()).collect();
+        let left: Vec<u32> = std::iter::once(0)
+            .chain(order[195..].iter().copied())
+            .collect();
         assert_eq!(t.get("smith"), left);
         assert!(t.memory().total_bytes < bigger);
     }

@@ -39,7 +39,8 @@ impl<V: Ord> BigValues<V> {
     }
 
     fn find(&self, v: &V) -> Result<usize, usize> {
-        self.order.binary_search_by(|&i| self.list[i as usize].cmp(v))
+        self.order
+            .binary_search_by(|&i| self.list[i as usize].cmp(v))
     }
 
     /// True when `v` is one of the values.
@@ -72,12 +73,13 @@ impl<V: Ord> BigValues<V> {
         Some(self.list.remove(pos as usize))
     }
 
-
     /// Asserts the index matches the list.
     pub(crate) fn check(&self) {
         assert_eq!(self.order.len(), self.list.len(), "index out of step");
         assert!(
-            self.order.windows(2).all(|w| self.list[w[0] as usize] < self.list[w[1] as usize]),
+            self.order
+                .windows(2)
+                .all(|w| self.list[w[0] as usize] < self.list[w[1] as usize]),
             "index unsorted or values repeated"
         );
     }
