@@ -56,7 +56,14 @@ impl Resp {
     /// `{"error": {"code": code, "message": "..."}}` as `application/json`.
     #[track_caller]
     pub fn assert_error(&self, status: u16, code: &str) {
-        assert_error_parts(self.status, &self.json, &self.headers, status, code, &self.text);
+        assert_error_parts(
+            self.status,
+            &self.json,
+            &self.headers,
+            status,
+            code,
+            &self.text,
+        );
     }
 }
 
@@ -203,7 +210,10 @@ impl Server {
                     }
                 }
                 Err(e) => {
-                    let status = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten());
+                    let status = self
+                        .child
+                        .as_mut()
+                        .and_then(|c| c.try_wait().ok().flatten());
                     panic!(
                         "server did not say where it listens ({e:?}, exit status {status:?}); log:\n{}",
                         self.logs()
@@ -221,6 +231,14 @@ impl Server {
     /// The child's process id.
     pub fn pid(&self) -> u32 {
         self.child.as_ref().expect("running").id()
+    }
+
+    /// Whether the process is still running (it has not exited).
+    pub fn alive(&mut self) -> bool {
+        match self.child.as_mut() {
+            Some(c) => matches!(c.try_wait(), Ok(None)),
+            None => false,
+        }
     }
 
     /// Sends SIGTERM and waits for the process to exit (graceful shutdown).
@@ -259,6 +277,15 @@ impl Server {
         status
     }
 
+    /// Kills the server with SIGKILL (no shutdown at all) and starts it
+    /// again on the same data directory with the same arguments.
+    pub fn crash_restart(&mut self) {
+        let mut child = self.child.take().expect("server is running");
+        child.kill().expect("SIGKILL the server");
+        child.wait().expect("wait for the killed server");
+        self.spawn();
+    }
+
     /// `base` + `path`.
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
@@ -274,7 +301,10 @@ impl Server {
     pub fn send(&self, rb: RequestBuilder) -> Resp {
         let res = match rb.send() {
             Ok(r) => r,
-            Err(e) => panic!("request failed: {e:?}\nserver log tail:\n{}", self.log_tail(40)),
+            Err(e) => panic!(
+                "request failed: {e:?}\nserver log tail:\n{}",
+                self.log_tail(40)
+            ),
         };
         let status = res.status().as_u16();
         let headers = res.headers().clone();
@@ -311,13 +341,15 @@ impl Server {
     /// `POST path` with `body` as JSON.
     #[track_caller]
     pub fn post_json(&self, path: &str, body: &Json) -> (u16, Json, HeaderMap) {
-        self.send(self.req(Method::POST, path).json(body)).into_tuple()
+        self.send(self.req(Method::POST, path).json(body))
+            .into_tuple()
     }
 
     /// `PUT path` with `body` as JSON.
     #[track_caller]
     pub fn put_json(&self, path: &str, body: &Json) -> (u16, Json, HeaderMap) {
-        self.send(self.req(Method::PUT, path).json(body)).into_tuple()
+        self.send(self.req(Method::PUT, path).json(body))
+            .into_tuple()
     }
 
     /// `DELETE path`.
@@ -369,8 +401,30 @@ impl Drop for Server {
             let _ = child.wait();
         }
         if std::thread::panicking() {
-            eprintln!("--- server log tail ({}) ---\n{}", self.base, self.log_tail(60));
+            eprintln!(
+                "--- server log tail ({}) ---\n{}",
+                self.base,
+                self.log_tail(60)
+            );
         }
     }
 }
 
+/// Crash-test controls.
+#[allow(dead_code)]
+impl Server {
+    /// Kills the server with SIGKILL (no chance to flush or clean up) and
+    /// waits for it to be gone.
+    pub fn kill9(&mut self) {
+        let mut child = self.child.take().expect("server is running");
+        child.kill().expect("SIGKILL the server");
+        child.wait().expect("reap the server");
+    }
+
+    /// Starts the server again on the same data directory (after `kill9` or
+    /// `stop`). `base` changes.
+    pub fn respawn(&mut self) {
+        assert!(self.child.is_none(), "server is still running");
+        self.spawn();
+    }
+}
