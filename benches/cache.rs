@@ -73,10 +73,18 @@ fn main() {
     }
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!("ops/s, 90% get / 10% incr over 100k keys, {cores} cores");
-    println!("{:>8} {:>14} {:>18} {:>8}", "threads", "Cache", "RwLock<HashMap>", "ratio");
+    println!(
+        "{:>8} {:>14} {:>18} {:>8}",
+        "threads", "Cache", "RwLock<HashMap>", "ratio"
+    );
     for t in [1, 2, 4, 8, 16] {
         let a = run(&ours, &keys, t, window);
         let b = run(&one, &keys, t, window);
-        println!("{t:>8} {:>13.2}M {:>17.2}M {:>7.2}x", a / 1e6, b / 1e6, a / b);
+        println!(
+            "{t:>8} {:>13.2}M {:>17.2}M {:>7.2}x",
+            a / 1e6,
+            b / 1e6,
+            a / b
+        );
     }
 }

@@ -158,7 +158,13 @@ struct Run {
     writes_per_s: f64,
 }
 
-fn measure(c: &Arc<dyn Contender>, w: &Arc<Workload>, readers: usize, writer: bool, window: Duration) -> Run {
+fn measure(
+    c: &Arc<dyn Contender>,
+    w: &Arc<Workload>,
+    readers: usize,
+    writer: bool,
+    window: Duration,
+) -> Run {
     let stop = Arc::new(AtomicBool::new(false));
     let handles: Vec<_> = (0..readers)
         .map(|r| {
@@ -214,7 +220,11 @@ fn measure(c: &Arc<dyn Contender>, w: &Arc<Workload>, readers: usize, writer: bo
     let writes = writer_handle.map_or(0, |h| h.join().expect("writer"));
     Run {
         reads_per_s: total as f64 / secs,
-        p99_ns: if samples.is_empty() { 0.0 } else { percentile(&mut samples, 0.99) },
+        p99_ns: if samples.is_empty() {
+            0.0
+        } else {
+            percentile(&mut samples, 0.99)
+        },
         writes_per_s: writes as f64 / secs,
     }
 }
@@ -222,7 +232,11 @@ fn measure(c: &Arc<dyn Contender>, w: &Arc<Workload>, readers: usize, writer: bo
 fn main() {
     let users = if smoke() { 20_000 } else { 1_000_000 };
     let window = Duration::from_millis(if smoke() { 100 } else { 1000 });
-    let threads: Vec<usize> = if smoke() { vec![1, 2] } else { vec![1, 2, 4, 8, 16] };
+    let threads: Vec<usize> = if smoke() {
+        vec![1, 2]
+    } else {
+        vec![1, 2, 4, 8, 16]
+    };
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let w = Arc::new(workload(users, if smoke() { 2_000 } else { 100_000 }));
     println!(
@@ -230,41 +244,56 @@ fn main() {
         w.entries.len()
     );
     let builders: Vec<(&str, Box<dyn Fn() -> Arc<dyn Contender>>)> = vec![
-        ("ours", Box::new(|| {
-            let mut t = Trie::new();
-            for (k, v) in &w.entries {
-                t.insert(k, *v).unwrap();
-            }
-            Arc::new(Ours(Index::from_trie(t))) as Arc<dyn Contender>
-        })),
-        ("rw", Box::new(|| {
-            let mut t = Trie::new();
-            for (k, v) in &w.entries {
-                t.insert(k, *v).unwrap();
-            }
-            Arc::new(Rw(RwLock::new(t))) as Arc<dyn Contender>
-        })),
-        ("mutex", Box::new(|| {
-            let mut t = Trie::new();
-            for (k, v) in &w.entries {
-                t.insert(k, *v).unwrap();
-            }
-            Arc::new(Mx(Mutex::new(t))) as Arc<dyn Contender>
-        })),
-        ("skip", Box::new(|| {
-            let m = SkipMap::new();
-            for (k, v) in &w.entries {
-                m.insert((k.clone(), *v), ());
-            }
-            Arc::new(Skip(m)) as Arc<dyn Contender>
-        })),
-        ("scc", Box::new(|| {
-            let m = scc::TreeIndex::new();
-            for (k, v) in &w.entries {
-                let _ = m.insert((k.clone(), *v), ());
-            }
-            Arc::new(Scc(m)) as Arc<dyn Contender>
-        })),
+        (
+            "ours",
+            Box::new(|| {
+                let mut t = Trie::new();
+                for (k, v) in &w.entries {
+                    t.insert(k, *v).unwrap();
+                }
+                Arc::new(Ours(Index::from_trie(t))) as Arc<dyn Contender>
+            }),
+        ),
+        (
+            "rw",
+            Box::new(|| {
+                let mut t = Trie::new();
+                for (k, v) in &w.entries {
+                    t.insert(k, *v).unwrap();
+                }
+                Arc::new(Rw(RwLock::new(t))) as Arc<dyn Contender>
+            }),
+        ),
+        (
+            "mutex",
+            Box::new(|| {
+                let mut t = Trie::new();
+                for (k, v) in &w.entries {
+                    t.insert(k, *v).unwrap();
+                }
+                Arc::new(Mx(Mutex::new(t))) as Arc<dyn Contender>
+            }),
+        ),
+        (
+            "skip",
+            Box::new(|| {
+                let m = SkipMap::new();
+                for (k, v) in &w.entries {
+                    m.insert((k.clone(), *v), ());
+                }
+                Arc::new(Skip(m)) as Arc<dyn Contender>
+            }),
+        ),
+        (
+            "scc",
+            Box::new(|| {
+                let m = scc::TreeIndex::new();
+                for (k, v) in &w.entries {
+                    let _ = m.insert((k.clone(), *v), ());
+                }
+                Arc::new(Scc(m)) as Arc<dyn Contender>
+            }),
+        ),
     ];
     // results[contender][writer][thread index]
     let mut names = Vec::new();
@@ -281,7 +310,13 @@ fn main() {
         results.push(per);
         drop(c);
     }
-    for (wi, label) in ["no writer", "one writer inserting+removing at full speed, batches of 64"].iter().enumerate() {
+    for (wi, label) in [
+        "no writer",
+        "one writer inserting+removing at full speed, batches of 64",
+    ]
+    .iter()
+    .enumerate()
+    {
         println!("\nreads/s, {label} (ratio: ours / theirs)");
         print!("{:<20}", "readers");
         for t in &threads {
@@ -304,26 +339,41 @@ fn main() {
         if wi == 1 {
             print!("{:<20}", "ours p99 suggest");
             for ti in 0..threads.len() {
-                print!("{:>16}", format!("{:.1}us", results[0][1][ti].p99_ns / 1000.0));
+                print!(
+                    "{:>16}",
+                    format!("{:.1}us", results[0][1][ti].p99_ns / 1000.0)
+                );
             }
             println!();
             print!("{:<20}", "ours writes/s");
             for ti in 0..threads.len() {
-                print!("{:>16}", format!("{:.0}k", results[0][1][ti].writes_per_s / 1000.0));
+                print!(
+                    "{:>16}",
+                    format!("{:.0}k", results[0][1][ti].writes_per_s / 1000.0)
+                );
             }
             println!();
             print!("{:<20}", "RwLock writes/s");
             for ti in 0..threads.len() {
-                print!("{:>16}", format!("{:.0}k", results[1][1][ti].writes_per_s / 1000.0));
+                print!(
+                    "{:>16}",
+                    format!("{:.0}k", results[1][1][ti].writes_per_s / 1000.0)
+                );
             }
             println!();
         }
     }
-    println!("\nper-reader retention with a writer (ours, readers <= cores - 1 = {}):", cores.saturating_sub(1));
+    println!(
+        "\nper-reader retention with a writer (ours, readers <= cores - 1 = {}):",
+        cores.saturating_sub(1)
+    );
     for (ti, &t) in threads.iter().enumerate() {
         if t < cores {
             let keep = results[0][1][ti].reads_per_s / results[0][0][ti].reads_per_s;
-            println!("  {t} readers: {:.0}% of read-only throughput", keep * 100.0);
+            println!(
+                "  {t} readers: {:.0}% of read-only throughput",
+                keep * 100.0
+            );
         }
     }
 }

@@ -9,7 +9,10 @@ use axum::response::IntoResponse;
 #[tokio::main]
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let addr = args.get(1).map_or("127.0.0.1:7791", String::as_str).to_owned();
+    let addr = args
+        .get(1)
+        .map_or("127.0.0.1:7791", String::as_str)
+        .to_owned();
     let size: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(336);
     let mut body = String::from("{\"entries\":[");
     while body.len() + 3 < size {
@@ -21,6 +24,9 @@ async fn main() {
         ([(header::CONTENT_TYPE, "application/json")], body).into_response()
     });
     let listener = tokio::net::TcpListener::bind(&addr).await.expect("bind");
-    eprintln!("ceiling listening on http://{addr}, {}-byte body", body.len());
+    eprintln!(
+        "ceiling listening on http://{addr}, {}-byte body",
+        body.len()
+    );
     axum::serve(listener, app).await.expect("serve");
 }
