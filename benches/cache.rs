@@ -43,7 +43,7 @@ fn run(m: &Arc<dyn Map>, keys: &Arc<Vec<String>>, threads: usize, window: Durati
                 let mut i = t * 104_729;
                 while !stop.load(Ordering::Relaxed) {
                     i = (i + 7) % keys.len();
-                    if n % 10 == 0 {
+                    if n.is_multiple_of(10) {
                         m.incr(&keys[i]);
                     } else {
                         std::hint::black_box(m.get(&keys[i]));

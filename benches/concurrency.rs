@@ -175,7 +175,7 @@ fn measure(
                 let mut samples = Vec::with_capacity(1 << 16);
                 while !stop.load(Ordering::Relaxed) {
                     i = (i + 1) % w.queries.len();
-                    if n % 8 == 0 {
+                    if n.is_multiple_of(8) {
                         let t = Instant::now();
                         std::hint::black_box(c.suggest(&w.queries[i]));
                         samples.push(t.elapsed().as_nanos() as f64);
@@ -243,7 +243,8 @@ fn main() {
         "{users} users, {} entries, {cores} cores; window {window:?} per cell; limit {LIMIT}",
         w.entries.len()
     );
-    let builders: Vec<(&str, Box<dyn Fn() -> Arc<dyn Contender>>)> = vec![
+    type Builder<'a> = Box<dyn Fn() -> Arc<dyn Contender> + 'a>;
+    let builders: Vec<(&str, Builder)> = vec![
         (
             "ours",
             Box::new(|| {
@@ -337,30 +338,28 @@ fn main() {
             println!();
         }
         if wi == 1 {
-            print!("{:<20}", "ours p99 suggest");
-            for ti in 0..threads.len() {
-                print!(
-                    "{:>16}",
-                    format!("{:.1}us", results[0][1][ti].p99_ns / 1000.0)
-                );
-            }
-            println!();
-            print!("{:<20}", "ours writes/s");
-            for ti in 0..threads.len() {
-                print!(
-                    "{:>16}",
-                    format!("{:.0}k", results[0][1][ti].writes_per_s / 1000.0)
-                );
-            }
-            println!();
-            print!("{:<20}", "RwLock writes/s");
-            for ti in 0..threads.len() {
-                print!(
-                    "{:>16}",
-                    format!("{:.0}k", results[1][1][ti].writes_per_s / 1000.0)
-                );
-            }
-            println!();
+            let row = |label: &str, f: &dyn Fn(&Run) -> String, ci: usize| {
+                print!("{label:<20}");
+                for r in &results[ci][1] {
+                    print!("{:>16}", f(r));
+                }
+                println!();
+            };
+            row(
+                "ours p99 suggest",
+                &|r| format!("{:.1}us", r.p99_ns / 1000.0),
+                0,
+            );
+            row(
+                "ours writes/s",
+                &|r| format!("{:.0}k", r.writes_per_s / 1000.0),
+                0,
+            );
+            row(
+                "RwLock writes/s",
+                &|r| format!("{:.0}k", r.writes_per_s / 1000.0),
+                1,
+            );
         }
     }
     println!(

@@ -169,9 +169,23 @@ impl Job {
 }
 
 /// The recent jobs (the last 100), newest last.
-#[derive(Debug, Clone, Default)]
+///
+/// Imports run one at a time: each saturates the parse workers and the
+/// writer by itself, so a second one would only interleave with it. Later
+/// jobs wait in state `queued` (and their uploads wait on TCP backpressure).
+#[derive(Debug, Clone)]
 pub struct Jobs {
     inner: Arc<Mutex<(u64, VecDeque<Arc<Job>>)>>,
+    slot: Arc<tokio::sync::Semaphore>,
+}
+
+impl Default for Jobs {
+    fn default() -> Self {
+        Jobs {
+            inner: Arc::default(),
+            slot: Arc::new(tokio::sync::Semaphore::new(1)),
+        }
+    }
 }
 
 impl Jobs {
@@ -198,6 +212,11 @@ impl Jobs {
             g.1.pop_front();
         }
         job
+    }
+
+    /// The import slot (one import runs at a time).
+    pub fn slot(&self) -> Arc<tokio::sync::Semaphore> {
+        Arc::clone(&self.slot)
     }
 
     /// The job with `id`, if still kept.

@@ -15,12 +15,22 @@ const CHUNK_BYTES: usize = 256 * 1024;
 /// Most entries per writer command.
 const COMMIT_ENTRIES: usize = 50_000;
 
-/// Runs one import to the end, updating `job` as it goes.
-pub async fn run<S, E>(job: Arc<Job>, spec: Spec, db: Db, body: S)
-where
+/// Runs one import to the end, updating `job` as it goes: waits (queued) for
+/// `slot`, then runs.
+pub async fn run<S, E>(
+    job: Arc<Job>,
+    spec: Spec,
+    db: Db,
+    body: S,
+    slot: Arc<tokio::sync::Semaphore>,
+) where
     S: Stream<Item = Result<bytes::Bytes, E>> + Unpin,
     E: std::fmt::Display,
 {
+    let Ok(_permit) = slot.acquire_owned().await else {
+        job.fail("the server is shutting down".into());
+        return;
+    };
     job.set_state(JobState::Running);
     let outcome = pipeline(&job, &spec, db, body).await;
     match outcome {

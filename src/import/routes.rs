@@ -83,7 +83,13 @@ pub async fn import_start(
     let job = state.jobs.create(trie, format);
     let id = job.id;
     let db = state.db.clone();
-    tokio::spawn(super::pool::run(job, spec, db, body.into_data_stream()));
+    tokio::spawn(super::pool::run(
+        job,
+        spec,
+        db,
+        body.into_data_stream(),
+        state.jobs.slot(),
+    ));
     Ok((StatusCode::ACCEPTED, Json(json!({ "job": id }))).into_response())
 }
 

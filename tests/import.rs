@@ -1,0 +1,407 @@
+//! Bulk import through the real server and the real CLI: good records all
+//! land, every bad line is reported with its number, jobs go queued ->
+//! running -> done, and the CLI reports errors clearly.
+
+mod common;
+
+use std::io::Read;
+use std::time::{Duration, Instant};
+
+use assert_cmd::Command;
+use common::{enc, Server};
+use serde_json::{json, Value as Json};
+
+/// Polls a job until `pred` holds (the server works on its own clock; this
+/// waits for an observable state, with a deadline).
+fn wait_job(s: &Server, id: u64, pred: impl Fn(&Json) -> bool) -> Json {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (status, job, _) = s.get(&format!("/v1/jobs/{id}"));
+        assert_eq!(status, 200);
+        if pred(&job) {
+            return job;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "job never reached the state: {job}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn done(j: &Json) -> bool {
+    j["state"] == "done" || j["state"] == "failed"
+}
+
+fn post_body(s: &Server, path: &str, body: Vec<u8>, content_type: &str) -> (u16, Json) {
+    let res = s
+        .client
+        .post(s.url(path))
+        .header("content-type", content_type)
+        .body(body)
+        .send()
+        .unwrap();
+    let status = res.status().as_u16();
+    (status, res.json().unwrap_or(Json::Null))
+}
+
+#[test]
+fn csv_import_keeps_good_records_and_reports_bad_lines() {
+    let s = Server::start();
+    let users = typeahead::users::generate(3000, 5);
+    let mut lines: Vec<Vec<u8>> = vec![b"id,first,last,username".to_vec()];
+    for u in &users {
+        lines.push(format!("{},{},{},{}", u.id, u.first, u.last, u.username).into_bytes());
+    }
+    // Bad lines, inserted at known 1-based line numbers (the header is line 1).
+    let long = "x".repeat(1100);
+    let bad: Vec<(usize, Vec<u8>, &str)> = vec![
+        (10, b"9001,Ann,Lee".to_vec(), "columns"),
+        (500, b"9002,Jo\xff\xfe,Smith,jsmith".to_vec(), "UTF-8"),
+        (1000, b"9003,,Smith,nofirst".to_vec(), "empty key"),
+        (
+            2000,
+            format!("9004,Al,{long},along").into_bytes(),
+            "1100 bytes",
+        ),
+        (2500, b"9005,Bo,Bar,bbar,extra".to_vec(), "columns"),
+        (2800, b",Cy,Cox,ccox".to_vec(), "empty value"),
+    ];
+    for (line, text, _) in &bad {
+        lines.insert(line - 1, text.clone());
+    }
+    let mut body = lines.join(&b"\n"[..]);
+    body.push(b'\n');
+    let (status, started) = post_body(
+        &s,
+        "/v1/tries/people/import?format=csv&key_columns=first,last,username&value_column=id",
+        body,
+        "text/csv",
+    );
+    assert_eq!(status, 202, "{started}");
+    let id = started["job"].as_u64().unwrap();
+    let job = wait_job(&s, id, done);
+    assert_eq!(job["state"], "done", "{job}");
+    assert_eq!(job["records"], users.len());
+    let errors = job["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), bad.len(), "{errors:?}");
+    for ((line, _, what), e) in bad.iter().zip(errors) {
+        assert_eq!(e["line"], *line as u64, "{e}");
+        assert!(
+            e["message"].as_str().unwrap().contains(what),
+            "line {line}: {e}"
+        );
+    }
+    // Every good record is there, with its id as a number.
+    let mut pairs = std::collections::BTreeSet::new();
+    for u in &users {
+        for k in [u.first.clone(), u.last.clone(), u.username.clone()] {
+            pairs.insert((k, u.id));
+        }
+    }
+    let (_, stats, _) = s.get("/v1/tries/people");
+    assert_eq!(stats["entries"], pairs.len());
+    assert_eq!(job["entries_added"], pairs.len());
+    for u in users.iter().step_by(97) {
+        let (status, got, _) = s.get(&format!("/v1/tries/people/keys/{}", enc(&u.username)));
+        assert_eq!(status, 200);
+        assert!(
+            got["values"].as_array().unwrap().contains(&json!(u.id)),
+            "{got}"
+        );
+    }
+}
+
+#[test]
+fn ndjson_import_keeps_good_records_and_reports_bad_lines() {
+    let s = Server::start();
+    let mut body = Vec::new();
+    let mut good = 0;
+    let mut bad_lines = Vec::new();
+    for i in 1..=2000u64 {
+        let line: Vec<u8> = match i {
+            7 => b"{not json".to_vec(),
+            70 => br#"{"keys": "solo", "value": 1}"#.to_vec(),
+            700 => br#"{"keys": ["x"], "value": null}"#.to_vec(),
+            800 => br#"{"keys": [""], "value": 1}"#.to_vec(),
+            900 => format!(r#"{{"keys": ["{}"], "value": 1}}"#, "y".repeat(1025)).into_bytes(),
+            1500 => b"{\"keys\": [\"\xff\"], \"value\": 1}".to_vec(),
+            _ => {
+                good += 1;
+                json!({"keys": [format!("word{i}"), format!("w{}", i % 10)], "value": {"n": i}})
+                    .to_string()
+                    .into_bytes()
+            }
+        };
+        if [7, 70, 700, 800, 900, 1500].contains(&i) {
+            bad_lines.push(i);
+        }
+        body.extend_from_slice(&line);
+        body.push(b'\n');
+    }
+    let (status, started) = post_body(
+        &s,
+        "/v1/tries/words/import?format=ndjson",
+        body,
+        "application/x-ndjson",
+    );
+    assert_eq!(status, 202);
+    let job = wait_job(&s, started["job"].as_u64().unwrap(), done);
+    assert_eq!(job["state"], "done");
+    assert_eq!(job["records"], good);
+    let lines: Vec<u64> = job["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["line"].as_u64().unwrap())
+        .collect();
+    assert_eq!(lines, bad_lines);
+    let (_, w, _) = s.get("/v1/tries/words/keys/word1999");
+    assert_eq!(w["values"], json!([{"n": 1999}]));
+    // "w3" gathers the values of every good line ending in 3, in file order.
+    let (_, w3, _) = s.get("/v1/tries/words/keys/w3");
+    let ns: Vec<u64> = w3["values"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["n"].as_u64().unwrap())
+        .collect();
+    let want: Vec<u64> = (1..=2000).filter(|i| i % 10 == 3).collect();
+    assert_eq!(ns, want);
+}
+
+/// An import whose chunked upload the test holds open: the job id comes
+/// back (202) while the body is still being sent.
+struct Upload(std::net::TcpStream);
+
+impl Upload {
+    fn start(s: &Server, trie: &str) -> (u64, Upload) {
+        use std::io::Write;
+        let addr = s.base.trim_start_matches("http://");
+        let mut tcp = std::net::TcpStream::connect(addr).unwrap();
+        tcp.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+        write!(
+            tcp,
+            "POST /v1/tries/{trie}/import?format=ndjson HTTP/1.1\r\nHost: {addr}\r\n\
+             Content-Type: application/x-ndjson\r\nTransfer-Encoding: chunked\r\n\r\n"
+        )
+        .unwrap();
+        let mut up = Upload(tcp);
+        up.send(b"{\"keys\": [\"first\"], \"value\": 0}\n");
+        // Read the response head and its small JSON body.
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            up.0.read_exact(&mut byte)
+                .expect("a response before the upload ended");
+            head.push(byte[0]);
+        }
+        let head = String::from_utf8(head).unwrap();
+        assert!(head.starts_with("HTTP/1.1 202"), "{head}");
+        let len: usize = head
+            .lines()
+            .find_map(|l| {
+                l.to_ascii_lowercase()
+                    .strip_prefix("content-length: ")
+                    .map(|v| v.trim().parse().unwrap())
+            })
+            .expect("content-length");
+        let mut body = vec![0; len];
+        up.0.read_exact(&mut body).unwrap();
+        let v: Json = serde_json::from_slice(&body).unwrap();
+        (v["job"].as_u64().unwrap(), up)
+    }
+
+    fn send(&mut self, data: &[u8]) {
+        use std::io::Write;
+        write!(self.0, "{:x}\r\n", data.len()).unwrap();
+        self.0.write_all(data).unwrap();
+        self.0.write_all(b"\r\n").unwrap();
+        self.0.flush().unwrap();
+    }
+
+    fn finish(mut self) {
+        use std::io::Write;
+        self.0.write_all(b"0\r\n\r\n").unwrap();
+        self.0.flush().unwrap();
+    }
+}
+
+#[test]
+fn jobs_move_queued_running_done() {
+    let s = Server::start();
+    let (a, mut upload_a) = Upload::start(&s, "ja");
+    wait_job(&s, a, |j| j["state"] == "running");
+    let (b, upload_b) = Upload::start(&s, "jb");
+    // One import runs at a time: b waits while a's upload is open.
+    let (_, jb, _) = s.get(&format!("/v1/jobs/{b}"));
+    assert_eq!(jb["state"], "queued");
+    upload_a.send(b"{\"keys\": [\"second\"], \"value\": 1}\n");
+    upload_a.finish();
+    let ja = wait_job(&s, a, done);
+    assert_eq!(
+        (ja["state"].as_str(), ja["records"].as_u64()),
+        (Some("done"), Some(2))
+    );
+    wait_job(&s, b, |j| j["state"] == "running");
+    upload_b.finish();
+    let jb = wait_job(&s, b, done);
+    assert_eq!(jb["state"], "done");
+    let (_, list, _) = s.get("/v1/jobs");
+    let ids: Vec<u64> = list["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j["id"].as_u64().unwrap())
+        .collect();
+    assert_eq!(ids, [a, b]);
+}
+
+#[test]
+fn import_rejects_bad_parameters_at_once() {
+    let s = Server::start();
+    for (query, code) in [
+        ("format=xml", "invalid_query"),
+        ("", "invalid_query"),
+        ("format=csv&value_column=id", "invalid_query"),
+        ("format=csv&key_columns=a", "invalid_query"),
+    ] {
+        let (status, body) = post_body(
+            &s,
+            &format!("/v1/tries/t/import?{query}"),
+            b"a\n".to_vec(),
+            "text/csv",
+        );
+        assert_eq!(status, 400, "{query}: {body}");
+        assert_eq!(body["error"]["code"], code);
+    }
+    let (status, body) = post_body(
+        &s,
+        "/v1/tries/bad.name/import?format=ndjson",
+        Vec::new(),
+        "text/plain",
+    );
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("invalid_name"))
+    );
+    // A header without the named column fails the job, with the reason.
+    let (status, started) = post_body(
+        &s,
+        "/v1/tries/t/import?format=csv&key_columns=nope&value_column=id",
+        b"id,name\n1,a\n".to_vec(),
+        "text/csv",
+    );
+    assert_eq!(status, 202);
+    let job = wait_job(&s, started["job"].as_u64().unwrap(), done);
+    assert_eq!(job["state"], "failed");
+    assert!(job["failure"].as_str().unwrap().contains("nope"), "{job}");
+}
+
+fn cli() -> Command {
+    let mut c = Command::cargo_bin("typeahead").unwrap();
+    c.env_remove("TYPEAHEAD_SERVER")
+        .env_remove("TYPEAHEAD_TOKEN");
+    c
+}
+
+#[test]
+fn cli_imports_and_suggests_against_a_running_server() {
+    let s = Server::start_with(&["--token", "t0k"]);
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("users.csv");
+    let users = typeahead::users::generate(2000, 9);
+    typeahead::users::write_csv(&users, std::fs::File::create(&csv).unwrap()).unwrap();
+    let out = cli()
+        .args(["import"])
+        .arg(&csv)
+        .args([
+            "--trie",
+            "users",
+            "--key-columns",
+            "first,last,username",
+            "--value-column",
+            "id",
+        ])
+        .args(["--server", &s.base, "--token", "t0k"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("done") && stdout.contains("2000 records"),
+        "{stdout}"
+    );
+
+    let target = users[0].last.to_lowercase();
+    let prefix: String = target.chars().take(2).collect();
+    let out = cli()
+        .args([
+            "suggest", "users", &prefix, "--limit", "5", "--server", &s.base,
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert!(!lines.is_empty() && lines.len() <= 5, "{stdout}");
+    assert!(lines.iter().all(|l| l.starts_with(&prefix)), "{stdout}");
+
+    // Errors: clear message, non-zero exit.
+    let fail = |args: &[&str], want: &str| {
+        let out = cli().args(args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?} succeeded");
+        assert!(stderr.contains(want), "{args:?}: {stderr}");
+    };
+    let csv_path = csv.to_str().unwrap();
+    fail(&["suggest", "nope", "a", "--server", &s.base], "not found");
+    fail(
+        &["suggest", "users", "a", "--limit", "0", "--server", &s.base],
+        "invalid_limit",
+    );
+    fail(
+        &[
+            "import",
+            "/no/such/file.csv",
+            "--trie",
+            "t",
+            "--key-columns",
+            "a",
+            "--value-column",
+            "b",
+            "--server",
+            &s.base,
+        ],
+        "cannot open",
+    );
+    fail(
+        &[
+            "import", csv_path, "--trie", "t", "--server", &s.base, "--token", "t0k",
+        ],
+        "--key-columns",
+    );
+    fail(
+        &[
+            "import",
+            csv_path,
+            "--trie",
+            "t",
+            "--key-columns",
+            "first",
+            "--value-column",
+            "id",
+            "--server",
+            &s.base,
+        ],
+        "unauthorized",
+    );
+    fail(
+        &["suggest", "users", "a", "--server", "http://127.0.0.1:9"],
+        "could not reach",
+    );
+}
