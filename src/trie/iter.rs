@@ -35,7 +35,13 @@ enum Frame<'a, V> {
 /// lending form [`Suggestions::next_entry`] borrows the key from an internal
 /// buffer instead, which is what a server writing JSON wants.
 pub struct Suggestions<'a, V> {
+    /// The current path, as bytes while frames edit it.
     key: Vec<u8>,
+    /// The same buffer as a validated `String` while a key's values are being
+    /// yielded: a key with many values is checked for UTF-8 once, not once
+    /// per value. Exactly one of `key`/`key_str` holds the buffer.
+    key_str: String,
+    sealed: bool,
     stack: Vec<Frame<'a, V>>,
 }
 
@@ -43,10 +49,31 @@ impl<'a, V> Suggestions<'a, V> {
     pub(crate) fn new(root: &'a Node<V>, prefix: &'a [u8]) -> Self {
         let mut it = Suggestions {
             key: Vec::with_capacity(prefix.len() + 24),
+            key_str: String::new(),
+            sealed: false,
             stack: Vec::with_capacity(8),
         };
         it.descend(root, prefix);
         it
+    }
+
+    /// The key buffer, for editing.
+    fn key_mut(&mut self) -> &mut Vec<u8> {
+        if self.sealed {
+            self.key = std::mem::take(&mut self.key_str).into_bytes();
+            self.sealed = false;
+        }
+        &mut self.key
+    }
+
+    /// Pushes a frame yielding `values` under the (complete) current key.
+    fn push_values(&mut self, values: &'a [V]) {
+        if !self.sealed {
+            let bytes = std::mem::take(&mut self.key);
+            self.key_str = String::from_utf8(bytes).expect("a complete key is valid UTF-8");
+            self.sealed = true;
+        }
+        self.stack.push(Frame::Values { values, next: 0 });
     }
 
     /// Walks down to `prefix` and pushes the frame that enumerates it.
@@ -89,8 +116,9 @@ impl<'a, V> Suggestions<'a, V> {
     /// Pushes everything under `inner`, whose path is the current key buffer
     /// without the node's own prefix.
     fn push_inner(&mut self, inner: &'a Inner<V>) {
-        self.key.extend_from_slice(&inner.prefix);
-        let path_len = self.key.len();
+        let key = self.key_mut();
+        key.extend_from_slice(&inner.prefix);
+        let path_len = key.len();
         self.stack.push(Frame::Children {
             inner,
             label: 0,
@@ -98,10 +126,7 @@ impl<'a, V> Suggestions<'a, V> {
             path_len,
         });
         if !inner.values.is_empty() {
-            self.stack.push(Frame::Values {
-                values: inner.values.as_slice(),
-                next: 0,
-            });
+            self.push_values(inner.values.as_slice());
         }
     }
 
@@ -114,9 +139,8 @@ impl<'a, V> Suggestions<'a, V> {
                     let values: &'a [V] = values;
                     if let Some(value) = values.get(*next) {
                         *next += 1;
-                        let key =
-                            std::str::from_utf8(&self.key).expect("a complete key is valid UTF-8");
-                        return Some((key, value));
+                        debug_assert!(self.sealed);
+                        return Some((&self.key_str, value));
                     }
                     self.stack.pop();
                 }
@@ -134,8 +158,10 @@ impl<'a, V> Suggestions<'a, V> {
                     let child = &inner.children[*index];
                     *label = usize::from(b) + 1;
                     *index += 1;
-                    self.key.truncate(*path_len);
-                    self.key.push(b);
+                    let path_len = *path_len;
+                    let key = self.key_mut();
+                    key.truncate(path_len);
+                    key.push(b);
                     match &**child {
                         Node::Inner(child) => self.push_inner(child),
                         Node::Bucket(bucket) => self.stack.push(Frame::Bucket {
@@ -164,12 +190,17 @@ impl<'a, V> Suggestions<'a, V> {
                         continue;
                     }
                     *at = r.next();
-                    self.key.truncate(*path_len);
-                    self.key.extend_from_slice(suffix);
-                    self.stack.push(Frame::Values {
-                        values: bucket.values_of(&r),
-                        next: 0,
-                    });
+                    let path_len = *path_len;
+                    let key = self.key_mut();
+                    key.truncate(path_len);
+                    key.extend_from_slice(suffix);
+                    // The rest of a big key's values is only touched when the
+                    // inline head runs out.
+                    let (head, rest) = bucket.values_split(&r);
+                    if !rest.is_empty() {
+                        self.push_values(rest);
+                    }
+                    self.push_values(head);
                 }
             }
         }

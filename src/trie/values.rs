@@ -13,6 +13,10 @@
 pub(crate) const PROMOTE: usize = 32;
 /// At or below this many values a [`BigValues`] moves back inline.
 pub(crate) const DEMOTE: usize = 8;
+/// A big key keeps copies of its first this-many values inline (see
+/// `node::Bucket`), more than a typical suggestion limit.
+pub(crate) const HEAD: usize = 16;
+const _: () = assert!(DEMOTE < HEAD && HEAD < PROMOTE);
 
 /// Many values of one key: insertion order plus a sorted index.
 #[derive(Clone, Debug)]
