@@ -87,7 +87,7 @@ echo "restart: $(echo "$end - $start" | bc) s until /healthz answers; log $log_b
 
 echo "== 3. suggest, limit 10, 50 connections, $DURATION (server on cpu $SERVER_CPU, wrk on cpu $CLIENT_CPU)"
 wrk_run typeahead -t1 -c50 -d"$DURATION" -s scripts/wrk/suggest.lua "$BASE"
-size=$(awk 'NR>0' "$QUERIES" | head -200 | while read -r q; do
+size=$(head -200 "$QUERIES" | while read -r q; do
   curl -s "$BASE/v1/tries/users/suggest?q=$q&limit=10" | wc -c; done | awk '{s+=$1} END {printf "%d", s/NR}')
 taskset -c "$SERVER_CPU" target/release/examples/ceiling "127.0.0.1:$CEIL_PORT" "$size" 2>/dev/null &
 PIDS+=($!)

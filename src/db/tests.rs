@@ -23,10 +23,13 @@ impl Store for Flaky {
         self.ops.lock().unwrap().extend_from_slice(ops);
         Ok(())
     }
-    fn load(&mut self, sink: &mut dyn FnMut(Op)) -> Result<LoadStats, StoreError> {
+    fn load(
+        &mut self,
+        sink: &mut dyn FnMut(crate::store::OpRef<'_>),
+    ) -> Result<LoadStats, StoreError> {
         let ops = self.ops.lock().unwrap().clone();
         let n = ops.len() as u64;
-        ops.into_iter().for_each(sink);
+        ops.iter().for_each(|op| sink(op.as_ref()));
         Ok(LoadStats {
             ops: n,
             ..Default::default()

@@ -7,10 +7,49 @@ use crate::trie::HeapSize;
 
 /// A JSON value (never `null`) kept as canonical JSON text: object keys
 /// sorted, no insignificant whitespace. Two values are the same value when
-/// their canonical texts are equal, so equality and hashing work on the text,
-/// and answers embed the text as-is without re-parsing it.
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Value(Arc<str>);
+/// their canonical texts are equal, so equality, ordering and hashing work on
+/// the text, and answers embed the text as-is without re-parsing it.
+///
+/// Texts of up to [`INLINE`] bytes (ids, short strings: most values) are
+/// stored inside the value itself, so they cost no allocation and comparing
+/// them chases no pointer; longer ones are shared behind an `Arc`.
+#[derive(Clone)]
+pub struct Value(Repr);
+
+#[derive(Clone)]
+enum Repr {
+    Inline { len: u8, bytes: [u8; INLINE] },
+    Shared(Arc<str>),
+}
+
+/// Longest text stored inline (the value stays 24 bytes).
+pub const INLINE: usize = 22;
+
+impl PartialEq for Value {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_bytes() == other.as_bytes()
+    }
+}
+
+impl Eq for Value {}
+
+impl PartialOrd for Value {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Value {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.as_bytes().cmp(other.as_bytes())
+    }
+}
+
+impl std::hash::Hash for Value {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_bytes().hash(state);
+    }
+}
 
 /// Why a JSON value was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -60,7 +99,7 @@ impl Value {
                 max: MAX_VALUE_BYTES,
             });
         }
-        Ok(Value(text.into()))
+        Ok(Self::from_canonical(&text))
     }
 
     /// Parses and canonicalizes JSON text.
@@ -75,35 +114,60 @@ impl Value {
 
     /// Wraps text already known to be canonical (from our own log).
     pub(crate) fn from_canonical(text: &str) -> Self {
-        Value(text.into())
+        if text.len() <= INLINE {
+            let mut bytes = [0; INLINE];
+            bytes[..text.len()].copy_from_slice(text.as_bytes());
+            Value(Repr::Inline {
+                len: text.len() as u8,
+                bytes,
+            })
+        } else {
+            Value(Repr::Shared(text.into()))
+        }
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        match &self.0 {
+            Repr::Inline { len, bytes } => &bytes[..usize::from(*len)],
+            Repr::Shared(s) => s.as_bytes(),
+        }
     }
 
     /// The canonical JSON text.
     pub fn as_str(&self) -> &str {
-        &self.0
+        match &self.0 {
+            // Built from a &str cut at its own length: always valid UTF-8.
+            Repr::Inline { .. } => {
+                std::str::from_utf8(self.as_bytes()).expect("inline text is UTF-8")
+            }
+            Repr::Shared(s) => s,
+        }
     }
 
     /// The value as a `serde_json::value::RawValue`-free JSON value.
     pub fn to_json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.0).expect("canonical text is valid JSON")
+        serde_json::from_str(self.as_str()).expect("canonical text is valid JSON")
     }
 }
 
 impl fmt::Debug for Value {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.as_str())
     }
 }
 
 impl fmt::Display for Value {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.as_str())
     }
 }
 
 impl HeapSize for Value {
     fn heap_bytes(&self) -> usize {
-        self.0.heap_bytes()
+        match &self.0 {
+            Repr::Inline { .. } => 0,
+            Repr::Shared(s) => s.heap_bytes(),
+        }
     }
 }
 
@@ -111,7 +175,33 @@ impl serde::Serialize for Value {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         // Embeds the canonical text verbatim: no re-parsing on the way out.
         let raw: &serde_json::value::RawValue =
-            serde_json::from_str(&self.0).map_err(serde::ser::Error::custom)?;
+            serde_json::from_str(self.as_str()).map_err(serde::ser::Error::custom)?;
         raw.serialize(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inline_and_shared_values_compare_by_text() {
+        let short = Value::parse("12345").unwrap();
+        let long = Value::parse(r#"{"name": "a rather long value that is shared"}"#).unwrap();
+        assert_eq!(std::mem::size_of::<Value>(), 24);
+        assert_eq!(short.heap_bytes(), 0);
+        assert!(long.heap_bytes() > 0);
+        assert_eq!(short, Value::from_canonical("12345"));
+        assert_eq!(
+            long.as_str(),
+            r#"{"name":"a rather long value that is shared"}"#
+        );
+        let edge = "x".repeat(INLINE - 2);
+        let at_limit = Value::parse(&format!("\"{edge}\"")).unwrap();
+        let over = Value::parse(&format!("\"{edge}y\"")).unwrap();
+        assert_eq!(at_limit.heap_bytes(), 0);
+        assert!(over.heap_bytes() > 0);
+        assert!(at_limit < over && short < long);
+        assert_eq!(Value::parse("[1, 2]").unwrap().to_string(), "[1,2]");
     }
 }

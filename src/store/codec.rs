@@ -173,7 +173,10 @@ impl Op {
     ///
     /// # Errors
     /// A description of the first malformed byte and its offset in `buf`.
-    pub fn decode_all(buf: &[u8], mut sink: impl FnMut(Op)) -> Result<u64, (usize, String)> {
+    pub fn decode_all<'a>(
+        buf: &'a [u8],
+        mut sink: impl FnMut(OpRef<'a>),
+    ) -> Result<u64, (usize, String)> {
         let mut r = Reader { buf, pos: 0 };
         let mut n = 0;
         while r.pos < buf.len() {
@@ -222,10 +225,6 @@ impl<'a> Reader<'a> {
         Ok(s)
     }
 
-    fn value(&mut self) -> Result<Value, String> {
-        Ok(Value::from_canonical(self.str()?))
-    }
-
     fn i64(&mut self) -> Result<i64, String> {
         let end = self.pos + 8;
         let bytes = self
@@ -236,45 +235,160 @@ impl<'a> Reader<'a> {
         Ok(i64::from_le_bytes(bytes.try_into().expect("8 bytes")))
     }
 
-    fn op(&mut self) -> Result<Op, String> {
+    fn op(&mut self) -> Result<OpRef<'a>, String> {
         let tag = self.byte()?;
-        let s = |r: &mut Self| r.str().map(str::to_owned);
         Ok(match tag {
-            TRIE_CREATE => Op::TrieCreate { trie: s(self)? },
-            TRIE_INSERT => Op::TrieInsert {
-                trie: s(self)?,
-                key: s(self)?,
-                value: self.value()?,
+            TRIE_CREATE => OpRef::TrieCreate { trie: self.str()? },
+            TRIE_INSERT => OpRef::TrieInsert {
+                trie: self.str()?,
+                key: self.str()?,
+                value: self.str()?,
             },
-            TRIE_REMOVE_PAIR => Op::TrieRemove {
-                trie: s(self)?,
-                key: s(self)?,
-                value: Some(self.value()?),
+            TRIE_REMOVE_PAIR => OpRef::TrieRemove {
+                trie: self.str()?,
+                key: self.str()?,
+                value: Some(self.str()?),
             },
-            TRIE_REMOVE_KEY => Op::TrieRemove {
-                trie: s(self)?,
-                key: s(self)?,
+            TRIE_REMOVE_KEY => OpRef::TrieRemove {
+                trie: self.str()?,
+                key: self.str()?,
                 value: None,
             },
-            TRIE_DROP => Op::TrieDrop { trie: s(self)? },
-            STACK_PUSH => Op::StackPush {
-                stack: s(self)?,
-                value: self.value()?,
+            TRIE_DROP => OpRef::TrieDrop { trie: self.str()? },
+            STACK_PUSH => OpRef::StackPush {
+                stack: self.str()?,
+                value: self.str()?,
             },
-            STACK_POP => Op::StackPop { stack: s(self)? },
-            STACK_DROP => Op::StackDrop { stack: s(self)? },
-            CACHE_SET => Op::CacheSet {
-                cache: s(self)?,
-                key: s(self)?,
+            STACK_POP => OpRef::StackPop { stack: self.str()? },
+            STACK_DROP => OpRef::StackDrop { stack: self.str()? },
+            CACHE_SET => OpRef::CacheSet {
+                cache: self.str()?,
+                key: self.str()?,
                 value: self.i64()?,
             },
-            CACHE_REMOVE => Op::CacheRemove {
-                cache: s(self)?,
-                key: s(self)?,
+            CACHE_REMOVE => OpRef::CacheRemove {
+                cache: self.str()?,
+                key: self.str()?,
             },
-            CACHE_DROP => Op::CacheDrop { cache: s(self)? },
+            CACHE_DROP => OpRef::CacheDrop { cache: self.str()? },
             other => return Err(format!("unknown operation tag {other}")),
         })
+    }
+}
+
+/// An [`Op`] borrowed from a log buffer: replay reads millions of these
+/// without allocating a string per field. Values are canonical JSON text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(missing_docs)]
+pub enum OpRef<'a> {
+    TrieCreate {
+        trie: &'a str,
+    },
+    TrieInsert {
+        trie: &'a str,
+        key: &'a str,
+        value: &'a str,
+    },
+    TrieRemove {
+        trie: &'a str,
+        key: &'a str,
+        value: Option<&'a str>,
+    },
+    TrieDrop {
+        trie: &'a str,
+    },
+    StackPush {
+        stack: &'a str,
+        value: &'a str,
+    },
+    StackPop {
+        stack: &'a str,
+    },
+    StackDrop {
+        stack: &'a str,
+    },
+    CacheSet {
+        cache: &'a str,
+        key: &'a str,
+        value: i64,
+    },
+    CacheRemove {
+        cache: &'a str,
+        key: &'a str,
+    },
+    CacheDrop {
+        cache: &'a str,
+    },
+}
+
+impl OpRef<'_> {
+    /// The owned operation.
+    pub fn to_op(self) -> Op {
+        let s = str::to_owned;
+        let v = Value::from_canonical;
+        match self {
+            OpRef::TrieCreate { trie } => Op::TrieCreate { trie: s(trie) },
+            OpRef::TrieInsert { trie, key, value } => Op::TrieInsert {
+                trie: s(trie),
+                key: s(key),
+                value: v(value),
+            },
+            OpRef::TrieRemove { trie, key, value } => Op::TrieRemove {
+                trie: s(trie),
+                key: s(key),
+                value: value.map(v),
+            },
+            OpRef::TrieDrop { trie } => Op::TrieDrop { trie: s(trie) },
+            OpRef::StackPush { stack, value } => Op::StackPush {
+                stack: s(stack),
+                value: v(value),
+            },
+            OpRef::StackPop { stack } => Op::StackPop { stack: s(stack) },
+            OpRef::StackDrop { stack } => Op::StackDrop { stack: s(stack) },
+            OpRef::CacheSet { cache, key, value } => Op::CacheSet {
+                cache: s(cache),
+                key: s(key),
+                value,
+            },
+            OpRef::CacheRemove { cache, key } => Op::CacheRemove {
+                cache: s(cache),
+                key: s(key),
+            },
+            OpRef::CacheDrop { cache } => Op::CacheDrop { cache: s(cache) },
+        }
+    }
+}
+
+impl Op {
+    /// The borrowed form.
+    pub fn as_ref(&self) -> OpRef<'_> {
+        match self {
+            Op::TrieCreate { trie } => OpRef::TrieCreate { trie },
+            Op::TrieInsert { trie, key, value } => OpRef::TrieInsert {
+                trie,
+                key,
+                value: value.as_str(),
+            },
+            Op::TrieRemove { trie, key, value } => OpRef::TrieRemove {
+                trie,
+                key,
+                value: value.as_ref().map(Value::as_str),
+            },
+            Op::TrieDrop { trie } => OpRef::TrieDrop { trie },
+            Op::StackPush { stack, value } => OpRef::StackPush {
+                stack,
+                value: value.as_str(),
+            },
+            Op::StackPop { stack } => OpRef::StackPop { stack },
+            Op::StackDrop { stack } => OpRef::StackDrop { stack },
+            Op::CacheSet { cache, key, value } => OpRef::CacheSet {
+                cache,
+                key,
+                value: *value,
+            },
+            Op::CacheRemove { cache, key } => OpRef::CacheRemove { cache, key },
+            Op::CacheDrop { cache } => OpRef::CacheDrop { cache },
+        }
     }
 }
 
@@ -326,7 +440,7 @@ mod tests {
         }
         let mut back = Vec::new();
         assert_eq!(
-            Op::decode_all(&buf, |op| back.push(op)),
+            Op::decode_all(&buf, |op| back.push(op.to_op())),
             Ok(ops.len() as u64)
         );
         assert_eq!(back, ops);

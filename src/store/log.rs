@@ -15,7 +15,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-use super::{LoadStats, Op, Store, StoreError};
+use super::{LoadStats, Op, OpRef, Store, StoreError};
 
 /// The log's file name inside the data directory.
 pub const LOG_FILE: &str = "typeahead.log";
@@ -124,7 +124,7 @@ impl<D: Disk> LogStore<D> {
         &self,
         data: &[u8],
         pos: usize,
-        sink: &mut dyn FnMut(Op),
+        sink: &mut dyn FnMut(OpRef<'_>),
     ) -> Result<Result<(usize, u64), &'static str>, StoreError> {
         let rest = &data[pos..];
         if rest.len() < 8 {
@@ -188,7 +188,7 @@ impl<D: Disk> Store for LogStore<D> {
         }
     }
 
-    fn load(&mut self, sink: &mut dyn FnMut(Op)) -> Result<LoadStats, StoreError> {
+    fn load(&mut self, sink: &mut dyn FnMut(OpRef<'_>)) -> Result<LoadStats, StoreError> {
         self.disk.seek(SeekFrom::Start(0)).map_err(|e| self.io(e))?;
         let mut data = Vec::new();
         self.disk.read_to_end(&mut data).map_err(|e| self.io(e))?;

@@ -23,7 +23,7 @@
 mod codec;
 mod log;
 
-pub use codec::Op;
+pub use codec::{Op, OpRef};
 pub use log::{LogStore, LOG_FILE};
 
 /// Errors of the storage layer.
@@ -76,7 +76,7 @@ pub trait Store: Send + 'static {
     /// # Errors
     /// [`StoreError::Corrupt`] naming the file and offset of damage that is
     /// not a torn tail; [`StoreError::Io`] when reading fails.
-    fn load(&mut self, sink: &mut dyn FnMut(Op)) -> Result<LoadStats, StoreError>;
+    fn load(&mut self, sink: &mut dyn FnMut(OpRef<'_>)) -> Result<LoadStats, StoreError>;
 }
 
 /// A store that keeps nothing (for tests and `--in-memory` runs).
@@ -87,7 +87,7 @@ impl Store for NullStore {
     fn append(&mut self, _ops: &[Op]) -> Result<(), StoreError> {
         Ok(())
     }
-    fn load(&mut self, _sink: &mut dyn FnMut(Op)) -> Result<LoadStats, StoreError> {
+    fn load(&mut self, _sink: &mut dyn FnMut(OpRef<'_>)) -> Result<LoadStats, StoreError> {
         Ok(LoadStats::default())
     }
 }

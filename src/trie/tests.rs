@@ -262,3 +262,44 @@ fn many_values_move_out_of_line_and_back() {
         assert!(t.memory().total_bytes < bigger);
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    /// A bulk-built trie equals one built by inserting the same pairs.
+    #[test]
+    fn from_sorted_equals_inserting(
+        pairs in prop::collection::vec((key(), 0..50u8), 0..300),
+        burst in 1..6usize,
+    ) {
+        let mut inserted = Trie::with_burst(burst);
+        let mut model: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+        for (k, v) in &pairs {
+            inserted.insert(k, *v).unwrap();
+            model.entry(k.clone()).or_default().push(*v);
+        }
+        let built = Trie::from_sorted(burst, model.into_iter().collect()).unwrap();
+        built.assert_invariants();
+        prop_assert_eq!(built.len(), inserted.len());
+        prop_assert_eq!(built.key_count(), inserted.key_count());
+        prop_assert_eq!(built.suggest("", usize::MAX), inserted.suggest("", usize::MAX));
+        // And it keeps working as a trie afterwards.
+        let mut built = built;
+        let mut removed = std::collections::HashSet::new();
+        for (k, v) in pairs.iter().take(20) {
+            prop_assert_eq!(built.remove(k, v), removed.insert((k.clone(), *v)));
+        }
+        built.assert_invariants();
+    }
+}
+
+#[test]
+fn from_sorted_refuses_unsorted_or_empty_keys() {
+    let t = Trie::from_sorted(
+        4,
+        vec![("b".to_string(), vec![1]), ("a".to_string(), vec![2])],
+    );
+    assert!(matches!(t, Err(crate::TrieError::Unsorted { .. })));
+    let t = Trie::from_sorted(4, vec![(String::new(), vec![1])]);
+    assert_eq!(t.unwrap_err(), crate::TrieError::EmptyKey);
+}

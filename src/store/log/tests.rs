@@ -83,7 +83,7 @@ fn group(g: usize) -> Vec<Op> {
 fn reload(disk: &FaultyDisk) -> Result<Vec<Op>, StoreError> {
     let mut store = LogStore::with_disk(disk.clone(), "test.log".into());
     let mut ops = Vec::new();
-    store.load(&mut |op| ops.push(op))?;
+    store.load(&mut |op| ops.push(op.to_op()))?;
     Ok(ops)
 }
 
