@@ -85,28 +85,48 @@ end=$(date +%s.%N)
 echo "restart: $(echo "$end - $start" | bc) s until /healthz answers; log $log_bytes bytes = $(echo "scale=1; $log_bytes / $entries" | bc) bytes/entry;" \
   "RSS $(($(rss_kb "$SERVER" VmRSS) / 1024)) MiB"
 
-echo "== 3. suggest, limit 10, 50 connections, $DURATION (server on cpu $SERVER_CPU, wrk on cpu $CLIENT_CPU)"
-wrk_run typeahead -t1 -c50 -d"$DURATION" -s scripts/wrk/suggest.lua "$BASE"
+echo "== 3. suggest, limit 10, 50 connections (server on cpu $SERVER_CPU, wrk on cpu $CLIENT_CPU)"
+echo "   rounds of $DURATION alternate between the contenders (this machine's speed drifts); medians reported"
 size=$(head -200 "$QUERIES" | while read -r q; do
   curl -s "$BASE/v1/tries/users/suggest?q=$q&limit=10" | wc -c; done | awk '{s+=$1} END {printf "%d", s/NR}')
 taskset -c "$SERVER_CPU" target/release/examples/ceiling "127.0.0.1:$CEIL_PORT" "$size" 2>/dev/null &
-PIDS+=($!)
+CEILING=$!
+PIDS+=("$CEILING")
 wait_up "http://127.0.0.1:$CEIL_PORT/"
-wrk_run ceiling -t1 -c50 -d"$DURATION" -s scripts/wrk/suggest.lua "http://127.0.0.1:$CEIL_PORT"
-kill -9 "${PIDS[-1]}"
-echo "typeahead / ceiling ($size-byte body): $(echo "scale=2; $RPS_typeahead / $RPS_ceiling" | bc)"
 GO_SEED=${GO_SEED:-../shared/anchors/go-seed}
+HAVE_GO=""
 if command -v go >/dev/null && [ -d "$GO_SEED" ]; then
   (cd "$GO_SEED" && go build -o "$OLDPWD/$OUT/goseed" .)
   taskset -c "$SERVER_CPU" "$OUT/goseed" -csv "$OUT/users.csv" -addr "127.0.0.1:$GO_PORT" >"$OUT/go.log" 2>&1 &
-  PIDS+=($!)
+  GOPID=$!
+  PIDS+=("$GOPID")
   for _ in $(seq 1 1200); do curl -sf "http://127.0.0.1:$GO_PORT/suggest?q=a&limit=1" >/dev/null && break; sleep 0.1; done
-  SUGGEST_PATH=/suggest wrk_run go -t1 -c50 -d"$DURATION" -s scripts/wrk/suggest.lua "http://127.0.0.1:$GO_PORT"
-  kill -9 "${PIDS[-1]}"
-  echo "typeahead / Go design: $(echo "scale=2; $RPS_typeahead / $RPS_go" | bc)"
+  HAVE_GO=1
+fi
+ROUNDS=${ROUNDS:-3}
+for r in $(seq 1 "$ROUNDS"); do
+  wrk_run "typeahead_$r" -t1 -c50 -d"$DURATION" -s scripts/wrk/suggest.lua "$BASE"
+  wrk_run "ceiling_$r" -t1 -c50 -d"$DURATION" -s scripts/wrk/suggest.lua "http://127.0.0.1:$CEIL_PORT"
+  if [ -n "$HAVE_GO" ]; then
+    SUGGEST_PATH=/suggest wrk_run "go_$r" -t1 -c50 -d"$DURATION" -s scripts/wrk/suggest.lua "http://127.0.0.1:$GO_PORT"
+  fi
+done
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+T=(); C=(); G=()
+for r in $(seq 1 "$ROUNDS"); do
+  eval "T+=(\$RPS_typeahead_$r)"; eval "C+=(\$RPS_ceiling_$r)"
+  [ -n "$HAVE_GO" ] && eval "G+=(\$RPS_go_$r)"
+done
+MT=$(median "${T[@]}"); MC=$(median "${C[@]}")
+echo "median req/s: typeahead $MT, ceiling ($size-byte body) $MC; typeahead / ceiling: $(echo "scale=2; $MT / $MC" | bc)"
+if [ -n "$HAVE_GO" ]; then
+  MG=$(median "${G[@]}")
+  echo "median req/s: Go design $MG; typeahead / Go design: $(echo "scale=2; $MT / $MG" | bc)"
+  kill -9 "$GOPID"
 else
   echo "(Go not installed: the Go design was not measured; apt-get install golang-go and set GO_SEED)"
 fi
+kill -9 "$CEILING"
 
 echo "== 4. mixed: suggest as above + ~1,000 adds/s (20 connections, 19 ms apart)"
 DELAY_MS=19 taskset -c "$CLIENT_CPU" wrk -t1 -c20 -d"$DURATION" --latency -s scripts/wrk/add.lua "$BASE" \

@@ -23,7 +23,12 @@ pub async fn healthz() -> Response {
 /// `GET /v1/openapi.json`
 #[utoipa::path(get, path = "/v1/openapi.json", tag = "meta", responses((status = 200, description = "This OpenAPI 3 document")))]
 pub async fn openapi_get(State(state): State<AppState>) -> Response {
-    let mut res = state.openapi.to_string().into_response();
+    let mut res = state
+        .openapi
+        .get()
+        .cloned()
+        .unwrap_or_default()
+        .into_response();
     res.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),

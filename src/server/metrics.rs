@@ -1,7 +1,6 @@
 //! Prometheus metrics: request counts and latency histograms per route, and
 //! the sizes of tries, stacks and caches (read at scrape time).
 
-use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
@@ -18,17 +17,48 @@ use prometheus_client::registry::Registry;
 
 use super::AppState;
 
+// Labels borrow 'static strings so that recording a request allocates
+// nothing: methods are static, and route patterns are interned once each
+// (there are as many as the router has routes).
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
-    method: String,
-    route: String,
+    method: &'static str,
+    route: &'static str,
     status: u16,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RouteLabels {
-    method: String,
-    route: String,
+    method: &'static str,
+    route: &'static str,
+}
+
+/// The route pattern as a `&'static str`, leaked once per distinct pattern.
+fn intern(route: &str) -> &'static str {
+    static ROUTES: std::sync::OnceLock<
+        std::sync::RwLock<std::collections::HashMap<String, &'static str>>,
+    > = std::sync::OnceLock::new();
+    let routes = ROUTES.get_or_init(Default::default);
+    if let Some(r) = routes.read().unwrap_or_else(|e| e.into_inner()).get(route) {
+        return r;
+    }
+    let mut w = routes.write().unwrap_or_else(|e| e.into_inner());
+    w.entry(route.to_owned())
+        .or_insert_with(|| Box::leak(route.to_owned().into_boxed_str()))
+}
+
+fn method_str(m: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    match *m {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::PATCH => "PATCH",
+        _ => "OTHER",
+    }
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -97,18 +127,15 @@ impl Default for Metrics {
 /// times each request.
 pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let started = Instant::now();
-    let method = req.method().to_string();
+    let method = method_str(req.method());
     let route = req
         .extensions()
         .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+        .map_or("unmatched", |p| intern(p.as_str()));
     let res = next.run(req).await;
     let m = &state.metrics;
     m.latency
-        .get_or_create(&RouteLabels {
-            method: method.clone(),
-            route: route.clone(),
-        })
+        .get_or_create(&RouteLabels { method, route })
         .observe(started.elapsed().as_secs_f64());
     m.requests
         .get_or_create(&RequestLabels {
@@ -124,7 +151,7 @@ pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> R
 #[utoipa::path(get, path = "/metrics", tag = "meta",
     responses((status = 200, description = "Prometheus text: request counts and latency histograms per route, sizes of tries, stacks and caches", content_type = "application/openmetrics-text")))]
 pub async fn metrics_get(State(state): State<AppState>) -> Response {
-    let m: &Arc<Metrics> = &state.metrics;
+    let m: &Metrics = &state.metrics;
     m.trie_keys.clear();
     m.trie_entries.clear();
     m.stack_len.clear();

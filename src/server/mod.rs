@@ -45,15 +45,28 @@ use crate::db::Db;
 pub use error::ApiError;
 pub use metrics::Metrics;
 
-/// What every handler shares. Cloning is shallow.
+/// What every handler shares: one `Arc`, so the per-request clones that
+/// axum makes (one per extractor and state-taking layer) cost one atomic
+/// increment each.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+/// The contents of [`AppState`].
+pub struct Shared {
     /// The served state.
     pub db: Db,
-    metrics: Arc<Metrics>,
-    token: Option<Arc<str>>,
-    openapi: Arc<str>,
+    metrics: Metrics,
+    token: Option<String>,
+    openapi: std::sync::OnceLock<String>,
     pub(crate) jobs: crate::import::Jobs,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
 }
 
 /// Options of [`app`] and [`serve`].
@@ -76,18 +89,18 @@ pub struct ServerConfig {
 impl AppState {
     /// State over `db`, with the token writes need (if any).
     pub fn new(db: Db, token: Option<String>) -> Self {
-        AppState {
+        AppState(Arc::new(Shared {
             db,
-            metrics: Arc::new(Metrics::default()),
-            token: token.map(Into::into),
-            openapi: Arc::from(""),
+            metrics: Metrics::default(),
+            token,
+            openapi: std::sync::OnceLock::new(),
             jobs: crate::import::Jobs::default(),
-        }
+        }))
     }
 }
 
 /// The router with every route and layer.
-pub fn app(mut state: AppState, cors_origins: &[String], timeout: Duration) -> Router {
+pub fn app(state: AppState, cors_origins: &[String], timeout: Duration) -> Router {
     let (router, openapi) = OpenApiRouter::new()
         .routes(routes!(tries::tries_list))
         .routes(routes!(tries::trie_get, tries::trie_delete))
@@ -118,7 +131,9 @@ pub fn app(mut state: AppState, cors_origins: &[String], timeout: Duration) -> R
     openapi.info.version = env!("CARGO_PKG_VERSION").into();
     openapi.info.description =
         Some("Suggest-as-you-type over named tries, with stacks and caches. v1 API.".into());
-    state.openapi = openapi.to_pretty_json().unwrap_or_default().into();
+    let _ = state
+        .openapi
+        .set(openapi.to_pretty_json().unwrap_or_default());
 
     let router = router
         .route_layer(middleware::from_fn_with_state(
@@ -132,8 +147,7 @@ pub fn app(mut state: AppState, cors_origins: &[String], timeout: Duration) -> R
             StatusCode::REQUEST_TIMEOUT,
             timeout,
         ))
-        .layer(middleware::from_fn(json_errors))
-        .layer(middleware::from_fn_with_state(state, auth));
+        .layer(middleware::from_fn_with_state(state, edge));
     let router = if cors_origins.is_empty() {
         router
     } else {
@@ -171,9 +185,28 @@ async fn not_found() -> ApiError {
     ApiError::for_status(StatusCode::NOT_FOUND)
 }
 
-/// Gives a JSON error body to error responses made outside the handlers
-/// (unknown route, wrong method, timeout, body limit).
-async fn json_errors(req: Request, next: Next) -> Response {
+/// The edge of the API, one middleware for two jobs (each middleware layer
+/// costs a boxed future per request):
+/// - with a token configured, every request but GET, HEAD and OPTIONS needs
+///   `Authorization: Bearer <token>` (scheme case-insensitive), checked
+///   before anything else about the request;
+/// - error responses made outside the handlers (unknown route, wrong method,
+///   timeout, body limit) get the API's JSON error body.
+async fn edge(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    if let Some(token) = &state.token {
+        if !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+            let presented = req
+                .headers()
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.split_once(' '))
+                .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+                .map(|(_, credentials)| credentials.trim());
+            if !presented.is_some_and(|p| constant_time_eq(p.as_bytes(), token.as_bytes())) {
+                return ApiError::unauthorized().into_response();
+            }
+        }
+    }
     let res = next.run(req).await;
     let status = res.status();
     if status.as_u16() < 400 {
@@ -189,28 +222,6 @@ async fn json_errors(req: Request, next: Next) -> Response {
     ApiError::for_status(status).into_response()
 }
 
-/// With a token configured, every request but GET, HEAD and OPTIONS needs
-/// `Authorization: Bearer <token>`; checked before anything else.
-async fn auth(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let Some(token) = &state.token else {
-        return next.run(req).await;
-    };
-    if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
-        return next.run(req).await;
-    }
-    let presented = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, credentials)| credentials.trim());
-    match presented {
-        Some(p) if constant_time_eq(p.as_bytes(), token.as_bytes()) => next.run(req).await,
-        _ => ApiError::unauthorized().into_response(),
-    }
-}
-
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
@@ -220,27 +231,20 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 /// (`.../keys/{key}`), so handlers take them by position and decode them
 /// once, here, with errors that name what is wrong (axum's own path
 /// extractors would decode too, and answer bad UTF-8 with a generic 400).
-pub struct Segments(Vec<String>);
+pub struct Segments(axum::http::Uri);
 
 impl<S: Send + Sync> FromRequestParts<S> for Segments {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(Segments(
-            parts
-                .uri
-                .path()
-                .split('/')
-                .skip(1)
-                .map(str::to_owned)
-                .collect(),
-        ))
+        // A Uri clone shares its bytes: no copy per request.
+        Ok(Segments(parts.uri.clone()))
     }
 }
 
 impl Segments {
     fn raw(&self, i: usize) -> &str {
-        self.0.get(i).map_or("", String::as_str)
+        self.0.path().split('/').nth(i + 1).unwrap_or("")
     }
 }
 
