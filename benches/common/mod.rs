@@ -180,6 +180,107 @@ impl TextbookTrie {
     }
 }
 
+/// Where the allocation-free form of suggest writes: keys concatenated in
+/// one reused `String`, with their ends and values beside them.
+#[derive(Default)]
+pub struct Out {
+    pub keys: String,
+    pub ends: Vec<usize>,
+    pub values: Vec<u64>,
+}
+
+impl Out {
+    pub fn clear(&mut self) {
+        self.keys.clear();
+        self.ends.clear();
+        self.values.clear();
+    }
+    pub fn push(&mut self, key: &str, value: u64) {
+        self.keys.push_str(key);
+        self.ends.push(self.keys.len());
+        self.values.push(value);
+    }
+    pub fn len(&self) -> usize {
+        self.values.len()
+    }
+}
+
+impl TextbookTrie {
+    /// The same walk as `suggest`, writing into a reused buffer.
+    pub fn suggest_into(&self, prefix: &str, limit: usize, out: &mut Out) -> usize {
+        out.clear();
+        let mut node = &self.root;
+        for c in prefix.chars() {
+            match node.children.get(&c) {
+                Some(n) => node = n,
+                None => return 0,
+            }
+        }
+        let mut key = prefix.to_string();
+        fn walk(n: &TextbookNode, key: &mut String, limit: usize, out: &mut Out) {
+            for v in &n.values {
+                if out.len() == limit {
+                    return;
+                }
+                out.push(key, *v);
+            }
+            let mut kids: Vec<_> = n.children.iter().collect();
+            kids.sort_by_key(|(c, _)| **c);
+            for (c, child) in kids {
+                if out.len() == limit {
+                    return;
+                }
+                key.push(*c);
+                walk(child, key, limit, out);
+                key.pop();
+            }
+        }
+        walk(node, &mut key, limit, out);
+        out.len()
+    }
+}
+
+/// The range scan of `btree_suggest`, writing into a reused buffer.
+pub fn btree_suggest_into(
+    m: &std::collections::BTreeMap<String, Vec<u64>>,
+    prefix: &str,
+    limit: usize,
+    out: &mut Out,
+) -> usize {
+    out.clear();
+    for (k, vs) in m
+        .range::<str, _>((
+            std::ops::Bound::Included(prefix),
+            std::ops::Bound::Unbounded,
+        ))
+        .take_while(|(k, _)| k.starts_with(prefix))
+    {
+        for v in vs {
+            if out.len() == limit {
+                return limit;
+            }
+            out.push(k, *v);
+        }
+    }
+    out.len()
+}
+
+/// Our lending iterator writing into a reused buffer.
+pub fn trie_suggest_into(
+    t: &typeahead::Trie<u64>,
+    prefix: &str,
+    limit: usize,
+    out: &mut Out,
+) -> usize {
+    out.clear();
+    let mut it = t.iter_prefix(prefix);
+    while out.len() < limit {
+        let Some((k, v)) = it.next_entry() else { break };
+        out.push(k, *v);
+    }
+    out.len()
+}
+
 /// `BTreeMap<String, Vec<u64>>` with a range scan.
 pub fn btree_suggest(
     m: &std::collections::BTreeMap<String, Vec<u64>>,
