@@ -96,9 +96,25 @@ pub fn run(a: ImportArgs) -> anyhow::Result<()> {
     if let Some(t) = &a.client.token {
         req = req.bearer_auth(t);
     }
-    let res = req
-        .send()
-        .with_context(|| format!("could not reach {base}"))?;
+    let res = match req.send() {
+        Ok(res) => res,
+        Err(e) => {
+            // A server that refuses the upload (a wrong token, say) answers at
+            // once and closes the connection mid-upload; ask it why with an
+            // empty request that cannot start a job (no format given).
+            bar.abandon();
+            let mut probe = client.post(format!("{base}/v1/tries/{}/import", enc(&a.trie)));
+            if let Some(t) = &a.client.token {
+                probe = probe.bearer_auth(t);
+            }
+            if let Ok(res) = probe.send() {
+                if res.status() == reqwest::StatusCode::UNAUTHORIZED {
+                    return Err(api_error(res));
+                }
+            }
+            return Err(anyhow::Error::new(e).context(format!("could not reach {base}")));
+        }
+    };
     if !res.status().is_success() {
         bar.abandon();
         return Err(api_error(res));

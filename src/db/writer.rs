@@ -402,17 +402,8 @@ impl<'a> Batch<'a> {
         for index in &self.touched {
             index.publish();
         }
-        if !self.tries.is_empty() {
-            let mut map = BTreeMap::clone(&self.state.tries.load());
-            for (name, t) in self.tries {
-                match t {
-                    Some(t) => map.insert(name, t),
-                    None => map.remove(&name),
-                };
-            }
-            self.state.tries.store(Arc::new(map));
-        }
-        let mut new_stacks = Vec::new();
+        publish_names(&self.state.tries, self.tries);
+        let mut stacks = BTreeMap::new();
         for (name, st) in self.stacks {
             match st {
                 StackState::Live {
@@ -423,23 +414,16 @@ impl<'a> Batch<'a> {
                 } => {
                     stack.replace_top(popped, pushed);
                     if is_new {
-                        new_stacks.push((name, Some(stack)));
+                        stacks.insert(name, Some(stack));
                     }
                 }
-                StackState::Deleted => new_stacks.push((name, None)),
+                StackState::Deleted => {
+                    stacks.insert(name, None);
+                }
             }
         }
-        if !new_stacks.is_empty() {
-            let mut map = BTreeMap::clone(&self.state.stacks.load());
-            for (name, s) in new_stacks {
-                match s {
-                    Some(s) => map.insert(name, s),
-                    None => map.remove(&name),
-                };
-            }
-            self.state.stacks.store(Arc::new(map));
-        }
-        let mut new_caches = Vec::new();
+        publish_names(&self.state.stacks, stacks);
+        let mut caches = BTreeMap::new();
         for (name, st) in self.caches {
             match st {
                 CacheState::Live {
@@ -454,22 +438,15 @@ impl<'a> Batch<'a> {
                         };
                     }
                     if is_new {
-                        new_caches.push((name, Some(cache)));
+                        caches.insert(name, Some(cache));
                     }
                 }
-                CacheState::Deleted => new_caches.push((name, None)),
+                CacheState::Deleted => {
+                    caches.insert(name, None);
+                }
             }
         }
-        if !new_caches.is_empty() {
-            let mut map = BTreeMap::clone(&self.state.caches.load());
-            for (name, c) in new_caches {
-                match c {
-                    Some(c) => map.insert(name, c),
-                    None => map.remove(&name),
-                };
-            }
-            self.state.caches.store(Arc::new(map));
-        }
+        publish_names(&self.state.caches, caches);
     }
 
     /// The store refused the group: forget it.
@@ -478,6 +455,25 @@ impl<'a> Batch<'a> {
             index.discard();
         }
     }
+}
+
+/// Publishes a new map of names: `Some` adds or replaces, `None` removes.
+/// Only the writer thread calls this, so load-modify-store cannot race.
+fn publish_names<T: Clone>(
+    registry: &arc_swap::ArcSwap<BTreeMap<String, T>>,
+    changes: BTreeMap<String, Option<T>>,
+) {
+    if changes.is_empty() {
+        return;
+    }
+    let mut map = BTreeMap::clone(&registry.load());
+    for (name, t) in changes {
+        match t {
+            Some(t) => map.insert(name, t),
+            None => map.remove(&name),
+        };
+    }
+    registry.store(Arc::new(map));
 }
 
 /// One trie's state while the log replays: key -> values in order. Replay

@@ -23,7 +23,7 @@ pub async fn stack_push(
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
     let stack = segment_name(&params, "stack")?;
-    let value = validate::json_value(validate::object(&body)?.get("value"), "body")?;
+    let value = validate::json_value(validate::object(&body)?.get("value"), || "body".to_owned())?;
     match state
         .db
         .execute(Command::StackPush { stack, value })

@@ -76,17 +76,11 @@ pub async fn entries_add(
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
     let trie = segment_name(&params, "trie")?;
-    let list = validate::entries(&body)?;
-    let mut entries = Vec::with_capacity(list.len());
-    for (i, e) in list.iter().enumerate() {
-        let at = format!("entries[{i}]");
-        let obj = e
-            .as_object()
-            .ok_or_else(|| ApiError::invalid_json(format!("{at} must be an object")))?;
-        let key = validate::json_key(obj.get("key"), &at)?;
-        let value = validate::json_value(obj.get("value"), &at)?;
-        entries.push((key, value));
-    }
+    let entries = validate::batch(&body, true)?
+        .into_iter()
+        // With values required, every entry has one.
+        .filter_map(|(k, v)| Some((k, v?)))
+        .collect();
     match state.db.execute(Command::TrieAdd { trie, entries }).await? {
         Reply::Added { added, existing } => {
             Ok(Json(json!({"added": added, "existing": existing})).into_response())
@@ -108,20 +102,7 @@ pub async fn entries_remove(
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
     let trie = segment_name(&params, "trie")?;
-    let list = validate::entries(&body)?;
-    let mut entries = Vec::with_capacity(list.len());
-    for (i, e) in list.iter().enumerate() {
-        let at = format!("entries[{i}]");
-        let obj = e
-            .as_object()
-            .ok_or_else(|| ApiError::invalid_json(format!("{at} must be an object")))?;
-        let key = validate::json_key(obj.get("key"), &at)?;
-        let value = match obj.get("value") {
-            None => None,
-            v => Some(validate::json_value(v, &at)?),
-        };
-        entries.push((key, value));
-    }
+    let entries = validate::batch(&body, false)?;
     match state
         .db
         .execute(Command::TrieRemove { trie, entries })

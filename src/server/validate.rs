@@ -47,24 +47,49 @@ pub fn key(s: &str) -> Result<String, ApiError> {
     Ok(s.to_owned())
 }
 
-/// A key from JSON: must be a string.
-pub fn json_key(v: Option<&Json>, at: &str) -> Result<String, ApiError> {
+/// A key from JSON: must be a string. `at` names the place in errors (built
+/// only when there is one).
+pub fn json_key(v: Option<&Json>, at: impl Fn() -> String) -> Result<String, ApiError> {
     match v {
         Some(Json::String(s)) => {
-            key(s).map_err(|e| ApiError::invalid_key(format!("{at}: {}", e.message)))
+            key(s).map_err(|e| ApiError::invalid_key(format!("{}: {}", at(), e.message)))
         }
-        Some(_) => Err(ApiError::invalid_key(format!("{at}: key must be a string"))),
-        None => Err(ApiError::invalid_key(format!("{at}: key is missing"))),
+        Some(_) => Err(ApiError::invalid_key(format!(
+            "{}: key must be a string",
+            at()
+        ))),
+        None => Err(ApiError::invalid_key(format!("{}: key is missing", at()))),
     }
 }
 
 /// A stored value from JSON: anything but null, at most 4096 bytes canonical.
-pub fn json_value(v: Option<&Json>, at: &str) -> Result<Value, ApiError> {
-    let v = v.ok_or_else(|| ApiError::invalid_value(format!("{at}: value is missing")))?;
+pub fn json_value(v: Option<&Json>, at: impl Fn() -> String) -> Result<Value, ApiError> {
+    let v = v.ok_or_else(|| ApiError::invalid_value(format!("{}: value is missing", at())))?;
     Value::from_json(v).map_err(|e| match e {
-        ValueError::Null => ApiError::invalid_value(format!("{at}: value must not be null")),
-        other => ApiError::invalid_value(format!("{at}: {other}")),
+        ValueError::Null => ApiError::invalid_value(format!("{}: value must not be null", at())),
+        other => ApiError::invalid_value(format!("{}: {other}", at())),
     })
+}
+
+/// A batch body, `{"entries": [{"key": K, "value": V}, ...]}`, checked
+/// entry by entry (every error names its entry). With `value_required`
+/// false an entry may be `{"key": K}` alone (a value of `None`).
+pub fn batch(body: &Json, value_required: bool) -> Result<Vec<(String, Option<Value>)>, ApiError> {
+    let list = entries(body)?;
+    let mut out = Vec::with_capacity(list.len());
+    for (i, e) in list.iter().enumerate() {
+        let at = || format!("entries[{i}]");
+        let obj = e
+            .as_object()
+            .ok_or_else(|| ApiError::invalid_json(format!("{} must be an object", at())))?;
+        let key = json_key(obj.get("key"), at)?;
+        let value = match obj.get("value") {
+            None if !value_required => None,
+            v => Some(json_value(v, at)?),
+        };
+        out.push((key, value));
+    }
+    Ok(out)
 }
 
 /// A cache value: a signed 64-bit integer.
