@@ -34,8 +34,17 @@ fn done(j: &Json) -> bool {
 }
 
 fn post_body(s: &Server, path: &str, body: Vec<u8>, content_type: &str) -> (u16, Json) {
-    let res = s
-        .client
+    post_body_with(&s.client, s, path, body, content_type)
+}
+
+fn post_body_with(
+    client: &reqwest::blocking::Client,
+    s: &Server,
+    path: &str,
+    body: Vec<u8>,
+    content_type: &str,
+) -> (u16, Json) {
+    let res = client
         .post(s.url(path))
         .header("content-type", content_type)
         .body(body)
@@ -403,5 +412,31 @@ fn cli_imports_and_suggests_against_a_running_server() {
     fail(
         &["suggest", "users", "a", "--server", "http://127.0.0.1:9"],
         "could not reach",
+    );
+}
+
+#[test]
+fn a_file_without_line_breaks_fails_instead_of_filling_memory() {
+    let s = Server::start();
+    let body = vec![b'x'; 3 * 1024 * 1024];
+    // The server stops reading this upload and closes its connection: send
+    // it on a client of its own so the test's other requests don't reuse it.
+    let uploader = reqwest::blocking::Client::new();
+    let (status, started) = post_body_with(
+        &uploader,
+        &s,
+        "/v1/tries/t/import?format=ndjson",
+        body,
+        "application/x-ndjson",
+    );
+    assert_eq!(status, 202);
+    let job = wait_job(&s, started["job"].as_u64().unwrap(), done);
+    assert_eq!(job["state"], "failed", "{job}");
+    assert!(
+        job["failure"]
+            .as_str()
+            .unwrap()
+            .contains("longer than 1 MiB"),
+        "{job}"
     );
 }

@@ -7,7 +7,7 @@
 //! like the tries themselves (an `ArcSwap` of an immutable map), a trie read
 //! is an [`Index`] snapshot read, and stacks and caches are read under their
 //! own short locks. Every write is a [`Command`] sent over a bounded channel
-//! to the single writer thread ([`writer`]), which takes everything waiting,
+//! to the single writer thread (module `writer`), which takes everything waiting,
 //! applies it to staged copies, makes it durable with one [`Store::append`],
 //! and only then publishes it and answers. Readers therefore never see a
 //! write that is not durable, and a failed sync answers every request of the

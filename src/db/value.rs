@@ -10,7 +10,7 @@ use crate::trie::HeapSize;
 /// their canonical texts are equal, so equality, ordering and hashing work on
 /// the text, and answers embed the text as-is without re-parsing it.
 ///
-/// Texts of up to [`INLINE`] bytes (ids, short strings: most values) are
+/// Texts of up to 22 bytes (ids, short strings: most values) are
 /// stored inside the value itself, so they cost no allocation and comparing
 /// them chases no pointer; longer ones are shared behind an `Arc`.
 #[derive(Clone)]

@@ -12,6 +12,10 @@ use crate::db::{Command, Db, Reply};
 
 /// Bytes per chunk handed to a worker.
 const CHUNK_BYTES: usize = 256 * 1024;
+/// Longest line (or CSV record) accepted. A valid record is far smaller (a
+/// key is at most 1 KiB, a value 4 KiB); a longer one means a file without
+/// line breaks, which would otherwise be buffered whole.
+const MAX_LINE: usize = 1024 * 1024;
 /// Most entries per writer command.
 const COMMIT_ENTRIES: usize = 50_000;
 
@@ -65,6 +69,9 @@ where
         let header = loop {
             if let Some(end) = buf.iter().position(|&b| b == b'\n') {
                 break buf.drain(..=end).collect::<Vec<u8>>();
+            }
+            if buf.len() > MAX_LINE {
+                return Err("the header row is longer than 1 MiB: is this a CSV file?".into());
             }
             match body.next().await {
                 Some(chunk) => {
@@ -135,6 +142,12 @@ where
         } else {
             match split_point(&buf, spec.format) {
                 Some(cut) => cut,
+                None if buf.len() > MAX_LINE => {
+                    send_error = Some(format!(
+                        "line {next_line} is longer than 1 MiB; records must be one per line"
+                    ));
+                    break;
+                }
                 None => continue,
             }
         };
