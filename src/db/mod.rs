@@ -207,6 +207,7 @@ impl Db {
         mut store: impl Store,
     ) -> Result<(Db, LoadStats, std::thread::JoinHandle<()>), StoreError> {
         let (state, stats) = writer::load(&mut store)?;
+        writer::compact_if_worth_it(&state, &mut store, &stats);
         let state = Arc::new(state);
         let (tx, rx) = mpsc::channel(QUEUE);
         let thread_state = Arc::clone(&state);

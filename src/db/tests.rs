@@ -212,3 +212,85 @@ fn a_group_sees_its_own_earlier_commands() {
     assert_eq!(db.cache("c").unwrap().get("k"), Some(4));
     assert_eq!(db.trie("t").unwrap().get("a"), [v("1")]);
 }
+
+/// A log whose history dwarfs its state is rewritten at start-up, and the
+/// rewritten log gives back exactly the same state.
+#[test]
+fn startup_compacts_a_log_of_mostly_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let open = || Db::open(crate::store::LogStore::open(dir.path()).unwrap()).unwrap();
+    let entries = |lo: usize, hi: usize| -> Vec<(String, Value)> {
+        (lo..hi)
+            .map(|i| (format!("k{}", i % 997), v(&i.to_string())))
+            .collect()
+    };
+    {
+        let (db, _, writer) = open();
+        db.execute_blocking(Command::TrieAdd {
+            trie: "t".into(),
+            entries: entries(0, 60_000),
+        })
+        .unwrap();
+        let gone = entries(0, 59_000)
+            .into_iter()
+            .map(|(k, x)| (k, Some(x)))
+            .collect();
+        db.execute_blocking(Command::TrieRemove {
+            trie: "t".into(),
+            entries: gone,
+        })
+        .unwrap();
+        db.execute_blocking(Command::StackPush {
+            stack: "s".into(),
+            value: v("1"),
+        })
+        .unwrap();
+        db.execute_blocking(Command::StackPop { stack: "s".into() })
+            .unwrap();
+        db.execute_blocking(Command::CacheSet {
+            cache: "c".into(),
+            key: "k".into(),
+            value: 7,
+        })
+        .unwrap();
+        db.execute_blocking(Command::CacheSet {
+            cache: "e".into(),
+            key: "k".into(),
+            value: 1,
+        })
+        .unwrap();
+        db.execute_blocking(Command::CacheRemove {
+            cache: "e".into(),
+            key: "k".into(),
+        })
+        .unwrap();
+        drop(db);
+        writer.join().unwrap();
+    }
+    let log = dir.path().join(crate::store::LOG_FILE);
+    let before = std::fs::metadata(&log).unwrap().len();
+    let (db, stats, writer) = open();
+    assert!(stats.ops > 100_000);
+    let after = std::fs::metadata(&log).unwrap().len();
+    assert!(
+        after * 10 < before,
+        "log not compacted: {before} -> {after} bytes"
+    );
+    let want = db.trie("t").unwrap().suggest("", usize::MAX);
+    assert_eq!(want.len(), 1_000);
+    drop(db);
+    writer.join().unwrap();
+    // The compacted log replays to the same state, empty stack and cache included.
+    let (db, stats, _) = open();
+    assert!(stats.ops < 2_000, "{stats:?}");
+    assert_eq!(db.trie("t").unwrap().suggest("", usize::MAX), want);
+    assert_eq!(db.stack("s").unwrap().len(), 0);
+    assert_eq!(db.cache("c").unwrap().get("k"), Some(7));
+    assert!(db.cache("e").unwrap().is_empty());
+    // And it takes writes again.
+    db.execute_blocking(Command::StackPush {
+        stack: "s".into(),
+        value: v("2"),
+    })
+    .unwrap();
+}

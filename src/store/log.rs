@@ -15,7 +15,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-use super::{LoadStats, Op, OpRef, Store, StoreError};
+use super::{LoadStats, Op, OpRef, Producer, Store, StoreError};
 
 /// The log's file name inside the data directory.
 pub const LOG_FILE: &str = "typeahead.log";
@@ -29,6 +29,10 @@ pub trait Disk: Read + Write + Seek + Send + 'static {
     fn sync(&mut self) -> io::Result<()>;
     /// Cuts the file to `len` bytes.
     fn truncate(&mut self, len: u64) -> io::Result<()>;
+    /// Replaces the whole file at `path` with `content` atomically: after a
+    /// crash at any point, the file holds either the old or the new content.
+    /// On error, says whether `self` still works on the old, intact file.
+    fn replace(&mut self, path: &Path, content: &[u8]) -> Result<(), (io::Error, bool)>;
 }
 
 impl Disk for File {
@@ -38,12 +42,42 @@ impl Disk for File {
     fn truncate(&mut self, len: u64) -> io::Result<()> {
         self.set_len(len)
     }
+    fn replace(&mut self, path: &Path, content: &[u8]) -> Result<(), (io::Error, bool)> {
+        // Write a temporary file, sync it, rename it over the log, sync the
+        // directory (so the rename itself is durable), then switch to it.
+        let tmp = path.with_extension("log.tmp");
+        let staged = (|| {
+            let mut f = File::create(&tmp)?;
+            f.write_all(content)?;
+            f.sync_all()?;
+            std::fs::rename(&tmp, path)
+        })();
+        if let Err(e) = staged {
+            let _ = std::fs::remove_file(&tmp);
+            return Err((e, true));
+        }
+        let reopen = (|| {
+            if let Some(dir) = path.parent() {
+                File::open(dir)?.sync_all()?;
+            }
+            OpenOptions::new().read(true).write(true).open(path)
+        })();
+        match reopen {
+            Ok(f) => {
+                *self = f;
+                Ok(())
+            }
+            // The handle still points at the old, now unlinked file.
+            Err(e) => Err((e, false)),
+        }
+    }
 }
 
 /// The embedded default store: a write-ahead log (see the module docs).
 pub struct LogStore<D: Disk = File> {
     disk: D,
     path: String,
+    file: PathBuf,
     /// Length of the log up to the last complete, durable record.
     good_len: u64,
     /// Set when a failed append could not be rolled back: the file's tail is
@@ -71,7 +105,9 @@ impl LogStore<File> {
             .truncate(false)
             .open(&path)
             .map_err(io(&path))?;
-        Ok(Self::with_disk(file, path.display().to_string()))
+        let mut store = Self::with_disk(file, path.display().to_string());
+        store.file = path;
+        Ok(store)
     }
 }
 
@@ -80,6 +116,7 @@ impl<D: Disk> LogStore<D> {
     /// [`Store::load`] before the first append.
     pub fn with_disk(disk: D, path: String) -> Self {
         LogStore {
+            file: PathBuf::from(&path),
             disk,
             path,
             good_len: 0,
@@ -148,7 +185,67 @@ impl<D: Disk> LogStore<D> {
     }
 }
 
+/// Most operations per record when rewriting.
+const REWRITE_RECORD_OPS: usize = 65_536;
+
+/// Appends one record (`len | crc | payload`) holding `ops` to `out`.
+fn push_record(out: &mut Vec<u8>, ops: &[Op]) -> io::Result<()> {
+    let start = out.len();
+    out.extend_from_slice(&[0; 8]);
+    for op in ops {
+        op.encode(out);
+    }
+    let len =
+        u32::try_from(out.len() - start - 8).map_err(|_| io::Error::other("record too large"))?;
+    let crc = crc32fast::hash(&out[start + 8..]);
+    out[start..start + 4].copy_from_slice(&len.to_le_bytes());
+    out[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
+    Ok(())
+}
+
 impl<D: Disk> Store for LogStore<D> {
+    fn rewrite(&mut self, produce: &mut Producer<'_>) -> Result<(), StoreError> {
+        if self.broken {
+            return Err(self.io(io::Error::other(
+                "the log is in a failed state; restart the server",
+            )));
+        }
+        let mut content = Vec::with_capacity(1 << 20);
+        content.extend_from_slice(MAGIC);
+        content.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+        content.extend_from_slice(&[0; 4]);
+        let mut group = Vec::with_capacity(REWRITE_RECORD_OPS);
+        let mut failed = None;
+        produce(&mut |op| {
+            group.push(op);
+            if group.len() == REWRITE_RECORD_OPS {
+                if let Err(e) = push_record(&mut content, &group) {
+                    failed = Some(e);
+                }
+                group.clear();
+            }
+        });
+        if !group.is_empty() {
+            if let Err(e) = push_record(&mut content, &group) {
+                failed = Some(e);
+            }
+        }
+        if let Some(e) = failed {
+            return Err(self.io(e));
+        }
+        let file = self.file.clone();
+        match self.disk.replace(&file, &content) {
+            Ok(()) => {
+                self.good_len = content.len() as u64;
+                Ok(())
+            }
+            Err((e, still_valid)) => {
+                self.broken = !still_valid;
+                Err(self.io(e))
+            }
+        }
+    }
+
     fn append(&mut self, ops: &[Op]) -> Result<(), StoreError> {
         if self.broken {
             return Err(self.io(io::Error::other(

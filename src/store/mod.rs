@@ -13,13 +13,14 @@
 //! `fdatasync` per group of requests, which is the cheapest durable write
 //! there is. An embedded B-tree (redb) would keep a second, random-access copy
 //! of data we never read back except at start-up, and pays a copy-on-write
-//! page commit per transaction. This was chosen by that reasoning, not by a
-//! side-by-side measurement against redb (not done yet). What the log gives,
+//! page commit per transaction. What the log gives,
 //! measured by `scripts/bench-http.sh` on the 2-core development machine:
 //! 38.8k acknowledged (fsynced) single adds/s with 50 clients, 212k entries/s
 //! in batches of 100, a 1M-user data dir (3M entries, 65 MB, 21.7 bytes per
-//! entry) restarting in 2.7 s. The log is never compacted yet: it grows with
-//! every write, not with the live data.
+//! entry) restarting in 2.7 s. `cargo bench --bench store` measures it
+//! against redb side by side (figures in the README). At start-up a log
+//! that is mostly history is rewritten from the live state
+//! ([`Store::rewrite`]), so it grows with the data, not with every write.
 //!
 //! The trait is small on purpose: a later store (several replicas on a shared
 //! PostgreSQL) implements `append` as one transaction and `load` as one
@@ -55,6 +56,10 @@ pub enum StoreError {
     },
 }
 
+/// What [`Store::rewrite`] takes: a function that passes every operation
+/// of the live state to the sink it is given.
+pub type Producer<'a> = dyn FnMut(&mut dyn FnMut(Op)) + 'a;
+
 /// Counts reported by [`Store::load`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct LoadStats {
@@ -82,6 +87,19 @@ pub trait Store: Send + 'static {
     /// [`StoreError::Corrupt`] naming the file and offset of damage that is
     /// not a torn tail; [`StoreError::Io`] when reading fails.
     fn load(&mut self, sink: &mut dyn FnMut(OpRef<'_>)) -> Result<LoadStats, StoreError>;
+
+    /// Replaces everything stored with the operations `produce` passes to
+    /// its sink (the live state, written as operations), atomically: after a crash either all the old content or
+    /// all the new is there. Start-up calls it when the history has grown much
+    /// larger than the state. Stores that do not compact keep what they have.
+    ///
+    /// # Errors
+    /// [`StoreError::Io`]; the old content is then still in place (or the
+    /// store refuses further writes until a restart, if it cannot tell).
+    fn rewrite(&mut self, produce: &mut Producer<'_>) -> Result<(), StoreError> {
+        let _ = produce;
+        Ok(())
+    }
 }
 
 /// A store that keeps nothing (for tests and `--in-memory` runs).

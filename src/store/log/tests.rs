@@ -4,6 +4,7 @@
 use super::*;
 use crate::db::Value;
 use std::io::Cursor;
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 /// An in-memory disk whose writes, syncs and truncations can be made to fail.
@@ -19,6 +20,7 @@ struct DiskState {
     write_budget: Option<usize>,
     fail_sync: bool,
     fail_truncate: bool,
+    fail_replace: bool,
 }
 
 impl Read for FaultyDisk {
@@ -64,6 +66,15 @@ impl Disk for FaultyDisk {
             return Err(io::Error::other("truncate failed"));
         }
         s.file.get_mut().truncate(len as usize);
+        Ok(())
+    }
+    fn replace(&mut self, _: &Path, content: &[u8]) -> Result<(), (io::Error, bool)> {
+        let mut s = self.state.lock().unwrap();
+        if s.fail_replace {
+            // As a failed write of the temporary file: the old file is intact.
+            return Err((io::Error::other("disk full"), true));
+        }
+        s.file = Cursor::new(content.to_vec());
         Ok(())
     }
 }
@@ -207,4 +218,32 @@ fn a_foreign_or_newer_file_is_refused() {
     d.state.lock().unwrap().file = Cursor::new(header);
     let err = reload(&d).unwrap_err().to_string();
     assert!(err.contains("version 99"), "{err}");
+}
+
+#[test]
+fn a_rewrite_replaces_the_history_and_later_appends_follow_it() {
+    let (disk, mut store) = fresh();
+    for g in 0..5 {
+        store.append(&group(g)).unwrap();
+    }
+    let live = group(9);
+    store
+        .rewrite(&mut |sink| live.iter().cloned().for_each(&mut *sink))
+        .unwrap();
+    assert_eq!(reload(&disk).unwrap(), live);
+    store.append(&group(10)).unwrap();
+    assert_eq!(reload(&disk).unwrap(), [group(9), group(10)].concat());
+}
+
+#[test]
+fn a_failed_rewrite_keeps_the_old_log_and_its_appends() {
+    let (disk, mut store) = fresh();
+    store.append(&group(0)).unwrap();
+    disk.state.lock().unwrap().fail_replace = true;
+    assert!(store
+        .rewrite(&mut |sink| group(7).into_iter().for_each(&mut *sink))
+        .is_err());
+    disk.state.lock().unwrap().fail_replace = false;
+    store.append(&group(1)).unwrap();
+    assert_eq!(reload(&disk).unwrap(), [group(0), group(1)].concat());
 }
