@@ -572,6 +572,9 @@ struct TrieModel {
 
 impl TrieModel {
     fn insert(&mut self, key: &str, value: Value) {
+        if key.is_empty() {
+            return; // never written by this server; a trie cannot hold it
+        }
         match self.keys.get_mut(key) {
             Some(values) => values.push(value),
             None => {

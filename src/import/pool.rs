@@ -184,7 +184,7 @@ where
 }
 
 /// End of the last complete line in `buf` (outside CSV quotes).
-fn split_point(buf: &[u8], format: Format) -> Option<usize> {
+pub(crate) fn split_point(buf: &[u8], format: Format) -> Option<usize> {
     match format {
         Format::Ndjson => buf.iter().rposition(|&b| b == b'\n').map(|i| i + 1),
         Format::Csv => {
