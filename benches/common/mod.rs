@@ -147,35 +147,51 @@ impl TextbookTrie {
         go(&mut self.root, &key, value)
     }
 
-    pub fn suggest(&self, prefix: &str, limit: usize) -> Vec<(String, u64)> {
+    /// Walks the subtree under `prefix` depth-first, values first, then the
+    /// children sorted by char at every visited node, handing each entry to
+    /// `visit` until it returns false.
+    fn walk(&self, prefix: &str, visit: &mut dyn FnMut(&str, u64) -> bool) {
         let mut node = &self.root;
         for c in prefix.chars() {
             match node.children.get(&c) {
                 Some(n) => node = n,
-                None => return Vec::new(),
+                None => return,
             }
         }
-        let mut out = Vec::new();
-        let mut key = prefix.to_string();
-        fn walk(n: &TextbookNode, key: &mut String, limit: usize, out: &mut Vec<(String, u64)>) {
+        fn go(
+            n: &TextbookNode,
+            key: &mut String,
+            visit: &mut dyn FnMut(&str, u64) -> bool,
+        ) -> bool {
             for v in &n.values {
-                if out.len() == limit {
-                    return;
+                if !visit(key, *v) {
+                    return false;
                 }
-                out.push((key.clone(), *v));
             }
             let mut kids: Vec<_> = n.children.iter().collect();
             kids.sort_by_key(|(c, _)| **c);
             for (c, child) in kids {
-                if out.len() == limit {
-                    return;
-                }
                 key.push(*c);
-                walk(child, key, limit, out);
+                let more = go(child, key, visit);
                 key.pop();
+                if !more {
+                    return false;
+                }
             }
+            true
         }
-        walk(node, &mut key, limit, &mut out);
+        go(node, &mut prefix.to_string(), visit);
+    }
+
+    /// The first `limit` entries under `prefix`, a `String` per entry.
+    pub fn suggest(&self, prefix: &str, limit: usize) -> Vec<(String, u64)> {
+        let mut out = Vec::new();
+        if limit > 0 {
+            self.walk(prefix, &mut |k, v| {
+                out.push((k.to_owned(), v));
+                out.len() < limit
+            });
+        }
         out
     }
 }
@@ -209,33 +225,12 @@ impl TextbookTrie {
     /// The same walk as `suggest`, writing into a reused buffer.
     pub fn suggest_into(&self, prefix: &str, limit: usize, out: &mut Out) -> usize {
         out.clear();
-        let mut node = &self.root;
-        for c in prefix.chars() {
-            match node.children.get(&c) {
-                Some(n) => node = n,
-                None => return 0,
-            }
+        if limit > 0 {
+            self.walk(prefix, &mut |k, v| {
+                out.push(k, v);
+                out.len() < limit
+            });
         }
-        let mut key = prefix.to_string();
-        fn walk(n: &TextbookNode, key: &mut String, limit: usize, out: &mut Out) {
-            for v in &n.values {
-                if out.len() == limit {
-                    return;
-                }
-                out.push(key, *v);
-            }
-            let mut kids: Vec<_> = n.children.iter().collect();
-            kids.sort_by_key(|(c, _)| **c);
-            for (c, child) in kids {
-                if out.len() == limit {
-                    return;
-                }
-                key.push(*c);
-                walk(child, key, limit, out);
-                key.pop();
-            }
-        }
-        walk(node, &mut key, limit, out);
         out.len()
     }
 }
