@@ -243,63 +243,37 @@ fn main() {
         "{users} users, {} entries, {cores} cores; window {window:?} per cell; limit {LIMIT}",
         w.entries.len()
     );
+    let trie = || {
+        let mut t = Trie::new();
+        for (k, v) in &w.entries {
+            t.insert(k, *v).unwrap();
+        }
+        t
+    };
     type Builder<'a> = Box<dyn Fn() -> Arc<dyn Contender> + 'a>;
-    let builders: Vec<(&str, Builder)> = vec![
-        (
-            "ours",
-            Box::new(|| {
-                let mut t = Trie::new();
-                for (k, v) in &w.entries {
-                    t.insert(k, *v).unwrap();
-                }
-                Arc::new(Ours(Index::from_trie(t))) as Arc<dyn Contender>
-            }),
-        ),
-        (
-            "rw",
-            Box::new(|| {
-                let mut t = Trie::new();
-                for (k, v) in &w.entries {
-                    t.insert(k, *v).unwrap();
-                }
-                Arc::new(Rw(RwLock::new(t))) as Arc<dyn Contender>
-            }),
-        ),
-        (
-            "mutex",
-            Box::new(|| {
-                let mut t = Trie::new();
-                for (k, v) in &w.entries {
-                    t.insert(k, *v).unwrap();
-                }
-                Arc::new(Mx(Mutex::new(t))) as Arc<dyn Contender>
-            }),
-        ),
-        (
-            "skip",
-            Box::new(|| {
-                let m = SkipMap::new();
-                for (k, v) in &w.entries {
-                    m.insert((k.clone(), *v), ());
-                }
-                Arc::new(Skip(m)) as Arc<dyn Contender>
-            }),
-        ),
-        (
-            "scc",
-            Box::new(|| {
-                let m = scc::TreeIndex::new();
-                for (k, v) in &w.entries {
-                    let _ = m.insert((k.clone(), *v), ());
-                }
-                Arc::new(Scc(m)) as Arc<dyn Contender>
-            }),
-        ),
+    let builders: Vec<Builder> = vec![
+        Box::new(|| Arc::new(Ours(Index::from_trie(trie())))),
+        Box::new(|| Arc::new(Rw(RwLock::new(trie())))),
+        Box::new(|| Arc::new(Mx(Mutex::new(trie())))),
+        Box::new(|| {
+            let m = SkipMap::new();
+            for (k, v) in &w.entries {
+                m.insert((k.clone(), *v), ());
+            }
+            Arc::new(Skip(m))
+        }),
+        Box::new(|| {
+            let m = scc::TreeIndex::new();
+            for (k, v) in &w.entries {
+                let _ = m.insert((k.clone(), *v), ());
+            }
+            Arc::new(Scc(m))
+        }),
     ];
     // results[contender][writer][thread index]
     let mut names = Vec::new();
     let mut results: Vec<[Vec<Run>; 2]> = Vec::new();
-    for (_, build) in &builders {
+    for build in &builders {
         let c = build();
         names.push(c.name());
         let mut per = [Vec::new(), Vec::new()];
