@@ -10,6 +10,13 @@ use super::node::{Bucket, Inner, Node, Pos};
 enum Frame<'a, V> {
     /// The values of one key; the key buffer holds that key.
     Values { values: &'a [V], next: usize },
+    /// The values of a big key past its inline head, touched (a cache miss
+    /// into the key's own list) only if the head runs out before the limit.
+    Rest {
+        bucket: &'a Bucket<V>,
+        big: usize,
+        skip: usize,
+    },
     /// The children of an inner node whose path is `key[..path_len]`;
     /// `label` is the smallest label not yet visited, `index` its child.
     Children {
@@ -144,6 +151,14 @@ impl<'a, V> Suggestions<'a, V> {
                     }
                     self.stack.pop();
                 }
+                Frame::Rest { bucket, big, skip } => {
+                    let rest = bucket.big_rest(*big, *skip);
+                    // The key is still sealed: the head's frame sat above this one.
+                    *top = Frame::Values {
+                        values: rest,
+                        next: 0,
+                    };
+                }
                 Frame::Children {
                     inner,
                     label,
@@ -196,11 +211,14 @@ impl<'a, V> Suggestions<'a, V> {
                     key.extend_from_slice(suffix);
                     // The rest of a big key's values is only touched when the
                     // inline head runs out.
-                    let (head, rest) = bucket.values_split(&r);
-                    if !rest.is_empty() {
-                        self.push_values(rest);
+                    if let Some(big) = r.big {
+                        self.stack.push(Frame::Rest {
+                            bucket,
+                            big,
+                            skip: r.count,
+                        });
                     }
-                    self.push_values(head);
+                    self.push_values(&bucket.values[r.value_start..r.value_end()]);
                 }
             }
         }

@@ -30,7 +30,7 @@ pub(crate) enum Node<V> {
 pub(crate) struct Inner<V> {
     /// Bytes every key below shares after the edge into this node. They spare
     /// chains of single-child nodes (one node per byte) after a burst.
-    pub(crate) prefix: Box<[u8]>,
+    pub(crate) prefix: Prefix,
     /// Values of the key that ends exactly here (after `prefix`), in the order
     /// they were first added. Empty when no key ends here.
     pub(crate) values: Vals<V>,
@@ -40,6 +40,65 @@ pub(crate) struct Inner<V> {
     bitmap: [u64; 4],
     /// The children, in label (byte) order.
     pub(crate) children: Vec<Arc<Node<V>>>,
+}
+
+/// An inner node's compressed path. Most are a few bytes long and live in
+/// the node itself: a boxed prefix would cost a cache miss on every visit
+/// of the node, the largest share of a cold suggest's descent.
+#[derive(Clone, Debug)]
+pub(crate) enum Prefix {
+    Inline { len: u8, bytes: [u8; PREFIX_INLINE] },
+    Heap(Box<[u8]>),
+}
+
+/// The longest prefix kept inline (the enum is 24 bytes either way).
+const PREFIX_INLINE: usize = 22;
+
+impl Prefix {
+    /// Heap bytes held (zero for an inline prefix).
+    pub(crate) fn heap_bytes(&self) -> usize {
+        match self {
+            Prefix::Inline { .. } => 0,
+            Prefix::Heap(b) => b.len(),
+        }
+    }
+}
+
+impl std::ops::Deref for Prefix {
+    type Target = [u8];
+
+    #[inline]
+    fn deref(&self) -> &[u8] {
+        match self {
+            Prefix::Inline { len, bytes } => &bytes[..usize::from(*len)],
+            Prefix::Heap(b) => b,
+        }
+    }
+}
+
+impl From<&[u8]> for Prefix {
+    fn from(p: &[u8]) -> Self {
+        if p.len() <= PREFIX_INLINE {
+            let mut bytes = [0; PREFIX_INLINE];
+            bytes[..p.len()].copy_from_slice(p);
+            Prefix::Inline {
+                len: p.len() as u8,
+                bytes,
+            }
+        } else {
+            Prefix::Heap(p.into())
+        }
+    }
+}
+
+impl From<Vec<u8>> for Prefix {
+    fn from(p: Vec<u8>) -> Self {
+        if p.len() <= PREFIX_INLINE {
+            Prefix::from(&p[..])
+        } else {
+            Prefix::Heap(p.into_boxed_slice())
+        }
+    }
 }
 
 /// The values of a key kept in an inner node.
@@ -314,6 +373,11 @@ impl<V> Bucket<V> {
 
     /// A key's values as (inline head, rest): the rest is empty unless the
     /// key is big and its values go past the head.
+    /// The values of a big key past its inline head of `skip` values.
+    pub(crate) fn big_rest(&self, big: usize, skip: usize) -> &[V] {
+        &self.big[big].list[skip..]
+    }
+
     pub(crate) fn values_split(&self, r: &Rec) -> (&[V], &[V]) {
         let head = &self.values[r.value_start..r.value_end()];
         match r.big {
@@ -708,7 +772,7 @@ impl<V> Node<V> {
                         .sum::<usize>()
             }
             Node::Inner(i) => {
-                i.prefix.len()
+                i.prefix.heap_bytes()
                     + match &i.values {
                         Vals::Inline(v) => v.capacity() * size_of::<V>(),
                         Vals::Big(b) => big_bytes(b, &|_: &V| 0),
