@@ -264,10 +264,11 @@ fn main() {
             f.into_p50_ns / mine.into_p50_ns,
         );
     }
-    println!("(p50: suggest returning a String per entry; buf p50: the same answers written into a reused");
     println!(
-        " buffer, no allocation per entry, as the server does; x: the design's figure over ours)"
+        "(p50: each design's suggest as its API answers: ours a `Matches` (all keys in one shared string),"
     );
+    println!(" the others a Vec with a String per entry; buf p50: every design writes the same answers into");
+    println!(" one reused buffer, no allocation per entry, as the server does; x: the design's figure over ours)");
 
     let mut c = Criterion::default().configure_from_args().sample_size(20);
     let mut g = c.benchmark_group("suggest_limit10");

@@ -37,7 +37,7 @@ fn concurrent_writers_lose_nothing_and_readers_see_valid_snapshots() {
                     assert!(snap.version() >= last_version, "version went backwards");
                     last_version = snap.version();
                     snap.trie().assert_invariants();
-                    let s = snap.trie().suggest("go", 20);
+                    let s = snap.trie().suggest("go", 20).into_vec();
                     assert!(s.iter().all(|(k, _)| k.starts_with("go")));
                     assert!(s.windows(2).all(|w| w[0].0 <= w[1].0), "out of order");
                     seen += 1;
@@ -78,7 +78,7 @@ fn concurrent_writers_lose_nothing_and_readers_see_valid_snapshots() {
     let want: BTreeSet<(String, u64)> = (0..WRITERS)
         .flat_map(|w| (0..PER_WRITER).map(move |i| (key(w, i), (w * PER_WRITER + i) as u64)))
         .collect();
-    let got: Vec<(String, u64)> = snap.trie().suggest("", usize::MAX);
+    let got: Vec<(String, u64)> = snap.trie().suggest("", usize::MAX).into_vec();
     let got_set: BTreeSet<_> = got.iter().cloned().collect();
     assert_eq!(got.len(), got_set.len(), "a pair is present twice");
     assert_eq!(got_set, want, "pairs lost or invented");

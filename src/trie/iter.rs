@@ -239,3 +239,114 @@ impl<'a, V> Iterator for Suggestions<'a, V> {
         self.next_entry().map(|(k, v)| (k.to_owned(), v))
     }
 }
+
+/// The answer of [`Trie::suggest`](super::Trie::suggest): entries in order,
+/// with their keys written once into one shared string.
+///
+/// A suggestion list is read, serialized and dropped; owning a `String` per
+/// entry would cost an allocation per entry (most of a hot query's time), and
+/// the values of one key would repeat its text. Here a whole answer is three
+/// allocations, whatever the limit.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Matches<V> {
+    text: String,
+    /// Each entry's key as a byte range of `text`, and its value.
+    entries: Vec<(usize, usize, V)>,
+}
+
+impl<V> Default for Matches<V> {
+    fn default() -> Self {
+        Matches {
+            text: String::new(),
+            entries: Vec::new(),
+        }
+    }
+}
+
+impl<V> Matches<V> {
+    /// Collects up to `limit` entries from `it`.
+    pub(crate) fn collect(mut it: Suggestions<'_, V>, limit: usize) -> Self
+    where
+        V: Clone,
+    {
+        let mut m = Matches {
+            text: String::with_capacity(limit.min(64) * 12),
+            entries: Vec::with_capacity(limit.min(64)),
+        };
+        while m.entries.len() < limit {
+            let Some((k, v)) = it.next_entry() else { break };
+            m.push(k, v.clone());
+        }
+        m
+    }
+
+    /// Appends an entry; a key equal to the previous entry's shares its text.
+    fn push(&mut self, key: &str, value: V) {
+        let range = match self.entries.last() {
+            Some(&(s, e, _)) if &self.text[s..e] == key => (s, e),
+            _ => {
+                let s = self.text.len();
+                self.text.push_str(key);
+                (s, self.text.len())
+            }
+        };
+        self.entries.push((range.0, range.1, value));
+    }
+
+    /// The number of entries.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether there are no entries.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The `i`-th entry.
+    pub fn get(&self, i: usize) -> Option<(&str, &V)> {
+        self.entries.get(i).map(|(s, e, v)| (&self.text[*s..*e], v))
+    }
+
+    /// The entries in order, borrowing their keys.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&str, &V)> + '_ {
+        self.entries.iter().map(|(s, e, v)| (&self.text[*s..*e], v))
+    }
+
+    /// The entries as owned pairs.
+    pub fn into_vec(self) -> Vec<(String, V)> {
+        let text = self.text;
+        self.entries
+            .into_iter()
+            .map(|(s, e, v)| (text[s..e].to_owned(), v))
+            .collect()
+    }
+}
+
+impl<V: std::fmt::Debug> std::fmt::Debug for Matches<V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+impl<V: PartialEq, K: AsRef<str>, const N: usize> PartialEq<[(K, V); N]> for Matches<V> {
+    fn eq(&self, other: &[(K, V); N]) -> bool {
+        self == &other[..]
+    }
+}
+
+impl<V: PartialEq, K: AsRef<str>> PartialEq<[(K, V)]> for Matches<V> {
+    fn eq(&self, other: &[(K, V)]) -> bool {
+        self.len() == other.len()
+            && self
+                .iter()
+                .zip(other)
+                .all(|((k, v), (ok, ov))| k == ok.as_ref() && v == ov)
+    }
+}
+
+impl<V: PartialEq, K: AsRef<str>> PartialEq<Vec<(K, V)>> for Matches<V> {
+    fn eq(&self, other: &Vec<(K, V)>) -> bool {
+        self == &other[..]
+    }
+}

@@ -45,7 +45,7 @@ mod values;
 
 use std::sync::Arc;
 
-pub use iter::Suggestions;
+pub use iter::{Matches, Suggestions};
 use node::{Inserted, Node};
 
 /// The bucket size at which a leaf bursts, chosen by benchmark (module docs).
@@ -123,12 +123,12 @@ pub struct MemoryReport {
 /// t.insert("git", 2).unwrap();
 /// t.insert("gob", 3).unwrap();
 /// t.insert("go", 4).unwrap();
-/// let found: Vec<_> = t.suggest("g", 10);
-/// assert_eq!(
-///     found,
-///     [("git".to_string(), 2), ("go".into(), 1), ("go".into(), 4), ("gob".into(), 3)]
-/// );
-/// assert_eq!(t.suggest("go", 2), [("go".to_string(), 1), ("go".into(), 4)]);
+/// let found = t.suggest("g", 10);
+/// assert_eq!(found, [("git", 2), ("go", 1), ("go", 4), ("gob", 3)]);
+/// assert_eq!(t.suggest("go", 2), [("go", 1), ("go", 4)]);
+/// for (key, id) in found.iter() {
+///     println!("{key}: {id}");
+/// }
 /// ```
 #[derive(Clone, Debug)]
 pub struct Trie<V> {
@@ -309,14 +309,9 @@ impl<V: Clone + Ord> Trie<V> {
     /// Up to `limit` entries whose key starts with `prefix`, in key (code
     /// point) order and then in the order each key's values were added. An
     /// empty prefix means every key.
-    pub fn suggest(&self, prefix: &str, limit: usize) -> Vec<(String, V)> {
-        let mut out = Vec::with_capacity(limit.min(64));
-        let mut it = self.iter_prefix(prefix);
-        while out.len() < limit {
-            let Some((k, v)) = it.next_entry() else { break };
-            out.push((k.to_owned(), v.clone()));
-        }
-        out
+    /// The answer shares one string for all its keys (see [`Matches`]).
+    pub fn suggest(&self, prefix: &str, limit: usize) -> Matches<V> {
+        Matches::collect(self.iter_prefix(prefix), limit)
     }
 }
 

@@ -11,7 +11,7 @@ fn tutorial_example() {
     for (k, v) in [("go", 1), ("git", 2), ("gob", 3), ("go", 4)] {
         assert_eq!(t.insert(k, v), Ok(true));
     }
-    let s = |p: &str, n: usize| -> Vec<(String, i32)> { t.suggest(p, n) };
+    let s = |p: &str, n: usize| -> Vec<(String, i32)> { t.suggest(p, n).into_vec() };
     assert_eq!(
         s("g", 10),
         [
@@ -25,6 +25,27 @@ fn tutorial_example() {
     assert_eq!(s("x", 10), []);
     assert_eq!(s("gobble", 10), []);
     t.assert_invariants();
+}
+
+/// `Matches` reads the same however it is read, and compares with pairs.
+#[test]
+fn matches_accessors_agree() {
+    let mut t = Trie::new();
+    for (k, v) in [("go", 1), ("git", 2), ("gob", 3), ("go", 4)] {
+        t.insert(k, v).unwrap();
+    }
+    let m = t.suggest("g", 10);
+    assert_eq!(m.len(), 4);
+    assert!(!m.is_empty());
+    assert_eq!(m.get(1), Some(("go", &1)));
+    assert_eq!(m.get(2), Some(("go", &4)));
+    assert_eq!(m.get(4), None);
+    let via_iter: Vec<(String, i32)> = m.iter().map(|(k, v)| (k.to_owned(), *v)).collect();
+    assert_eq!(via_iter, m.clone().into_vec());
+    assert_eq!(m, [("git", 2), ("go", 1), ("go", 4), ("gob", 3)]);
+    assert_ne!(m, [("git", 2), ("go", 4), ("go", 1), ("gob", 3)]);
+    assert_eq!(format!("{:?}", t.suggest("gi", 1)), r#"[("git", 2)]"#);
+    assert!(t.suggest("x", 10).is_empty());
 }
 
 #[test]
@@ -186,7 +207,7 @@ fn run(burst: usize, ops: Vec<Op>) {
                 assert_eq!(t.suggest(&p, n), model_suggest(&m, &p, n));
             }
             Op::CloneThenMutate(k, v) => {
-                let before: Vec<_> = t.suggest("", usize::MAX);
+                let before = t.suggest("", usize::MAX).into_vec();
                 let mut c = t.clone();
                 c.insert(&k, v).unwrap();
                 c.remove(&k, &v.wrapping_add(1));
