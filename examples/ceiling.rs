@@ -4,6 +4,12 @@
 //! `cargo run --release --example ceiling -- 127.0.0.1:7791 336`
 
 use axum::http::header;
+
+// The same allocator as the typeahead binary, so that the ratio measures the
+// handler, not the allocator.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use axum::response::IntoResponse;
 
 #[tokio::main]

@@ -70,6 +70,7 @@ fn meta_healthz_metrics_openapi() {
     add(&s, "m", &[("a", json!(1)), ("b", json!(2))]);
     s.post_json("/v1/stacks/ms/push", &json!({"value": 1}));
     s.put_json("/v1/caches/mc/keys/k", &json!({"value": 1}));
+    assert_eq!(s.get_raw("/no/such/route").status, 404);
     let r = s.get_raw("/metrics");
     assert_eq!(r.status, 200);
     for name in [
@@ -85,6 +86,15 @@ fn meta_healthz_metrics_openapi() {
     assert!(
         r.text.contains("/v1/tries/{trie}/entries"),
         "requests are counted per route:\n{}",
+        r.text
+    );
+    assert!(
+        r.text
+            .lines()
+            .any(|l| l.starts_with("typeahead_http_requests_total{")
+                && l.contains("route=\"unmatched\"")
+                && l.contains("status=\"404\"")),
+        "a request no route matched is counted as unmatched:\n{}",
         r.text
     );
     assert!(

@@ -30,8 +30,10 @@ pub async fn import_start(
     let mut format = None;
     let (mut key_columns, mut value_column) = (None, None);
     for (k, v) in validate::query_params(query.as_deref()) {
-        let v = v.map_err(|e| ApiError::invalid_query(format!("{k} is {e}")))?;
-        match k.as_str() {
+        let v = v
+            .map_err(|e| ApiError::invalid_query(format!("{k} is {e}")))?
+            .into_owned();
+        match &*k {
             "format" => format = Some(v),
             "key_columns" => key_columns = Some(v),
             "value_column" => value_column = Some(v),

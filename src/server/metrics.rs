@@ -1,11 +1,8 @@
 //! Prometheus metrics: request counts and latency histograms per route, and
 //! the sizes of tries, stacks and caches (read at scrape time).
 
-use std::time::Instant;
-
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::State;
 use axum::http::{header, HeaderValue};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use prometheus_client::encoding::text::encode;
 use prometheus_client::encoding::EncodeLabelSet;
@@ -123,28 +120,29 @@ impl Default for Metrics {
     }
 }
 
-/// Middleware (a route layer, so the matched route is known): counts and
-/// times each request.
-pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let method = method_str(req.method());
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or("unmatched", |p| intern(p.as_str()));
-    let res = next.run(req).await;
-    let m = &state.metrics;
-    m.latency
-        .get_or_create(&RouteLabels { method, route })
-        .observe(started.elapsed().as_secs_f64());
-    m.requests
-        .get_or_create(&RequestLabels {
-            method,
-            route,
-            status: res.status().as_u16(),
-        })
-        .inc();
-    res
+impl Metrics {
+    /// Counts and times one request; `route` is the matched route pattern,
+    /// `None` for a request no route matched.
+    pub(crate) fn record(
+        &self,
+        method: &axum::http::Method,
+        route: Option<&str>,
+        status: u16,
+        elapsed: std::time::Duration,
+    ) {
+        let method = method_str(method);
+        let route = route.map_or("unmatched", intern);
+        self.latency
+            .get_or_create(&RouteLabels { method, route })
+            .observe(elapsed.as_secs_f64());
+        self.requests
+            .get_or_create(&RequestLabels {
+                method,
+                route,
+                status,
+            })
+            .inc();
+    }
 }
 
 /// `GET /metrics`: Prometheus (OpenMetrics) text.

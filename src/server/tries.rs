@@ -184,9 +184,9 @@ pub async fn suggest(
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
     let name = segment_name(&params, "trie")?;
-    let (mut q, mut limit) = (String::new(), None);
+    let (mut q, mut limit) = (std::borrow::Cow::Borrowed(""), None);
     for (k, v) in validate::query_params(query.as_deref()) {
-        match k.as_str() {
+        match &*k {
             "q" => q = v.map_err(|e| ApiError::invalid_key(format!("q is {e}")))?,
             "limit" => {
                 limit = Some(v.map_err(|e| ApiError::invalid_limit(format!("limit is {e}")))?)
@@ -231,10 +231,9 @@ pub async fn suggest(
         out
     });
     let mut res = json_response(body);
-    let micros = started.elapsed().as_micros().to_string();
-    if let Ok(v) = HeaderValue::from_str(&micros) {
-        res.headers_mut().insert("x-response-time-us", v);
-    }
+    let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+    res.headers_mut()
+        .insert("x-response-time-us", HeaderValue::from(micros));
     Ok(res)
 }
 

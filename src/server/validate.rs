@@ -4,6 +4,7 @@ use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::header;
 use serde_json::Value as Json;
+use std::borrow::Cow;
 
 use super::error::ApiError;
 use crate::db::{Value, ValueError};
@@ -126,21 +127,33 @@ pub fn decode_segment(raw: &str) -> Result<String, String> {
         .map_err(|_| format!("{raw:?} is not percent-encoded UTF-8"))
 }
 
+/// A decoded query parameter: its name, and its value or why it is not UTF-8.
+pub type QueryParam<'a> = (Cow<'a, str>, Result<Cow<'a, str>, String>);
+
 /// Query parameters, form-decoded (`+` is a space). A parameter that is not
 /// UTF-8 is kept as `Err` so the caller can say which one is wrong.
-pub fn query_params(raw: Option<&str>) -> Vec<(String, Result<String, String>)> {
+pub fn query_params(raw: Option<&str>) -> Vec<QueryParam<'_>> {
+    // Borrowed unless decoding changes something: the suggest route reads
+    // its two parameters on every keystroke.
+    fn dec(s: &str) -> Result<Cow<'_, str>, String> {
+        let bad = |_| "not percent-encoded UTF-8".to_string();
+        if s.contains('+') {
+            let spaced = s.replace('+', " ");
+            let decoded = percent_encoding::percent_decode_str(&spaced)
+                .decode_utf8()
+                .map_err(bad)?;
+            Ok(Cow::Owned(decoded.into_owned()))
+        } else {
+            percent_encoding::percent_decode_str(s)
+                .decode_utf8()
+                .map_err(bad)
+        }
+    }
     let Some(raw) = raw else { return Vec::new() };
     raw.split('&')
         .filter(|p| !p.is_empty())
         .map(|pair| {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            let dec = |s: &str| {
-                let s = s.replace('+', " ");
-                percent_encoding::percent_decode_str(&s)
-                    .decode_utf8()
-                    .map(|c| c.into_owned())
-                    .map_err(|_| "not percent-encoded UTF-8".to_string())
-            };
             (dec(k).unwrap_or_default(), dec(v))
         })
         .collect()
