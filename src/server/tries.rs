@@ -136,7 +136,7 @@ pub async fn key_get(
         out.push_str("{\"key\":");
         out.push_str(&serde_json::to_string(&key).expect("strings serialize"));
         out.push_str(",\"values\":[");
-        for (i, v) in values.iter().enumerate() {
+        for (i, v) in values.enumerate() {
             if i > 0 {
                 out.push(',');
             }

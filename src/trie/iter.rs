@@ -6,10 +6,11 @@
 //! subtree is empty (the trie prunes), so every step leads to output.
 
 use super::node::{Bucket, Inner, Node, Pos};
+use super::values::Values;
 
 enum Frame<'a, V> {
     /// The values of one key; the key buffer holds that key.
-    Values { values: &'a [V], next: usize },
+    Values(Values<'a, V>),
     /// The values of a big key past its inline head, touched (a cache miss
     /// into the key's own list) only if the head runs out before the limit.
     Rest {
@@ -74,13 +75,13 @@ impl<'a, V> Suggestions<'a, V> {
     }
 
     /// Pushes a frame yielding `values` under the (complete) current key.
-    fn push_values(&mut self, values: &'a [V]) {
+    fn push_values(&mut self, values: Values<'a, V>) {
         if !self.sealed {
             let bytes = std::mem::take(&mut self.key);
             self.key_str = String::from_utf8(bytes).expect("a complete key is valid UTF-8");
             self.sealed = true;
         }
-        self.stack.push(Frame::Values { values, next: 0 });
+        self.stack.push(Frame::Values(values));
     }
 
     /// Walks down to `prefix` and pushes the frame that enumerates it.
@@ -133,7 +134,7 @@ impl<'a, V> Suggestions<'a, V> {
             path_len,
         });
         if !inner.values.is_empty() {
-            self.push_values(inner.values.as_slice());
+            self.push_values(inner.values.values());
         }
     }
 
@@ -142,22 +143,17 @@ impl<'a, V> Suggestions<'a, V> {
         loop {
             let top = self.stack.last_mut()?;
             match top {
-                Frame::Values { values, next } => {
-                    let values: &'a [V] = values;
-                    if let Some(value) = values.get(*next) {
-                        *next += 1;
+                Frame::Values(values) => {
+                    if let Some(value) = values.next() {
                         debug_assert!(self.sealed);
                         return Some((&self.key_str, value));
                     }
                     self.stack.pop();
                 }
                 Frame::Rest { bucket, big, skip } => {
-                    let rest = bucket.big_rest(*big, *skip);
+                    let bucket: &'a Bucket<V> = bucket;
                     // The key is still sealed: the head's frame sat above this one.
-                    *top = Frame::Values {
-                        values: rest,
-                        next: 0,
-                    };
+                    *top = Frame::Values(bucket.big_rest(*big, *skip));
                 }
                 Frame::Children {
                     inner,
@@ -218,7 +214,7 @@ impl<'a, V> Suggestions<'a, V> {
                             skip: r.count,
                         });
                     }
-                    self.push_values(&bucket.values[r.value_start..r.value_end()]);
+                    self.push_values(Values::slice(bucket.inline_of(&r)));
                 }
             }
         }

@@ -47,6 +47,7 @@ use std::sync::Arc;
 
 pub use iter::{Matches, Suggestions};
 use node::{Inserted, Node};
+pub use values::Values;
 
 /// The bucket size at which a leaf bursts, chosen by benchmark (module docs).
 pub const DEFAULT_BURST: usize = 128;
@@ -364,7 +365,9 @@ impl<V> Trie<V> {
 
     /// The values of exactly `key`, in the order they were added (empty when
     /// the key is absent).
-    pub fn get(&self, key: &str) -> &[V] {
+    /// A key's values come back as [`Values`], an iterator that knows its
+    /// length (a big key's values are a tree, not one slice).
+    pub fn get(&self, key: &str) -> Values<'_, V> {
         self.root.get(key.as_bytes())
     }
 

@@ -15,7 +15,7 @@
 
 use std::sync::Arc;
 
-use super::values::{BigValues, DEMOTE, HEAD, PROMOTE};
+use super::values::{BigValues, Values, DEMOTE, HEAD, PROMOTE};
 
 /// One node of the trie. Children are `Arc`s so that a clone of the whole trie
 /// is O(1) and a write copies only the path it changes (`Arc::make_mut`).
@@ -115,15 +115,18 @@ impl<V> Default for Vals<V> {
 }
 
 impl<V> Vals<V> {
-    pub(crate) fn as_slice(&self) -> &[V] {
+    pub(crate) fn values(&self) -> Values<'_, V> {
         match self {
-            Vals::Inline(v) => v,
-            Vals::Big(b) => &b.list,
+            Vals::Inline(v) => Values::slice(v),
+            Vals::Big(b) => Values::big(b.iter()),
         }
     }
 
     pub(crate) fn is_empty(&self) -> bool {
-        self.as_slice().is_empty()
+        match self {
+            Vals::Inline(v) => v.is_empty(),
+            Vals::Big(b) => b.len() == 0,
+        }
     }
 
     fn take(&mut self) -> Vec<V>
@@ -132,7 +135,7 @@ impl<V> Vals<V> {
     {
         match std::mem::take(self) {
             Vals::Inline(v) => v,
-            Vals::Big(b) => Arc::unwrap_or_clone(b).list,
+            Vals::Big(b) => b.to_vec(),
         }
     }
 }
@@ -175,7 +178,7 @@ impl<V: Clone + Ord> Vals<V> {
                     return None;
                 }
                 let removed = Arc::make_mut(b).remove(value);
-                if b.list.len() <= DEMOTE {
+                if b.len() <= DEMOTE {
                     *self = Vals::Inline(self.take());
                 }
                 removed
@@ -364,26 +367,22 @@ impl<V> Bucket<V> {
     }
 
     /// All of a key's values.
-    pub(crate) fn values_of(&self, r: &Rec) -> &[V] {
+    pub(crate) fn values_of(&self, r: &Rec) -> Values<'_, V> {
         match r.big {
-            Some(b) => &self.big[b].list,
-            None => &self.values[r.value_start..r.value_end()],
+            Some(b) => Values::big(self.big[b].iter()),
+            None => Values::slice(self.inline_of(r)),
         }
     }
 
-    /// A key's values as (inline head, rest): the rest is empty unless the
-    /// key is big and its values go past the head.
+    /// The values stored in the bucket for the key at `r` (for a big key,
+    /// the head).
+    pub(crate) fn inline_of(&self, r: &Rec) -> &[V] {
+        &self.values[r.value_start..r.value_end()]
+    }
+
     /// The values of a big key past its inline head of `skip` values.
-    pub(crate) fn big_rest(&self, big: usize, skip: usize) -> &[V] {
-        &self.big[big].list[skip..]
-    }
-
-    pub(crate) fn values_split(&self, r: &Rec) -> (&[V], &[V]) {
-        let head = &self.values[r.value_start..r.value_end()];
-        match r.big {
-            Some(b) => (head, &self.big[b].list[r.count..]),
-            None => (head, &[]),
-        }
+    pub(crate) fn big_rest(&self, big: usize, skip: usize) -> Values<'_, V> {
+        Values::big(self.big[big].iter_from(skip))
     }
 
     /// Iterates over the records in order.
@@ -437,7 +436,7 @@ impl<V> Bucket<V> {
     {
         let (inline, big) = match values {
             Vals::Inline(v) => (v, None),
-            Vals::Big(b) => (b.list[..HEAD.min(b.list.len())].to_vec(), Some(b)),
+            Vals::Big(b) => (b.iter().take(HEAD).cloned().collect(), Some(b)),
         };
         let mut rec = Vec::with_capacity(suffix.len() + 4);
         write_varint(&mut rec, suffix.len());
@@ -488,7 +487,7 @@ impl<V: Clone + Ord> Bucket<V> {
                     Arc::make_mut(&mut self.big[b]).insert(value);
                     return Inserted::Added { new_key: false };
                 }
-                if self.values_of(&r).contains(&value) {
+                if self.inline_of(&r).contains(&value) {
                     return Inserted::Existing;
                 }
                 if r.count == PROMOTE {
@@ -523,10 +522,10 @@ impl<V: Clone + Ord> Bucket<V> {
                 return None;
             }
             let removed = Arc::make_mut(&mut self.big[b]).remove(v);
-            let list = &self.big[b].list;
-            if list.len() <= DEMOTE {
+            let big = &self.big[b];
+            if big.len() <= DEMOTE {
                 // Small again: all the values go back inline.
-                let list = Arc::unwrap_or_clone(self.big.remove(b)).list;
+                let list = self.big.remove(b).to_vec();
                 self.set_count(r, list.len(), false);
                 self.values.splice(r.value_start..r.value_end(), list);
             } else if let Some(pos) = self.values[r.value_start..r.value_end()]
@@ -534,7 +533,7 @@ impl<V: Clone + Ord> Bucket<V> {
                 .position(|x| x == v)
             {
                 // The head lost a value: the next one in order moves up.
-                let next = list.get(HEAD - 1).cloned();
+                let next = big.iter_from(HEAD - 1).next().cloned();
                 self.values.remove(r.value_start + pos);
                 match next {
                     Some(next) => self.values.insert(r.value_end() - 1, next),
@@ -543,7 +542,7 @@ impl<V: Clone + Ord> Bucket<V> {
             }
             return removed;
         }
-        let pos = self.values_of(r).iter().position(|x| x == v)?;
+        let pos = self.inline_of(r).iter().position(|x| x == v)?;
         if r.count == 1 {
             self.remove_record(r);
             return Some(v.clone());
@@ -726,7 +725,7 @@ impl<V> Node<V> {
     }
 
     /// The values of exactly `key`.
-    pub(crate) fn get(&self, key: &[u8]) -> &[V] {
+    pub(crate) fn get(&self, key: &[u8]) -> Values<'_, V> {
         let mut node = self;
         let mut key = key;
         loop {
@@ -734,22 +733,22 @@ impl<V> Node<V> {
                 Node::Bucket(b) => {
                     return match b.seek(key) {
                         Ok(r) => b.values_of(&r),
-                        Err(_) => &[],
+                        Err(_) => Values::slice(&[]),
                     }
                 }
                 Node::Inner(inner) => {
                     let Some(rest) = key.strip_prefix(&*inner.prefix) else {
-                        return &[];
+                        return Values::slice(&[]);
                     };
                     let Some((first, tail)) = rest.split_first() else {
-                        return inner.values.as_slice();
+                        return inner.values.values();
                     };
                     match inner.find(*first) {
                         Ok(i) => {
                             node = &inner.children[i];
                             key = tail;
                         }
-                        Err(_) => return &[],
+                        Err(_) => return Values::slice(&[]),
                     }
                 }
             }
@@ -777,7 +776,7 @@ impl<V> Node<V> {
                         Vals::Inline(v) => v.capacity() * size_of::<V>(),
                         Vals::Big(b) => big_bytes(b, &|_: &V| 0),
                     }
-                    + i.values.as_slice().iter().map(value_heap).sum::<usize>()
+                    + i.values.values().map(value_heap).sum::<usize>()
                     + i.children.capacity() * size_of::<Arc<Node<V>>>()
                     + i.children
                         .iter()
@@ -808,7 +807,7 @@ fn big_bytes<V>(b: &BigValues<V>, value_heap: &impl Fn(&V) -> usize) -> usize {
     2 * std::mem::size_of::<usize>()
         + std::mem::size_of::<BigValues<V>>()
         + b.heap_bytes()
-        + b.list.iter().map(value_heap).sum::<usize>()
+        + b.iter().map(value_heap).sum::<usize>()
 }
 
 impl<V: Clone + Ord> Inner<V> {
@@ -927,11 +926,12 @@ impl<V: Ord + std::fmt::Debug> Node<V> {
                 for r in &recs {
                     match r.big {
                         Some(i) => {
-                            b.big[i].check();
-                            assert!(b.big[i].list.len() > DEMOTE, "big list too small");
-                            let (head, _) = b.values_split(r);
-                            let list = &b.big[i].list;
-                            assert_eq!(head, &list[..HEAD.min(list.len())], "head out of step");
+                            let big = &b.big[i];
+                            big.check();
+                            assert!(big.len() > DEMOTE, "big list too small");
+                            let head: Vec<&V> = big.iter().take(HEAD).collect();
+                            let inline: Vec<&V> = b.inline_of(r).iter().collect();
+                            assert_eq!(inline, head, "head out of step");
                         }
                         None => assert!(r.count <= PROMOTE, "inline list too long"),
                     }
@@ -940,7 +940,7 @@ impl<V: Ord + std::fmt::Debug> Node<V> {
                     if i > 0 {
                         assert!(b.suffix(&recs[i - 1]) < b.suffix(r), "bucket out of order");
                     }
-                    let vals = b.values_of(r);
+                    let vals: Vec<&V> = b.values_of(r).collect();
                     assert!(!vals.is_empty(), "key without values");
                     for (j, v) in vals.iter().enumerate() {
                         assert!(!vals[..j].contains(v), "duplicate value");
@@ -956,7 +956,7 @@ impl<V: Ord + std::fmt::Debug> Node<V> {
                     .map(|w| w.count_ones() as usize)
                     .sum::<usize>();
                 assert_eq!(labels, i.children.len(), "bitmap disagrees with children");
-                let vals = i.values.as_slice();
+                let vals: Vec<&V> = i.values.values().collect();
                 for (j, v) in vals.iter().enumerate() {
                     assert!(!vals[..j].contains(v), "duplicate value");
                 }
