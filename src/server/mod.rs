@@ -261,6 +261,11 @@ impl<S: Send + Sync> FromRequestParts<S> for Segments {
 }
 
 impl Segments {
+    /// The raw query string, if any.
+    pub(crate) fn query(&self) -> Option<&str> {
+        self.0.query()
+    }
+
     fn raw(&self, i: usize) -> &str {
         self.0.path().split('/').nth(i + 1).unwrap_or("")
     }
@@ -270,14 +275,14 @@ impl Segments {
 pub(crate) fn segment_name(params: &Segments, kind: &str) -> Result<String, ApiError> {
     let decoded = validate::decode_segment(params.raw(2))
         .map_err(|e| ApiError::invalid_name(format!("{kind} name {e}")))?;
-    validate::name(kind, &decoded)
+    validate::name(kind, decoded)
 }
 
 /// The `{key}` path parameter: percent-decoded once, validated.
 fn segment_key(params: &Segments) -> Result<String, ApiError> {
     let decoded = validate::decode_segment(params.raw(4))
         .map_err(|e| ApiError::invalid_key(format!("key {e}")))?;
-    validate::key(&decoded)
+    validate::key(decoded)
 }
 
 /// A job id path parameter.

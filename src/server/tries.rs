@@ -2,7 +2,7 @@
 
 use std::time::Instant;
 
-use axum::extract::{RawQuery, State};
+use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -180,12 +180,12 @@ pub async fn key_delete(
 pub async fn suggest(
     State(state): State<AppState>,
     params: Segments,
-    RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
     let name = segment_name(&params, "trie")?;
     let (mut q, mut limit) = (std::borrow::Cow::Borrowed(""), None);
-    for (k, v) in validate::query_params(query.as_deref()) {
+    // The query borrowed from the request's URI (`RawQuery` would copy it).
+    for (k, v) in validate::query_params(params.query()) {
         match &*k {
             "q" => q = v.map_err(|e| ApiError::invalid_key(format!("q is {e}")))?,
             "limit" => {

@@ -21,31 +21,34 @@ pub const DEFAULT_LIMIT: usize = 10;
 pub const MAX_LIMIT: usize = 1000;
 
 /// A trie, stack or cache name: 1 to 64 of `A-Z a-z 0-9 _ -`.
-pub fn name(kind: &str, s: &str) -> Result<String, ApiError> {
-    let ok = (1..=64).contains(&s.len())
-        && s.bytes()
+pub fn name(kind: &str, s: impl AsRef<str> + Into<String>) -> Result<String, ApiError> {
+    let t = s.as_ref();
+    let ok = (1..=64).contains(&t.len())
+        && t.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
     if ok {
-        Ok(s.to_owned())
+        Ok(s.into())
     } else {
         Err(ApiError::invalid_name(format!(
-            "{kind} name {s:?} is invalid: use 1 to 64 characters of A-Z a-z 0-9 _ -"
+            "{kind} name {:?} is invalid: use 1 to 64 characters of A-Z a-z 0-9 _ -",
+            s.as_ref()
         )))
     }
 }
 
 /// A trie key: non-empty UTF-8, at most 1024 bytes.
-pub fn key(s: &str) -> Result<String, ApiError> {
-    if s.is_empty() {
+pub fn key(s: impl AsRef<str> + Into<String>) -> Result<String, ApiError> {
+    let t = s.as_ref();
+    if t.is_empty() {
         return Err(ApiError::invalid_key("key must not be empty"));
     }
-    if s.len() > MAX_KEY_BYTES {
+    if t.len() > MAX_KEY_BYTES {
         return Err(ApiError::invalid_key(format!(
             "key is {} bytes; the limit is {MAX_KEY_BYTES}",
-            s.len()
+            t.len()
         )));
     }
-    Ok(s.to_owned())
+    Ok(s.into())
 }
 
 /// A key from JSON: must be a string. `at` names the place in errors (built
@@ -120,10 +123,9 @@ pub fn limit(raw: Option<&str>) -> Result<usize, ApiError> {
 }
 
 /// Decodes a percent-encoded path segment into UTF-8.
-pub fn decode_segment(raw: &str) -> Result<String, String> {
+pub fn decode_segment(raw: &str) -> Result<Cow<'_, str>, String> {
     percent_encoding::percent_decode_str(raw)
         .decode_utf8()
-        .map(|s| s.into_owned())
         .map_err(|_| format!("{raw:?} is not percent-encoded UTF-8"))
 }
 
