@@ -45,6 +45,14 @@ impl Ord for Value {
     }
 }
 
+// Hashing, equality and order are all those of the text's bytes, so a map
+// keyed by values can be searched with a byte slice.
+impl std::borrow::Borrow<[u8]> for Value {
+    fn borrow(&self) -> &[u8] {
+        self.as_bytes()
+    }
+}
+
 impl std::hash::Hash for Value {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
         self.as_bytes().hash(state);

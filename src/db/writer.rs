@@ -567,7 +567,59 @@ fn publish_names<T: Clone>(
 /// several times faster than inserting millions of pairs one by one.
 #[derive(Default)]
 struct TrieModel {
-    keys: HashMap<String, Vec<Value>>,
+    keys: HashMap<String, KeyModel>,
+}
+
+/// One key's values during replay. A removal leaves a hole instead of
+/// shifting the rest, and a key with many values gets a map from value to
+/// slot, so replaying k removals of a k-value key is O(k), not O(k²).
+#[derive(Default)]
+struct KeyModel {
+    /// The values in the order they were added; `None` where one was removed.
+    slots: Vec<Option<Value>>,
+    /// Slot of each live value, once the key has more than [`KeyModel::MAP_ABOVE`] slots.
+    at: Option<HashMap<Value, usize>>,
+    live: usize,
+}
+
+impl KeyModel {
+    /// Below this many slots a removal scans them.
+    const MAP_ABOVE: usize = 32;
+
+    fn push(&mut self, value: Value) {
+        if let Some(at) = &mut self.at {
+            at.insert(value.clone(), self.slots.len());
+        }
+        self.slots.push(Some(value));
+        self.live += 1;
+        if self.at.is_none() && self.slots.len() > Self::MAP_ABOVE {
+            let at = self
+                .slots
+                .iter()
+                .enumerate()
+                .filter_map(|(i, v)| v.clone().map(|v| (v, i)))
+                .collect();
+            self.at = Some(at);
+        }
+    }
+
+    fn remove(&mut self, value: &str) {
+        let slot = match &mut self.at {
+            Some(at) => at.remove(value.as_bytes()),
+            None => self
+                .slots
+                .iter()
+                .position(|v| v.as_ref().is_some_and(|v| v.as_str() == value)),
+        };
+        if let Some(i) = slot {
+            self.slots[i] = None;
+            self.live -= 1;
+        }
+    }
+
+    fn into_values(self) -> Vec<Value> {
+        self.slots.into_iter().flatten().collect()
+    }
 }
 
 impl TrieModel {
@@ -578,7 +630,9 @@ impl TrieModel {
         match self.keys.get_mut(key) {
             Some(values) => values.push(value),
             None => {
-                self.keys.insert(key.to_owned(), vec![value]);
+                let mut values = KeyModel::default();
+                values.push(value);
+                self.keys.insert(key.to_owned(), values);
             }
         }
     }
@@ -588,19 +642,64 @@ impl TrieModel {
             return;
         };
         match value {
-            None => values.clear(),
-            Some(v) => values.retain(|x| x.as_str() != v),
-        }
-        if values.is_empty() {
-            self.keys.remove(key);
+            None => {
+                self.keys.remove(key);
+            }
+            Some(v) => {
+                values.remove(v);
+                if values.live == 0 {
+                    self.keys.remove(key);
+                }
+            }
         }
     }
 
     fn build(self) -> Trie<Value> {
-        let mut items: Vec<(String, Vec<Value>)> = self.keys.into_iter().collect();
+        let mut items: Vec<(String, Vec<Value>)> = self
+            .keys
+            .into_iter()
+            .map(|(k, v)| (k, v.into_values()))
+            .collect();
         items.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         Trie::from_sorted(crate::trie::DEFAULT_BURST, items)
             .expect("distinct non-empty keys, sorted")
+    }
+}
+
+#[cfg(test)]
+mod replay_tests {
+    use super::*;
+
+    /// Replay keeps insertion order through removals and re-adds, for keys
+    /// below and above the size where removals switch to the value map.
+    #[test]
+    fn replayed_order_matches_a_vec_model() {
+        for n in [5usize, 40, 500] {
+            let mut m = TrieModel::default();
+            let mut want: Vec<String> = Vec::new();
+            let v = |i: usize| i.to_string();
+            for i in 0..n {
+                m.insert("k", Value::from_canonical(&v(i)));
+                want.push(v(i));
+            }
+            for i in (0..n).step_by(3) {
+                m.remove("k", Some(&v(i)));
+                want.retain(|x| *x != v(i));
+            }
+            m.remove("k", Some("absent"));
+            m.insert("k", Value::from_canonical(&v(0)));
+            want.push(v(0));
+            let t = m.build();
+            let got: Vec<String> = t.get("k").map(|x| x.as_str().to_owned()).collect();
+            assert_eq!(got, want, "n = {n}");
+            t.assert_invariants();
+        }
+        let mut m = TrieModel::default();
+        m.insert("gone", Value::from_canonical("1"));
+        m.remove("gone", Some("1"));
+        m.insert("cleared", Value::from_canonical("2"));
+        m.remove("cleared", None);
+        assert!(m.build().is_empty());
     }
 }
 
