@@ -666,43 +666,6 @@ impl TrieModel {
     }
 }
 
-#[cfg(test)]
-mod replay_tests {
-    use super::*;
-
-    /// Replay keeps insertion order through removals and re-adds, for keys
-    /// below and above the size where removals switch to the value map.
-    #[test]
-    fn replayed_order_matches_a_vec_model() {
-        for n in [5usize, 40, 500] {
-            let mut m = TrieModel::default();
-            let mut want: Vec<String> = Vec::new();
-            let v = |i: usize| i.to_string();
-            for i in 0..n {
-                m.insert("k", Value::from_canonical(&v(i)));
-                want.push(v(i));
-            }
-            for i in (0..n).step_by(3) {
-                m.remove("k", Some(&v(i)));
-                want.retain(|x| *x != v(i));
-            }
-            m.remove("k", Some("absent"));
-            m.insert("k", Value::from_canonical(&v(0)));
-            want.push(v(0));
-            let t = m.build();
-            let got: Vec<String> = t.get("k").map(|x| x.as_str().to_owned()).collect();
-            assert_eq!(got, want, "n = {n}");
-            t.assert_invariants();
-        }
-        let mut m = TrieModel::default();
-        m.insert("gone", Value::from_canonical("1"));
-        m.remove("gone", Some("1"));
-        m.insert("cleared", Value::from_canonical("2"));
-        m.remove("cleared", None);
-        assert!(m.build().is_empty());
-    }
-}
-
 /// Replays the store into fresh state.
 pub(super) fn load(store: &mut dyn Store) -> Result<(State, LoadStats), StoreError> {
     let mut tries: BTreeMap<String, TrieModel> = BTreeMap::new();
@@ -811,4 +774,41 @@ pub(super) fn load(store: &mut dyn Store) -> Result<(State, LoadStats), StoreErr
         );
     }
     Ok((state, stats))
+}
+
+#[cfg(test)]
+mod replay_tests {
+    use super::*;
+
+    /// Replay keeps insertion order through removals and re-adds, for keys
+    /// below and above the size where removals switch to the value map.
+    #[test]
+    fn replayed_order_matches_a_vec_model() {
+        for n in [5usize, 40, 500] {
+            let mut m = TrieModel::default();
+            let mut want: Vec<String> = Vec::new();
+            let v = |i: usize| i.to_string();
+            for i in 0..n {
+                m.insert("k", Value::from_canonical(&v(i)));
+                want.push(v(i));
+            }
+            for i in (0..n).step_by(3) {
+                m.remove("k", Some(&v(i)));
+                want.retain(|x| *x != v(i));
+            }
+            m.remove("k", Some("absent"));
+            m.insert("k", Value::from_canonical(&v(0)));
+            want.push(v(0));
+            let t = m.build();
+            let got: Vec<String> = t.get("k").map(|x| x.as_str().to_owned()).collect();
+            assert_eq!(got, want, "n = {n}");
+            t.assert_invariants();
+        }
+        let mut m = TrieModel::default();
+        m.insert("gone", Value::from_canonical("1"));
+        m.remove("gone", Some("1"));
+        m.insert("cleared", Value::from_canonical("2"));
+        m.remove("cleared", None);
+        assert!(m.build().is_empty());
+    }
 }
