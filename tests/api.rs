@@ -1837,3 +1837,42 @@ fn durability_survives_sigkill() {
     let (_, body, _) = s.get("/v1/caches/k9/keys/n");
     assert_eq!(body, json!({"key": "n", "value": 8}));
 }
+
+/// A write whose body never finishes arriving is stopped after
+/// `--request-timeout` with the API's JSON 408, and applies nothing; reads on
+/// the same server are unaffected.
+#[test]
+fn slow_write_bodies_time_out_with_json_408() {
+    use std::io::{Read, Write};
+    let s = Server::start_with(&["--request-timeout", "1"]);
+    let addr = s.base.trim_start_matches("http://").to_owned();
+    let mut tcp = std::net::TcpStream::connect(&addr).unwrap();
+    tcp.set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
+    let part = br#"{"entries": [{"key""#;
+    write!(
+        tcp,
+        "POST /v1/tries/slow/entries HTTP/1.1\r\nHost: {addr}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        part.len() + 40
+    )
+    .unwrap();
+    tcp.write_all(part).unwrap();
+    // The server answers on its own once the timeout passes; the read
+    // blocks until then (the read timeout only bounds a hung server).
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !answer.ends_with(b"}}") {
+        let n = tcp
+            .read(&mut buf)
+            .expect("an answer before the read timeout");
+        assert!(n > 0, "connection closed without an answer");
+        answer.extend_from_slice(&buf[..n]);
+    }
+    let answer = String::from_utf8(answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains(r#""code":"timeout""#), "{answer}");
+    let (st, _, _) = s.get("/v1/tries/slow");
+    assert_eq!(st, 404, "the timed-out batch applied nothing");
+    assert_eq!(s.get("/healthz").0, 200);
+}

@@ -11,9 +11,10 @@
 //!
 //! # Layers, outermost first
 //! CORS (preflights answered here, without a token) → the edge middleware
-//! (token check before anything else about the request, metrics, a log line
-//! per request, JSON bodies for errors raised outside handlers: 404, 405,
-//! 408, 413) → timeout → body limit → routes.
+//! (token check before anything else about the request, the request timeout
+//! for methods other than GET and HEAD, metrics, a log line per request, JSON
+//! bodies for errors raised outside handlers: 404, 405, 408, 413) → body
+//! limit → routes.
 
 mod caches;
 mod demo;
@@ -35,7 +36,6 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use tower_http::cors::{AllowOrigin, CorsLayer};
-use tower_http::timeout::TimeoutLayer;
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
 use utoipa_axum::routes;
 
@@ -137,11 +137,7 @@ pub fn app(state: AppState, cors_origins: &[String], timeout: Duration) -> Route
         .fallback(not_found)
         .with_state(state.clone())
         .layer(DefaultBodyLimit::max(validate::MAX_BODY))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            timeout,
-        ))
-        .layer(middleware::from_fn_with_state(state, edge));
+        .layer(middleware::from_fn_with_state((state, timeout), edge));
     let router = if cors_origins.is_empty() {
         router
     } else {
@@ -185,7 +181,11 @@ async fn not_found() -> ApiError {
 ///
 /// `Router::layer` wraps each route (and the fallback) after routing, so the
 /// matched route pattern is known here.
-async fn edge(State(state): State<AppState>, req: Request, next: Next) -> Response {
+async fn edge(
+    State((state, timeout)): State<(AppState, Duration)>,
+    req: Request,
+    next: Next,
+) -> Response {
     let started = std::time::Instant::now();
     let method = req.method().clone();
     // Both clones share their bytes (an Arc and a `Bytes`).
@@ -194,7 +194,16 @@ async fn edge(State(state): State<AppState>, req: Request, next: Next) -> Respon
         .get::<axum::extract::MatchedPath>()
         .cloned();
     let uri = req.uri().clone();
-    let res = edge_inner(&state, req, next).await;
+    // GET and HEAD handlers read no body and never wait (they answer from a
+    // snapshot), so a timer could not stop them anyway: only the others,
+    // which read bodies and wait for the durable writer, get one.
+    let res = if matches!(method, Method::GET | Method::HEAD) {
+        edge_inner(&state, req, next).await
+    } else {
+        tokio::time::timeout(timeout, edge_inner(&state, req, next))
+            .await
+            .unwrap_or_else(|_| ApiError::for_status(StatusCode::REQUEST_TIMEOUT).into_response())
+    };
     let elapsed = started.elapsed();
     let status = res.status().as_u16();
     let route = route.as_ref().map(axum::extract::MatchedPath::as_str);
