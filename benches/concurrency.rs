@@ -158,6 +158,17 @@ struct Run {
     writes_per_s: f64,
 }
 
+/// What runs beside the readers.
+#[derive(Clone, Copy, PartialEq)]
+enum Neighbour {
+    Nothing,
+    /// One thread inserting and removing at full speed.
+    Writer,
+    /// One thread spinning on arithmetic, touching no shared memory: the
+    /// control for what a busy neighbour core costs on this machine.
+    Spinner,
+}
+
 fn measure(
     c: &Arc<dyn Contender>,
     w: &Arc<Workload>,
@@ -165,6 +176,22 @@ fn measure(
     writer: bool,
     window: Duration,
 ) -> Run {
+    let neighbour = if writer {
+        Neighbour::Writer
+    } else {
+        Neighbour::Nothing
+    };
+    measure_beside(c, w, readers, neighbour, window)
+}
+
+fn measure_beside(
+    c: &Arc<dyn Contender>,
+    w: &Arc<Workload>,
+    readers: usize,
+    neighbour: Neighbour,
+    window: Duration,
+) -> Run {
+    let writer = neighbour == Neighbour::Writer;
     let stop = Arc::new(AtomicBool::new(false));
     let handles: Vec<_> = (0..readers)
         .map(|r| {
@@ -205,6 +232,18 @@ fn measure(
             n
         })
     });
+    let spinner = (neighbour == Neighbour::Spinner).then(|| {
+        let stop = Arc::clone(&stop);
+        std::thread::spawn(move || {
+            let mut x = 1u64;
+            while !stop.load(Ordering::Relaxed) {
+                for _ in 0..1000 {
+                    x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+                }
+            }
+            x
+        })
+    });
     let start = Instant::now();
     // The measurement window: a benchmark's clock, not synchronization.
     std::thread::sleep(window);
@@ -218,6 +257,9 @@ fn measure(
     }
     let secs = start.elapsed().as_secs_f64();
     let writes = writer_handle.map_or(0, |h| h.join().expect("writer"));
+    if let Some(h) = spinner {
+        h.join().expect("spinner");
+    }
     Run {
         reads_per_s: total as f64 / secs,
         p99_ns: if samples.is_empty() {
@@ -344,22 +386,31 @@ fn main() {
     // machine's speed drifts; retention is measured again from alternating
     // pairs (read-only window, then with-writer window) and the median
     // ratio reported.
+    // A CPU-only spinner in the writer's place is the control: what the
+    // readers lose to any busy neighbour core on this machine (shared
+    // physical cores, frequency), as opposed to what the writer's work costs.
     let ours = builders[0]();
     let pairs = if smoke() { 1 } else { 7 };
     for &t in threads.iter().filter(|&&t| t < cores) {
-        let mut ratios: Vec<f64> = (0..pairs)
-            .map(|_| {
-                let alone = measure(&ours, &w, t, false, window).reads_per_s;
-                let with = measure(&ours, &w, t, true, window).reads_per_s;
-                with / alone
-            })
-            .collect();
-        ratios.sort_by(f64::total_cmp);
-        println!(
-            "  {t} readers: {:.0}% of read-only throughput (median of {pairs} alternating pairs; range {:.0}%-{:.0}%)",
-            ratios[ratios.len() / 2] * 100.0,
-            ratios[0] * 100.0,
-            ratios[ratios.len() - 1] * 100.0
-        );
+        let (mut with_writer, mut with_spinner) = (Vec::new(), Vec::new());
+        for _ in 0..pairs {
+            let alone = measure_beside(&ours, &w, t, Neighbour::Nothing, window).reads_per_s;
+            let writer = measure_beside(&ours, &w, t, Neighbour::Writer, window).reads_per_s;
+            let spinner = measure_beside(&ours, &w, t, Neighbour::Spinner, window).reads_per_s;
+            with_writer.push(writer / alone);
+            with_spinner.push(spinner / alone);
+        }
+        for (label, ratios) in [
+            ("the writer", &mut with_writer),
+            ("a CPU-only spinner (control)", &mut with_spinner),
+        ] {
+            ratios.sort_by(f64::total_cmp);
+            println!(
+                "  {t} readers beside {label}: {:.0}% of read-only throughput (median of {pairs} alternating rounds; range {:.0}%-{:.0}%)",
+                ratios[ratios.len() / 2] * 100.0,
+                ratios[0] * 100.0,
+                ratios[ratios.len() - 1] * 100.0
+            );
+        }
     }
 }
