@@ -565,74 +565,43 @@ fn publish_names<T: Clone>(
 /// only appends (the log holds a pair's insert only when it was new), and the
 /// trie is built in one pass at the end ([`Trie::from_sorted`]), which is
 /// several times faster than inserting millions of pairs one by one.
+///
+/// A key with up to [`TrieModel::MAP_ABOVE`] values removes by a scan. A
+/// bigger one gets, at its first removal, a value -> slot map and marks
+/// removed slots dead instead of shifting the rest, so replaying k removals of
+/// a k-value key is O(k), not O(k²). A log without such removals builds no
+/// map: restart time and memory stay those of plain appends.
 #[derive(Default)]
 struct TrieModel {
-    keys: HashMap<String, KeyModel>,
+    keys: HashMap<String, Vec<Value>>,
+    /// The big keys that have seen a removal.
+    holes: HashMap<String, Holes>,
 }
 
-/// One key's values during replay. A removal leaves a hole instead of
-/// shifting the rest, and a key with many values gets a map from value to
-/// slot, so replaying k removals of a k-value key is O(k), not O(k²).
-#[derive(Default)]
-struct KeyModel {
-    /// The values in the order they were added; `None` where one was removed.
-    slots: Vec<Option<Value>>,
-    /// Slot of each live value, once the key has more than [`KeyModel::MAP_ABOVE`] slots.
-    at: Option<HashMap<Value, usize>>,
-    live: usize,
-}
-
-impl KeyModel {
-    /// Below this many slots a removal scans them.
-    const MAP_ABOVE: usize = 32;
-
-    fn push(&mut self, value: Value) {
-        if let Some(at) = &mut self.at {
-            at.insert(value.clone(), self.slots.len());
-        }
-        self.slots.push(Some(value));
-        self.live += 1;
-        if self.at.is_none() && self.slots.len() > Self::MAP_ABOVE {
-            let at = self
-                .slots
-                .iter()
-                .enumerate()
-                .filter_map(|(i, v)| v.clone().map(|v| (v, i)))
-                .collect();
-            self.at = Some(at);
-        }
-    }
-
-    fn remove(&mut self, value: &str) {
-        let slot = match &mut self.at {
-            Some(at) => at.remove(value.as_bytes()),
-            None => self
-                .slots
-                .iter()
-                .position(|v| v.as_ref().is_some_and(|v| v.as_str() == value)),
-        };
-        if let Some(i) = slot {
-            self.slots[i] = None;
-            self.live -= 1;
-        }
-    }
-
-    fn into_values(self) -> Vec<Value> {
-        self.slots.into_iter().flatten().collect()
-    }
+/// Where a big key's live values are, and which slots are dead.
+struct Holes {
+    at: HashMap<Value, usize>,
+    dead: Vec<bool>,
 }
 
 impl TrieModel {
+    /// Up to this many values a removal scans them.
+    const MAP_ABOVE: usize = 32;
+
     fn insert(&mut self, key: &str, value: Value) {
         if key.is_empty() {
             return; // never written by this server; a trie cannot hold it
         }
         match self.keys.get_mut(key) {
-            Some(values) => values.push(value),
-            None => {
-                let mut values = KeyModel::default();
+            Some(values) => {
+                if let Some(h) = self.holes.get_mut(key) {
+                    h.at.insert(value.clone(), values.len());
+                    h.dead.push(false);
+                }
                 values.push(value);
-                self.keys.insert(key.to_owned(), values);
+            }
+            None => {
+                self.keys.insert(key.to_owned(), vec![value]);
             }
         }
     }
@@ -641,24 +610,47 @@ impl TrieModel {
         let Some(values) = self.keys.get_mut(key) else {
             return;
         };
-        match value {
-            None => {
-                self.keys.remove(key);
+        let Some(v) = value else {
+            self.keys.remove(key);
+            self.holes.remove(key);
+            return;
+        };
+        let empty = if values.len() > Self::MAP_ABOVE || self.holes.contains_key(key) {
+            let h = self.holes.entry(key.to_owned()).or_insert_with(|| Holes {
+                at: values.iter().cloned().zip(0..).collect(),
+                dead: vec![false; values.len()],
+            });
+            if let Some(i) = h.at.remove(v.as_bytes()) {
+                h.dead[i] = true;
             }
-            Some(v) => {
-                values.remove(v);
-                if values.live == 0 {
-                    self.keys.remove(key);
-                }
+            h.at.is_empty()
+        } else {
+            if let Some(i) = values.iter().position(|x| x.as_str() == v) {
+                values.remove(i);
             }
+            values.is_empty()
+        };
+        if empty {
+            self.keys.remove(key);
+            self.holes.remove(key);
         }
     }
 
-    fn build(self) -> Trie<Value> {
+    fn build(mut self) -> Trie<Value> {
         let mut items: Vec<(String, Vec<Value>)> = self
             .keys
             .into_iter()
-            .map(|(k, v)| (k, v.into_values()))
+            .map(|(k, v)| match self.holes.remove(&k) {
+                None => (k, v),
+                Some(h) => {
+                    let live = v
+                        .into_iter()
+                        .zip(h.dead)
+                        .filter(|(_, d)| !d)
+                        .map(|(v, _)| v);
+                    (k, live.collect())
+                }
+            })
             .collect();
         items.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         Trie::from_sorted(crate::trie::DEFAULT_BURST, items)
