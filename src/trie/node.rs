@@ -484,7 +484,13 @@ impl<V: Clone + Ord> Bucket<V> {
                     if self.big[b].contains(&value) {
                         return Inserted::Existing;
                     }
-                    Arc::make_mut(&mut self.big[b]).insert(value);
+                    Arc::make_mut(&mut self.big[b]).insert(value.clone());
+                    if r.count < HEAD {
+                        // The head holds every value so far (it is short
+                        // only when the key is): the new one joins it.
+                        self.values.insert(r.value_end(), value);
+                        self.set_count(&r, r.count + 1, true);
+                    }
                     return Inserted::Added { new_key: false };
                 }
                 if self.inline_of(&r).contains(&value) {
@@ -532,8 +538,9 @@ impl<V: Clone + Ord> Bucket<V> {
                 .iter()
                 .position(|x| x == v)
             {
-                // The head lost a value: the next one in order moves up.
-                let next = big.iter_from(HEAD - 1).next().cloned();
+                // The head (the first `r.count` values) lost one: the next
+                // value in order, if any, moves up.
+                let next = big.iter_from(r.count - 1).next().cloned();
                 self.values.remove(r.value_start + pos);
                 match next {
                     Some(next) => self.values.insert(r.value_end() - 1, next),
@@ -774,9 +781,12 @@ impl<V> Node<V> {
                 i.prefix.heap_bytes()
                     + match &i.values {
                         Vals::Inline(v) => v.capacity() * size_of::<V>(),
-                        Vals::Big(b) => big_bytes(b, &|_: &V| 0),
+                        Vals::Big(b) => big_bytes(b, value_heap),
                     }
-                    + i.values.values().map(value_heap).sum::<usize>()
+                    + match &i.values {
+                        Vals::Inline(v) => v.iter().map(value_heap).sum::<usize>(),
+                        Vals::Big(_) => 0, // counted with the big list
+                    }
                     + i.children.capacity() * size_of::<Arc<Node<V>>>()
                     + i.children
                         .iter()
@@ -807,7 +817,7 @@ fn big_bytes<V>(b: &BigValues<V>, value_heap: &impl Fn(&V) -> usize) -> usize {
     2 * std::mem::size_of::<usize>()
         + std::mem::size_of::<BigValues<V>>()
         + b.heap_bytes()
-        + b.iter().map(value_heap).sum::<usize>()
+        + b.slot_heap(value_heap)
 }
 
 impl<V: Clone + Ord> Inner<V> {

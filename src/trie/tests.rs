@@ -324,3 +324,71 @@ fn from_sorted_refuses_unsorted_or_empty_keys() {
     let t = Trie::from_sorted(4, vec![(String::new(), vec![1])]);
     assert_eq!(t.unwrap_err(), crate::TrieError::EmptyKey);
 }
+
+/// A big key whose inline head ran short (it fell to 16 values and lost one
+/// from the head) keeps the head in step through later adds and removals:
+/// suggest once repeated a value and dropped another here.
+#[test]
+fn big_key_with_a_short_head_stays_in_step() {
+    let mut t = Trie::new();
+    for v in 0..33 {
+        t.insert("smith", v).unwrap();
+    }
+    for v in 16..33 {
+        assert!(t.remove("smith", &v));
+    }
+    assert!(t.remove("smith", &0));
+    t.assert_invariants();
+    for v in [100, 101] {
+        t.insert("smith", v).unwrap();
+        t.assert_invariants();
+    }
+    assert!(t.remove("smith", &1));
+    t.assert_invariants();
+    let want: Vec<i32> = (2..16).chain([100, 101]).collect();
+    let got: Vec<i32> = t.suggest("smith", 100).iter().map(|(_, v)| *v).collect();
+    assert_eq!(got, want);
+    assert_eq!(t.get("smith"), want);
+}
+
+/// Removing a big key's oldest values leaves a run of dead slots at the front
+/// of its list; reading past them must not depend on how many there are
+/// (checked here for correctness; `benches/big_key` times the writes).
+#[test]
+fn oldest_values_removed_first() {
+    let mut t = Trie::new();
+    let n = 5_000;
+    for v in 0..n {
+        t.insert("k", v).unwrap();
+    }
+    for v in 0..n - 40 {
+        assert!(t.remove("k", &v));
+        if v % 997 == 0 {
+            t.assert_invariants();
+        }
+    }
+    t.assert_invariants();
+    let want: Vec<i32> = (n - 40..n).collect();
+    let got: Vec<i32> = t.suggest("k", 100).iter().map(|(_, v)| *v).collect();
+    assert_eq!(got, want);
+    assert_eq!(t.get("k"), want);
+}
+
+/// A removed value of a big key stays allocated until the key is rebuilt, and
+/// `memory()` keeps counting it until then.
+#[test]
+fn memory_counts_removed_values_still_held() {
+    let mut t = Trie::new();
+    for i in 0..200 {
+        t.insert("k", format!("{i:05}{}", "x".repeat(10_000)))
+            .unwrap();
+    }
+    let before = t.memory().total_bytes;
+    assert!(before > 200 * 10_000);
+    for i in 0..60 {
+        assert!(t.remove("k", &format!("{i:05}{}", "x".repeat(10_000))));
+    }
+    // 60 dead slots of 200: no rebuild yet, all 200 strings still held.
+    assert!(t.memory().total_bytes > 200 * 10_000);
+    t.assert_invariants();
+}

@@ -54,8 +54,13 @@ const INDEX_FAN: usize = 64;
 enum ListNode<V> {
     /// Up to `FAN` values; bit `i` of `dead` is set when value `i` was removed.
     Leaf { vals: Vec<V>, dead: u64 },
-    /// Up to `FAN` children, each full but the last.
-    Branch(Vec<Arc<ListNode<V>>>),
+    /// Up to `FAN` children, each full but the last, with the number of live
+    /// values under each, so that finding the n-th live value, or the next
+    /// one after a run of removed ones, skips whole subtrees.
+    Branch {
+        children: Vec<Arc<ListNode<V>>>,
+        live: Vec<u32>,
+    },
 }
 
 impl<V> ListNode<V> {
@@ -66,7 +71,10 @@ impl<V> ListNode<V> {
                 dead: 0,
             }
         } else {
-            ListNode::Branch(Vec::new())
+            ListNode::Branch {
+                children: Vec::new(),
+                live: Vec::new(),
+            }
         }
     }
 }
@@ -109,7 +117,7 @@ impl<V> BigValues<V> {
         loop {
             match node {
                 ListNode::Leaf { vals, dead } => return (vals, *dead, pos & !(FAN - 1)),
-                ListNode::Branch(children) => {
+                ListNode::Branch { children, .. } => {
                     node = &children[(pos >> (SHIFT * h)) & (FAN - 1)];
                     h -= 1;
                 }
@@ -136,15 +144,35 @@ impl<V> BigValues<V> {
         }
     }
 
-    /// The live values after the first `skip` of them.
+    /// The live values after the first `skip` of them: O(log k) to start,
+    /// however many removed slots come first.
     pub(crate) fn iter_from(&self, skip: usize) -> BigIter<'_, V> {
         let mut it = self.iter();
-        for _ in 0..skip {
-            if it.next().is_none() {
-                break;
-            }
+        if skip >= self.live {
+            it.pos = self.slots;
+            it.remaining = 0;
+        } else {
+            it.pos = nth_live(&self.list, skip, self.height, 0);
+            it.remaining = self.live - skip;
         }
         it
+    }
+
+    /// The first live position at or after `from`, if any.
+    fn seek_live(&self, from: usize) -> Option<usize> {
+        first_live_from(&self.list, from, self.height, 0)
+    }
+
+    /// The heap owned by every stored value, removed ones included (they
+    /// stay in their leaf until the key is rebuilt).
+    pub(crate) fn slot_heap(&self, value_heap: &impl Fn(&V) -> usize) -> usize {
+        fn rec<V>(n: &ListNode<V>, f: &impl Fn(&V) -> usize) -> usize {
+            match n {
+                ListNode::Leaf { vals, .. } => vals.iter().map(f).sum(),
+                ListNode::Branch { children, .. } => children.iter().map(|c| rec(c, f)).sum(),
+            }
+        }
+        rec(&self.list, value_heap)
     }
 
     /// Heap bytes held by the two trees (nodes, `Arc` headers, vectors).
@@ -153,9 +181,10 @@ impl<V> BigValues<V> {
             let own = 2 * std::mem::size_of::<usize>() + std::mem::size_of::<ListNode<V>>();
             own + match n {
                 ListNode::Leaf { vals, .. } => vals.capacity() * std::mem::size_of::<V>(),
-                ListNode::Branch(c) => {
-                    c.capacity() * std::mem::size_of::<usize>()
-                        + c.iter().map(|c| list(c)).sum::<usize>()
+                ListNode::Branch { children, live } => {
+                    children.capacity() * std::mem::size_of::<usize>()
+                        + live.capacity() * 4
+                        + children.iter().map(|c| list(c)).sum::<usize>()
                 }
             }
         }
@@ -220,6 +249,24 @@ impl<V: Ord> BigValues<V> {
             "index unsorted or values repeated"
         );
         assert_eq!(self.iter().count(), self.live, "list live count disagrees");
+        fn live_under<V>(n: &ListNode<V>) -> usize {
+            match n {
+                ListNode::Leaf { vals, dead } => vals.len() - dead.count_ones() as usize,
+                ListNode::Branch { children, live } => {
+                    assert_eq!(children.len(), live.len(), "live counts out of step");
+                    children
+                        .iter()
+                        .zip(live)
+                        .map(|(c, &l)| {
+                            let n = live_under(c);
+                            assert_eq!(n, l as usize, "stale live count");
+                            n
+                        })
+                        .sum()
+                }
+            }
+        }
+        assert_eq!(live_under(&self.list), self.live, "live counts disagree");
         for &p in &positions {
             let (_, dead, base) = self.leaf(p as usize);
             assert_eq!(
@@ -239,7 +286,7 @@ impl<V: Clone + Ord> BigValues<V> {
             slots: 0,
             height: 0,
             index: Arc::new(IndexNode::Leaf(Vec::new())),
-            live: values.len(),
+            live: 0,
         };
         let mut order: Vec<u32> = (0..values.len())
             .map(|p| u32::try_from(p).expect("fewer than 2^32 values per key"))
@@ -256,11 +303,16 @@ impl<V: Clone + Ord> BigValues<V> {
     fn push(&mut self, v: V) {
         if self.slots == FAN.pow(self.height + 1) {
             let old = std::mem::replace(&mut self.list, Arc::new(ListNode::empty(0)));
-            self.list = Arc::new(ListNode::Branch(vec![old]));
+            let live = u32::try_from(self.live).expect("fewer than 2^32 values per key");
+            self.list = Arc::new(ListNode::Branch {
+                children: vec![old],
+                live: vec![live],
+            });
             self.height += 1;
         }
         push_rec(Arc::make_mut(&mut self.list), self.slots, self.height, v);
         self.slots += 1;
+        self.live += 1;
     }
 
     /// Appends `v` unless present; returns whether it was added.
@@ -279,7 +331,6 @@ impl<V: Clone + Ord> BigValues<V> {
             });
         }
         self.index = index;
-        self.live += 1;
         true
     }
 
@@ -317,11 +368,13 @@ fn push_rec<V: Clone>(node: &mut ListNode<V>, pos: usize, height: u32, v: V) {
             }
             vals.push(v);
         }
-        ListNode::Branch(children) => {
+        ListNode::Branch { children, live } => {
             let i = (pos >> (SHIFT * height)) & (FAN - 1);
             if i == children.len() {
                 children.push(Arc::new(ListNode::empty(height - 1)));
+                live.push(0);
             }
+            live[i] += 1;
             push_rec(Arc::make_mut(&mut children[i]), pos, height - 1, v);
         }
     }
@@ -335,9 +388,52 @@ fn kill_rec<V: Clone>(node: &mut ListNode<V>, pos: usize, height: u32) -> V {
             *dead |= 1 << i;
             vals[i].clone()
         }
-        ListNode::Branch(children) => {
+        ListNode::Branch { children, live } => {
             let i = (pos >> (SHIFT * height)) & (FAN - 1);
+            live[i] -= 1;
             kill_rec(Arc::make_mut(&mut children[i]), pos, height - 1)
+        }
+    }
+}
+
+/// The position of the `n`-th live slot under `node` (which has more than
+/// `n`), whose first position is `base`.
+fn nth_live<V>(node: &ListNode<V>, mut n: usize, height: u32, base: usize) -> usize {
+    match node {
+        ListNode::Leaf { vals, dead } => {
+            let i = (0..vals.len())
+                .filter(|i| (dead >> i) & 1 == 0)
+                .nth(n)
+                .expect("the leaf holds more than n live values");
+            base + i
+        }
+        ListNode::Branch { children, live } => {
+            let span = FAN.pow(height);
+            for (i, (c, &l)) in children.iter().zip(live).enumerate() {
+                let l = l as usize;
+                if n < l {
+                    return nth_live(c, n, height - 1, base + i * span);
+                }
+                n -= l;
+            }
+            unreachable!("the branch holds more than n live values")
+        }
+    }
+}
+
+/// The first live position at or after `from` under `node`, whose first
+/// position is `base`; subtrees without live values are skipped whole.
+fn first_live_from<V>(node: &ListNode<V>, from: usize, height: u32, base: usize) -> Option<usize> {
+    match node {
+        ListNode::Leaf { vals, dead } => (from.saturating_sub(base)..vals.len())
+            .find(|i| (dead >> i) & 1 == 0)
+            .map(|i| base + i),
+        ListNode::Branch { children, live } => {
+            let span = FAN.pow(height);
+            let first = from.saturating_sub(base) / span;
+            (first..children.len())
+                .filter(|&i| live[i] > 0)
+                .find_map(|i| first_live_from(&children[i], from, height - 1, base + i * span))
         }
     }
 }
@@ -498,6 +594,8 @@ impl<'a, V> Iterator for BigIter<'a, V> {
     fn next(&mut self) -> Option<&'a V> {
         while self.remaining > 0 && self.pos < self.big.slots {
             if self.pos >= self.base + self.leaf.len() || self.leaf.is_empty() {
+                // Past this leaf: jump over removed slots to the next live one.
+                self.pos = self.big.seek_live(self.pos)?;
                 let (leaf, dead, base) = self.big.leaf(self.pos);
                 (self.leaf, self.dead, self.base) = (leaf, dead, base);
             }
