@@ -152,12 +152,9 @@ impl<V: Clone + Ord> Vals<V> {
 
     fn insert(&mut self, value: V) -> bool {
         match self {
-            Vals::Big(b) => {
-                if b.contains(&value) {
-                    return false;
-                }
-                Arc::make_mut(b).insert(value)
-            }
+            // `BigValues::insert` checks for the value itself; cloning the
+            // `Arc`ed struct first is O(1).
+            Vals::Big(b) => Arc::make_mut(b).insert(value),
             Vals::Inline(v) => {
                 if v.contains(&value) {
                     return false;
@@ -481,10 +478,9 @@ impl<V: Clone + Ord> Bucket<V> {
         match self.seek(suffix) {
             Ok(r) => {
                 if let Some(b) = r.big {
-                    if self.big[b].contains(&value) {
+                    if !Arc::make_mut(&mut self.big[b]).insert(value.clone()) {
                         return Inserted::Existing;
                     }
-                    Arc::make_mut(&mut self.big[b]).insert(value.clone());
                     if r.count < HEAD {
                         // The head holds every value so far (it is short
                         // only when the key is): the new one joins it.
