@@ -9,25 +9,18 @@ use super::node::{Bucket, Inner, Node, Pos};
 use super::values::Values;
 
 enum Frame<'a, V> {
-    /// The values of one key; the key buffer holds that key.
-    Values(Values<'a, V>),
-    /// The values of a big key past its inline head, touched (a cache miss
-    /// into the key's own list) only if the head runs out before the limit.
-    Rest {
-        bucket: &'a Bucket<V>,
-        big: usize,
-        skip: usize,
-    },
     /// The children of an inner node whose path is `key[..path_len]`;
     /// `label` is the smallest label not yet visited, `index` its child.
+    /// `own` is set once the node's own key (its path) has been yielded.
     Children {
         inner: &'a Inner<V>,
         label: usize,
         index: usize,
         path_len: usize,
+        own: bool,
     },
-    /// The records of a bucket from byte `pos` (values from `vpos`) on, while
-    /// their suffix starts with `filter`; the bucket's path is `key[..path_len]`.
+    /// The records of a bucket from `at` on, while their suffix starts with
+    /// `filter`; the bucket's path is `key[..path_len]`.
     Bucket {
         bucket: &'a Bucket<V>,
         at: Pos,
@@ -39,18 +32,23 @@ enum Frame<'a, V> {
 /// Streaming iterator over the entries under a prefix, in key order and then
 /// in the order each key's values were added.
 ///
-/// Iterating with [`Iterator::next`] allocates a `String` per entry; the
-/// lending form [`Suggestions::next_entry`] borrows the key from an internal
-/// buffer instead, which is what a server writing JSON wants.
+/// Three ways to read it, cheapest first:
+/// - [`Suggestions::next_key`]: one key at a time with all its values,
+///   the key borrowed from an internal buffer;
+/// - [`Suggestions::next_entry`]: one (key, value) entry at a time, the key
+///   borrowed (what a server writing JSON wants);
+/// - [`Iterator::next`]: owned entries, a `String` per entry.
 pub struct Suggestions<'a, V> {
     /// The current path, as bytes while frames edit it.
     key: Vec<u8>,
-    /// The same buffer as a validated `String` while a key's values are being
-    /// yielded: a key with many values is checked for UTF-8 once, not once
-    /// per value. Exactly one of `key`/`key_str` holds the buffer.
+    /// The same buffer as a validated `String` once a key has been handed
+    /// out: a key with many values is checked for UTF-8 once, not once per
+    /// value. Exactly one of `key`/`key_str` holds the buffer.
     key_str: String,
     sealed: bool,
     stack: Vec<Frame<'a, V>>,
+    /// The rest of the current key's values, for `next_entry`.
+    current: Values<'a, V>,
 }
 
 impl<'a, V> Suggestions<'a, V> {
@@ -60,6 +58,7 @@ impl<'a, V> Suggestions<'a, V> {
             key_str: String::new(),
             sealed: false,
             stack: Vec::with_capacity(8),
+            current: Values::slice(&[]),
         };
         it.descend(root, prefix);
         it
@@ -74,14 +73,14 @@ impl<'a, V> Suggestions<'a, V> {
         &mut self.key
     }
 
-    /// Pushes a frame yielding `values` under the (complete) current key.
-    fn push_values(&mut self, values: Values<'a, V>) {
+    /// The current (complete) key, checked for UTF-8 once.
+    fn seal(&mut self) -> &str {
         if !self.sealed {
             let bytes = std::mem::take(&mut self.key);
             self.key_str = String::from_utf8(bytes).expect("a complete key is valid UTF-8");
             self.sealed = true;
         }
-        self.stack.push(Frame::Values(values));
+        &self.key_str
     }
 
     /// Walks down to `prefix` and pushes the frame that enumerates it.
@@ -132,36 +131,32 @@ impl<'a, V> Suggestions<'a, V> {
             label: 0,
             index: 0,
             path_len,
+            own: false,
         });
-        if !inner.values.is_empty() {
-            self.push_values(inner.values.values());
-        }
     }
 
-    /// The next entry, with the key borrowed from the iterator.
-    pub fn next_entry(&mut self) -> Option<(&str, &'a V)> {
+    /// Moves to the next key, leaving its bytes in `self.key` (unsealed),
+    /// and returns its values.
+    fn advance(&mut self) -> Option<Values<'a, V>> {
         loop {
             let top = self.stack.last_mut()?;
             match top {
-                Frame::Values(values) => {
-                    if let Some(value) = values.next() {
-                        debug_assert!(self.sealed);
-                        return Some((&self.key_str, value));
-                    }
-                    self.stack.pop();
-                }
-                Frame::Rest { bucket, big, skip } => {
-                    let bucket: &'a Bucket<V> = bucket;
-                    // The key is still sealed: the head's frame sat above this one.
-                    *top = Frame::Values(bucket.big_rest(*big, *skip));
-                }
                 Frame::Children {
                     inner,
                     label,
                     index,
                     path_len,
+                    own,
                 } => {
                     let inner: &'a Inner<V> = inner;
+                    let path_len = *path_len;
+                    if !*own {
+                        *own = true;
+                        if !inner.values.is_empty() {
+                            self.key_mut().truncate(path_len);
+                            return Some(inner.values.values());
+                        }
+                    }
                     let Some(b) = inner.next_label(*label) else {
                         self.stack.pop();
                         continue;
@@ -169,7 +164,6 @@ impl<'a, V> Suggestions<'a, V> {
                     let child = &inner.children[*index];
                     *label = usize::from(b) + 1;
                     *index += 1;
-                    let path_len = *path_len;
                     let key = self.key_mut();
                     key.truncate(path_len);
                     key.push(b);
@@ -190,7 +184,7 @@ impl<'a, V> Suggestions<'a, V> {
                     path_len,
                 } => {
                     let bucket: &'a Bucket<V> = bucket;
-                    if at.byte >= bucket.data_len() {
+                    if at.byte >= bucket.records_end() {
                         self.stack.pop();
                         continue;
                     }
@@ -205,18 +199,30 @@ impl<'a, V> Suggestions<'a, V> {
                     let key = self.key_mut();
                     key.truncate(path_len);
                     key.extend_from_slice(suffix);
-                    // The rest of a big key's values is only touched when the
-                    // inline head runs out.
-                    if let Some(big) = r.big {
-                        self.stack.push(Frame::Rest {
-                            bucket,
-                            big,
-                            skip: r.count,
-                        });
-                    }
-                    self.push_values(Values::slice(bucket.inline_of(&r)));
+                    return Some(bucket.values_of(&r));
                 }
             }
+        }
+    }
+
+    /// The next key with all its values (at least one), the key borrowed
+    /// from the iterator. Skips whatever `next_entry` left of the previous
+    /// key's values.
+    pub fn next_key(&mut self) -> Option<(&str, Values<'a, V>)> {
+        self.current = Values::slice(&[]);
+        let values = self.advance()?;
+        Some((self.seal(), values))
+    }
+
+    /// The next entry, with the key borrowed from the iterator.
+    pub fn next_entry(&mut self) -> Option<(&str, &'a V)> {
+        loop {
+            if let Some(value) = self.current.next() {
+                debug_assert!(self.sealed);
+                return Some((&self.key_str, value));
+            }
+            self.current = self.advance()?;
+            self.seal();
         }
     }
 }
@@ -265,28 +271,22 @@ impl<V> Matches<V> {
     where
         V: Clone,
     {
-        let mut m = Matches {
-            text: String::with_capacity(limit.min(64) * 12),
-            entries: Vec::with_capacity(limit.min(64)),
-        };
-        while m.entries.len() < limit {
-            let Some((k, v)) = it.next_entry() else { break };
-            m.push(k, v.clone());
+        // Keys go in as bytes and the text is checked for UTF-8 once at the
+        // end, not once per key.
+        let mut text = Vec::with_capacity(limit.min(64) * 12);
+        let mut entries = Vec::with_capacity(limit.min(64));
+        while entries.len() < limit {
+            let Some(values) = it.advance() else { break };
+            let start = text.len();
+            text.extend_from_slice(&it.key);
+            let end = text.len();
+            let room = limit - entries.len();
+            entries.extend(values.take(room).map(|v| (start, end, v.clone())));
         }
-        m
-    }
-
-    /// Appends an entry; a key equal to the previous entry's shares its text.
-    fn push(&mut self, key: &str, value: V) {
-        let range = match self.entries.last() {
-            Some(&(s, e, _)) if &self.text[s..e] == key => (s, e),
-            _ => {
-                let s = self.text.len();
-                self.text.push_str(key);
-                (s, self.text.len())
-            }
-        };
-        self.entries.push((range.0, range.1, value));
+        Matches {
+            text: String::from_utf8(text).expect("stored keys are valid UTF-8"),
+            entries,
+        }
     }
 
     /// The number of entries.

@@ -201,10 +201,34 @@ fn run(burst: usize, ops: Vec<Op>) {
                 assert_eq!(t.remove_key(&k), m.remove(&k).unwrap_or_default());
             }
             Op::Get(k) => {
-                assert_eq!(t.get(&k), m.get(&k).map(Vec::as_slice).unwrap_or(&[]));
+                let want = m.get(&k).map(Vec::as_slice).unwrap_or(&[]);
+                let got = t.get(&k);
+                assert_eq!(got, want);
+                assert_eq!(got.len(), want.len());
+                for v in 0..=u8::MAX {
+                    assert_eq!(got.contains(&v), want.contains(&v), "contains({v})");
+                }
             }
             Op::Suggest(p, n) => {
-                assert_eq!(t.suggest(&p, n), model_suggest(&m, &p, n));
+                let want = model_suggest(&m, &p, n);
+                assert_eq!(t.suggest(&p, n), want);
+                // The streaming forms agree: by entry, and by key.
+                let mut it = t.iter_prefix(&p);
+                let mut by_entry = Vec::new();
+                while by_entry.len() < n {
+                    let Some((k, v)) = it.next_entry() else { break };
+                    by_entry.push((k.to_owned(), *v));
+                }
+                assert_eq!(by_entry, want);
+                let mut it = t.iter_prefix(&p);
+                let mut by_key = Vec::new();
+                while by_key.len() < n {
+                    let Some((k, vs)) = it.next_key() else { break };
+                    assert!(!vs.is_empty(), "a key without values");
+                    let room = n - by_key.len();
+                    by_key.extend(vs.take(room).map(|v| (k.to_owned(), *v)));
+                }
+                assert_eq!(by_key, want);
             }
             Op::CloneThenMutate(k, v) => {
                 let before = t.suggest("", usize::MAX).into_vec();
@@ -248,6 +272,28 @@ proptest! {
     fn agrees_with_model_burst_8(ops in prop::collection::vec(op(), 1..200)) {
         run(8, ops);
     }
+
+    /// Buckets big enough to carry a sparse index (more than `INDEX_MIN`
+    /// keys), over keys whose first four bytes often tie, including NUL
+    /// bytes, which the index's zero padding must not confuse.
+    #[test]
+    fn agrees_with_model_indexed_buckets(ops in prop::collection::vec(indexed_op(), 50..400)) {
+        run(40, ops);
+    }
+}
+
+fn indexed_op() -> impl Strategy<Value = Op> {
+    let piece = prop::sample::select(vec!["a", "b", "ab", "\0", "é", "z"]);
+    let keys = prop::collection::vec(piece, 1..8).prop_map(|p| p.concat());
+    let k = move || keys.clone();
+    prop_oneof![
+        8 => (k(), 0..3u8).prop_map(|(k, v)| Op::Insert(k, v)),
+        2 => (k(), 0..3u8).prop_map(|(k, v)| Op::Remove(k, v)),
+        1 => k().prop_map(Op::RemoveKey),
+        2 => k().prop_map(Op::Get),
+        3 => (prop_oneof![Just(String::new()), k()], 0..12usize).prop_map(|(p, n)| Op::Suggest(p, n)),
+        1 => (k(), 0..3u8).prop_map(|(k, v)| Op::CloneThenMutate(k, v)),
+    ]
 }
 
 /// A key with many values moves them to a sorted index and back, in buckets

@@ -634,6 +634,14 @@ pub struct Values<'a, V>(ValuesInner<'a, V>);
 enum ValuesInner<'a, V> {
     Slice(std::slice::Iter<'a, V>),
     Big(BigIter<'a, V>),
+    /// A big key seen from its bucket: the inline copy of its first `skip`
+    /// values, then the list from `skip` on. The list (a cache miss of its
+    /// own) is touched only when the head runs out.
+    Head {
+        head: std::slice::Iter<'a, V>,
+        big: &'a BigValues<V>,
+        skip: usize,
+    },
 }
 
 impl<'a, V> Values<'a, V> {
@@ -643,6 +651,15 @@ impl<'a, V> Values<'a, V> {
 
     pub(crate) fn big(it: BigIter<'a, V>) -> Self {
         Values(ValuesInner::Big(it))
+    }
+
+    /// `head` (a copy of `big`'s first values), then the rest of `big`.
+    pub(crate) fn head_then(head: &'a [V], big: &'a BigValues<V>) -> Self {
+        Values(ValuesInner::Head {
+            head: head.iter(),
+            big,
+            skip: head.len(),
+        })
     }
 
     /// True when there are no (more) values.
@@ -658,6 +675,7 @@ impl<'a, V> Values<'a, V> {
     {
         match &self.0 {
             ValuesInner::Big(b) if b.pos == 0 => b.big.contains(v),
+            ValuesInner::Head { head, big, skip } if head.len() == *skip => big.contains(v),
             _ => self.clone().any(|x| x == v),
         }
     }
@@ -679,6 +697,13 @@ impl<'a, V> Iterator for Values<'a, V> {
         match &mut self.0 {
             ValuesInner::Slice(s) => s.next(),
             ValuesInner::Big(b) => b.next(),
+            ValuesInner::Head { head, big, skip } => match head.next() {
+                Some(v) => Some(v),
+                None => {
+                    self.0 = ValuesInner::Big(big.iter_from(*skip));
+                    self.next()
+                }
+            },
         }
     }
 
@@ -686,6 +711,10 @@ impl<'a, V> Iterator for Values<'a, V> {
         match &self.0 {
             ValuesInner::Slice(s) => s.size_hint(),
             ValuesInner::Big(b) => b.size_hint(),
+            ValuesInner::Head { head, big, skip } => {
+                let n = head.len() + big.len() - skip;
+                (n, Some(n))
+            }
         }
     }
 }
@@ -697,6 +726,11 @@ impl<V> Clone for Values<'_, V> {
         Values(match &self.0 {
             ValuesInner::Slice(s) => ValuesInner::Slice(s.clone()),
             ValuesInner::Big(b) => ValuesInner::Big(b.clone()),
+            ValuesInner::Head { head, big, skip } => ValuesInner::Head {
+                head: head.clone(),
+                big,
+                skip: *skip,
+            },
         })
     }
 }
