@@ -3,37 +3,40 @@
 //! textbook trie the engine is compared against.
 #![allow(dead_code)]
 
-use std::alloc::{GlobalAlloc, Layout, System};
+use mimalloc::MiMalloc;
+use std::alloc::{GlobalAlloc, Layout};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use typeahead::users;
 
 /// Counts the bytes currently allocated, so that every contender's memory is
 /// measured the same way (live heap bytes after building, minus before).
+/// It forwards to mimalloc, the allocator the `typeahead` binary ships with,
+/// so every contender allocates as it would in the server.
 pub struct Counting;
 
 static LIVE: AtomicUsize = AtomicUsize::new(0);
 
-// SAFETY: every method forwards to `System` with the caller's arguments
-// unchanged, so `System`'s guarantees carry over; the counter is a side effect
+// SAFETY: every method forwards to `MiMalloc` with the caller's arguments
+// unchanged, so `MiMalloc`'s guarantees carry over; the counter is a side effect
 // that never touches the memory itself.
 #[allow(unsafe_code)]
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         LIVE.fetch_add(layout.size(), Ordering::Relaxed);
         // SAFETY: same contract as our caller's.
-        unsafe { System.alloc(layout) }
+        unsafe { MiMalloc.alloc(layout) }
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
         // SAFETY: same contract as our caller's.
-        unsafe { System.dealloc(ptr, layout) }
+        unsafe { MiMalloc.dealloc(ptr, layout) }
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         LIVE.fetch_add(new_size, Ordering::Relaxed);
         LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
         // SAFETY: same contract as our caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
+        unsafe { MiMalloc.realloc(ptr, layout, new_size) }
     }
 }
 
@@ -260,7 +263,7 @@ pub fn btree_suggest_into(
     out.len()
 }
 
-/// Our lending iterator writing into a reused buffer.
+/// Our lending iterator, a key at a time, writing into a reused buffer.
 pub fn trie_suggest_into(
     t: &typeahead::Trie<u64>,
     prefix: &str,
@@ -270,8 +273,10 @@ pub fn trie_suggest_into(
     out.clear();
     let mut it = t.iter_prefix(prefix);
     while out.len() < limit {
-        let Some((k, v)) = it.next_entry() else { break };
-        out.push(k, *v);
+        let Some((k, vs)) = it.next_key() else { break };
+        for v in vs.take(limit - out.len()) {
+            out.push(k, *v);
+        }
     }
     out.len()
 }

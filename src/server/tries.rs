@@ -212,20 +212,26 @@ pub async fn suggest(
         let mut out = String::with_capacity(16 + limit * 48);
         out.push_str("{\"entries\":[");
         let mut it = s.trie().iter_prefix(&q);
+        // A key is escaped once, then repeated for each of its values.
+        let mut entry_head = String::new();
         let mut n = 0;
         while n < limit {
-            let Some((key, value)) = it.next_entry() else {
+            let Some((key, values)) = it.next_key() else {
                 break;
             };
-            if n > 0 {
-                out.push(',');
+            entry_head.clear();
+            entry_head.push_str("{\"key\":");
+            push_json_str(&mut entry_head, key);
+            entry_head.push_str(",\"value\":");
+            for value in values.take(limit - n) {
+                if n > 0 {
+                    out.push(',');
+                }
+                out.push_str(&entry_head);
+                out.push_str(value.as_str());
+                out.push('}');
+                n += 1;
             }
-            out.push_str("{\"key\":");
-            push_json_str(&mut out, key);
-            out.push_str(",\"value\":");
-            out.push_str(value.as_str());
-            out.push('}');
-            n += 1;
         }
         out.push_str("]}");
         out

@@ -29,6 +29,66 @@ enum Frame<'a, V> {
     },
 }
 
+// Not derived: a derive would ask for `V: Copy`, and only references are copied.
+impl<V> Clone for Frame<'_, V> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<V> Copy for Frame<'_, V> {}
+
+/// Frames kept inline up to a typical depth: a suggestion then allocates
+/// nothing for its walk but the key buffer.
+const INLINE_FRAMES: usize = 8;
+
+/// The walk's stack: the first [`INLINE_FRAMES`] frames inline, deeper ones
+/// (long keys in a deep branch) in a vector.
+struct FrameStack<'a, V> {
+    inline: [Option<Frame<'a, V>>; INLINE_FRAMES],
+    len: usize,
+    spill: Vec<Frame<'a, V>>,
+}
+
+impl<'a, V> FrameStack<'a, V> {
+    fn new() -> Self {
+        FrameStack {
+            inline: [None; INLINE_FRAMES],
+            len: 0,
+            spill: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, f: Frame<'a, V>) {
+        if self.len < INLINE_FRAMES {
+            self.inline[self.len] = Some(f);
+        } else {
+            self.spill.push(f);
+        }
+        self.len += 1;
+    }
+
+    fn pop(&mut self) {
+        if self.len == 0 {
+            return;
+        }
+        self.len -= 1;
+        if self.len < INLINE_FRAMES {
+            self.inline[self.len] = None;
+        } else {
+            self.spill.pop();
+        }
+    }
+
+    fn last_mut(&mut self) -> Option<&mut Frame<'a, V>> {
+        match self.len {
+            0 => None,
+            n if n <= INLINE_FRAMES => self.inline[n - 1].as_mut(),
+            _ => self.spill.last_mut(),
+        }
+    }
+}
+
 /// Streaming iterator over the entries under a prefix, in key order and then
 /// in the order each key's values were added.
 ///
@@ -46,7 +106,7 @@ pub struct Suggestions<'a, V> {
     /// value. Exactly one of `key`/`key_str` holds the buffer.
     key_str: String,
     sealed: bool,
-    stack: Vec<Frame<'a, V>>,
+    stack: FrameStack<'a, V>,
     /// The rest of the current key's values, for `next_entry`.
     current: Values<'a, V>,
 }
@@ -57,7 +117,7 @@ impl<'a, V> Suggestions<'a, V> {
             key: Vec::with_capacity(prefix.len() + 24),
             key_str: String::new(),
             sealed: false,
-            stack: Vec::with_capacity(8),
+            stack: FrameStack::new(),
             current: Values::slice(&[]),
         };
         it.descend(root, prefix);
@@ -281,7 +341,19 @@ impl<V> Matches<V> {
             text.extend_from_slice(&it.key);
             let end = text.len();
             let room = limit - entries.len();
-            entries.extend(values.take(room).map(|v| (start, end, v.clone())));
+            // Most keys' values are one slice in the bucket: copy from it
+            // directly; only a big key past its head goes through the list.
+            let (head, more) = values.leading_slice();
+            let n = head.len().min(room);
+            entries.extend(head[..n].iter().map(|v| (start, end, v.clone())));
+            if more && n < room {
+                entries.extend(
+                    values
+                        .skip(n)
+                        .take(room - n)
+                        .map(|v| (start, end, v.clone())),
+                );
+            }
         }
         Matches {
             text: String::from_utf8(text).expect("stored keys are valid UTF-8"),

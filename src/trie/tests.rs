@@ -438,3 +438,26 @@ fn memory_counts_removed_values_still_held() {
     assert!(t.memory().total_bytes > 200 * 10_000);
     t.assert_invariants();
 }
+
+/// A walk deeper than the iterator's inline frames (burst 1 nests a node
+/// per key here) spills to the heap and still yields every key in order.
+#[test]
+fn deep_walks_spill_their_stack() {
+    let mut t = Trie::with_burst(1);
+    let keys: Vec<String> = (1..=40).map(|n| "ab".repeat(n)).collect();
+    for (i, k) in keys.iter().enumerate().rev() {
+        t.insert(k, i).unwrap();
+        t.insert(&format!("{k}z"), i + 100).unwrap();
+    }
+    t.assert_invariants();
+    let mut want: Vec<(String, usize)> = Vec::new();
+    for (i, k) in keys.iter().enumerate() {
+        want.push((k.clone(), i));
+    }
+    for (i, k) in keys.iter().enumerate() {
+        want.push((format!("{k}z"), i + 100));
+    }
+    want.sort();
+    assert_eq!(t.suggest("", usize::MAX), want);
+    assert_eq!(t.suggest("abab", 3), want[1..4].to_vec());
+}

@@ -662,6 +662,18 @@ impl<'a, V> Values<'a, V> {
         })
     }
 
+    /// The values that can be read without touching a big key's list:
+    /// all of them for a short key, the inline head for a big one (nothing
+    /// once iteration has moved into the list). The flag says whether more
+    /// may follow the slice.
+    pub(crate) fn leading_slice(&self) -> (&'a [V], bool) {
+        match &self.0 {
+            ValuesInner::Slice(s) => (s.as_slice(), false),
+            ValuesInner::Head { head, .. } => (head.as_slice(), true),
+            ValuesInner::Big(_) => (&[], true),
+        }
+    }
+
     /// True when there are no (more) values.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
