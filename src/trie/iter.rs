@@ -99,48 +99,93 @@ impl<'a, V> FrameStack<'a, V> {
 ///   borrowed (what a server writing JSON wants);
 /// - [`Iterator::next`]: owned entries, a `String` per entry.
 pub struct Suggestions<'a, V> {
-    /// The current path, as bytes while frames edit it.
-    key: Vec<u8>,
-    /// The same buffer as a validated `String` once a key has been handed
-    /// out: a key with many values is checked for UTF-8 once, not once per
-    /// value. Exactly one of `key`/`key_str` holds the buffer.
-    key_str: String,
-    sealed: bool,
+    /// The current path.
+    key: KeyBuf,
     stack: FrameStack<'a, V>,
     /// The rest of the current key's values, for `next_entry`.
     current: Values<'a, V>,
 }
 
+/// Key bytes kept inline up to this length (nearly every key), so a walk
+/// allocates nothing for its key buffer.
+const KEY_INLINE: usize = 64;
+
+/// The walk's key buffer: inline while short, a vector once it has grown
+/// past [`KEY_INLINE`] bytes.
+struct KeyBuf {
+    inline: [u8; KEY_INLINE],
+    len: usize,
+    heap: Option<Vec<u8>>,
+}
+
+impl KeyBuf {
+    fn new() -> Self {
+        KeyBuf {
+            inline: [0; KEY_INLINE],
+            len: 0,
+            heap: None,
+        }
+    }
+
+    #[inline]
+    fn as_slice(&self) -> &[u8] {
+        match &self.heap {
+            None => &self.inline[..self.len],
+            Some(v) => v,
+        }
+    }
+
+    #[inline]
+    fn len(&self) -> usize {
+        self.as_slice().len()
+    }
+
+    #[inline]
+    fn truncate(&mut self, n: usize) {
+        match &mut self.heap {
+            None => self.len = self.len.min(n),
+            Some(v) => v.truncate(n),
+        }
+    }
+
+    #[inline]
+    fn extend_from_slice(&mut self, s: &[u8]) {
+        match &mut self.heap {
+            None if self.len + s.len() <= KEY_INLINE => {
+                self.inline[self.len..self.len + s.len()].copy_from_slice(s);
+                self.len += s.len();
+            }
+            None => {
+                let mut v = Vec::with_capacity((self.len + s.len()) * 2);
+                v.extend_from_slice(&self.inline[..self.len]);
+                v.extend_from_slice(s);
+                self.heap = Some(v);
+            }
+            Some(v) => v.extend_from_slice(s),
+        }
+    }
+
+    #[inline]
+    fn push(&mut self, b: u8) {
+        self.extend_from_slice(&[b]);
+    }
+
+    /// The key as text: only complete keys are asked for, and they are
+    /// valid UTF-8 because they were inserted as `&str`.
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(self.as_slice()).expect("a complete key is valid UTF-8")
+    }
+}
+
 impl<'a, V> Suggestions<'a, V> {
     pub(crate) fn new(root: &'a Node<V>, prefix: &'a [u8]) -> Self {
         let mut it = Suggestions {
-            key: Vec::with_capacity(prefix.len() + 24),
-            key_str: String::new(),
-            sealed: false,
+            key: KeyBuf::new(),
             stack: FrameStack::new(),
             current: Values::slice(&[]),
         };
         it.descend(root, prefix);
         it
-    }
-
-    /// The key buffer, for editing.
-    fn key_mut(&mut self) -> &mut Vec<u8> {
-        if self.sealed {
-            self.key = std::mem::take(&mut self.key_str).into_bytes();
-            self.sealed = false;
-        }
-        &mut self.key
-    }
-
-    /// The current (complete) key, checked for UTF-8 once.
-    fn seal(&mut self) -> &str {
-        if !self.sealed {
-            let bytes = std::mem::take(&mut self.key);
-            self.key_str = String::from_utf8(bytes).expect("a complete key is valid UTF-8");
-            self.sealed = true;
-        }
-        &self.key_str
     }
 
     /// Walks down to `prefix` and pushes the frame that enumerates it.
@@ -183,7 +228,7 @@ impl<'a, V> Suggestions<'a, V> {
     /// Pushes everything under `inner`, whose path is the current key buffer
     /// without the node's own prefix.
     fn push_inner(&mut self, inner: &'a Inner<V>) {
-        let key = self.key_mut();
+        let key = &mut self.key;
         key.extend_from_slice(&inner.prefix);
         let path_len = key.len();
         self.stack.push(Frame::Children {
@@ -195,7 +240,7 @@ impl<'a, V> Suggestions<'a, V> {
         });
     }
 
-    /// Moves to the next key, leaving its bytes in `self.key` (unsealed),
+    /// Moves to the next key, leaving its bytes in `self.key`,
     /// and returns its values.
     fn advance(&mut self) -> Option<Values<'a, V>> {
         loop {
@@ -213,7 +258,7 @@ impl<'a, V> Suggestions<'a, V> {
                     if !*own {
                         *own = true;
                         if !inner.values.is_empty() {
-                            self.key_mut().truncate(path_len);
+                            self.key.truncate(path_len);
                             return Some(inner.values.values());
                         }
                     }
@@ -224,7 +269,7 @@ impl<'a, V> Suggestions<'a, V> {
                     let child = &inner.children[*index];
                     *label = usize::from(b) + 1;
                     *index += 1;
-                    let key = self.key_mut();
+                    let key = &mut self.key;
                     key.truncate(path_len);
                     key.push(b);
                     match &**child {
@@ -256,7 +301,7 @@ impl<'a, V> Suggestions<'a, V> {
                     }
                     *at = r.next();
                     let path_len = *path_len;
-                    let key = self.key_mut();
+                    let key = &mut self.key;
                     key.truncate(path_len);
                     key.extend_from_slice(suffix);
                     return Some(bucket.values_of(&r));
@@ -271,18 +316,16 @@ impl<'a, V> Suggestions<'a, V> {
     pub fn next_key(&mut self) -> Option<(&str, Values<'a, V>)> {
         self.current = Values::slice(&[]);
         let values = self.advance()?;
-        Some((self.seal(), values))
+        Some((self.key.as_str(), values))
     }
 
     /// The next entry, with the key borrowed from the iterator.
     pub fn next_entry(&mut self) -> Option<(&str, &'a V)> {
         loop {
             if let Some(value) = self.current.next() {
-                debug_assert!(self.sealed);
-                return Some((&self.key_str, value));
+                return Some((self.key.as_str(), value));
             }
             self.current = self.advance()?;
-            self.seal();
         }
     }
 }
@@ -338,7 +381,7 @@ impl<V> Matches<V> {
         while entries.len() < limit {
             let Some(values) = it.advance() else { break };
             let start = text.len();
-            text.extend_from_slice(&it.key);
+            text.extend_from_slice(it.key.as_slice());
             let end = text.len();
             let room = limit - entries.len();
             // Most keys' values are one slice in the bucket: copy from it

@@ -202,8 +202,8 @@ impl<V: Clone + Ord> Vals<V> {
 /// more than [`INDEX_MIN`] keys ends its `data` with a sparse index, one
 /// [`ANCHOR`]-byte entry per [`INDEX_EVERY`] records giving the record's
 /// first four suffix bytes and its position. A seek compares the key's first
-/// four bytes with the anchors' (integer compares over one or two cache
-/// lines), starts at the last anchor certainly below the key and decodes at
+/// four bytes with the anchors' (branch-free integer compares over the heads,
+/// packed together in one or two cache lines), starts at the last anchor certainly below the key and decodes at
 /// most a few records, where a full scan decoded half the bucket (the
 /// largest share of a suggest's time in `examples/profile_suggest`). The
 /// index costs about 2 bytes per key; every write to the bucket rebuilds
@@ -224,8 +224,9 @@ pub(crate) const INDEX_MIN: usize = 16;
 /// One index entry per this many records.
 pub(crate) const INDEX_EVERY: usize = 8;
 /// Bytes per index entry: the suffix's first four bytes (big-endian, zero
-/// padded), then the record's byte offset, value index and big index (u32
-/// little-endian each).
+/// padded; all entries' heads come first, together), and the record's byte
+/// offset, value index and big index (u32 little-endian each, after the
+/// heads).
 const ANCHOR: usize = 16;
 
 /// A position between records: byte offset in `data`, index in `values`,
@@ -459,21 +460,24 @@ impl<V> Bucket<V> {
     #[inline]
     fn anchor_below(&self, key: &[u8]) -> Pos {
         let index = &self.data[self.records_end()..];
+        let n = index.len() / ANCHOR;
+        let (heads, positions) = index.split_at(n * 4);
         let want = head(key);
-        let mut found = None;
-        for entry in index.chunks_exact(ANCHOR) {
-            if u32::from_be_bytes(field(entry, 0)) >= want {
-                break;
-            }
-            found = Some(entry);
+        // Heads are sorted, so the count of those below `want` is the index
+        // of the first that is not: a branch-free pass over one or two
+        // cache lines.
+        let below = heads
+            .chunks_exact(4)
+            .map(|h| usize::from(u32::from_be_bytes(field(h, 0)) < want))
+            .sum::<usize>();
+        if below == 0 {
+            return Pos::default();
         }
-        match found {
-            None => Pos::default(),
-            Some(e) => Pos {
-                byte: u32::from_le_bytes(field(e, 4)) as usize,
-                value: u32::from_le_bytes(field(e, 8)) as usize,
-                big: u32::from_le_bytes(field(e, 12)) as usize,
-            },
+        let e = &positions[(below - 1) * 12..];
+        Pos {
+            byte: u32::from_le_bytes(field(e, 0)) as usize,
+            value: u32::from_le_bytes(field(e, 4)) as usize,
+            big: u32::from_le_bytes(field(e, 8)) as usize,
         }
     }
 
@@ -498,16 +502,17 @@ impl<V> Bucket<V> {
         if self.len() <= INDEX_MIN {
             return Vec::new();
         }
-        let mut entries = Vec::with_capacity(self.len() / INDEX_EVERY * ANCHOR);
+        let mut heads = Vec::with_capacity(self.len() / INDEX_EVERY * ANCHOR);
+        let mut positions = Vec::with_capacity(self.len() / INDEX_EVERY * (ANCHOR - 4));
         for r in self.records().skip(INDEX_EVERY).step_by(INDEX_EVERY) {
-            let suffix = self.suffix(&r);
-            entries.extend_from_slice(&head(suffix).to_be_bytes());
+            heads.extend_from_slice(&head(self.suffix(&r)).to_be_bytes());
             for n in [r.start, r.value_start, r.big_start] {
                 let n = u32::try_from(n).expect("bucket offsets fit in 32 bits");
-                entries.extend_from_slice(&n.to_le_bytes());
+                positions.extend_from_slice(&n.to_le_bytes());
             }
         }
-        entries
+        heads.extend_from_slice(&positions);
+        heads
     }
 
     /// The end position (after the last record).
