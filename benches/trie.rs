@@ -49,6 +49,18 @@ fn time_queries(queries: &[String], mut f: impl FnMut(&str) -> usize) -> (f64, f
     (percentile(&mut ns, 0.5), percentile(&mut ns, 0.99))
 }
 
+/// The median cost of timing nothing, the floor under every per-query time.
+fn timer_overhead_ns() -> f64 {
+    let mut ns: Vec<f64> = (0..100_000)
+        .map(|_| {
+            let t = Instant::now();
+            black_box(());
+            t.elapsed().as_nanos() as f64
+        })
+        .collect();
+    percentile(&mut ns, 0.5)
+}
+
 /// Builds three times; returns the median build time and the last build with
 /// its live-heap delta.
 fn build<T>(mut make: impl FnMut() -> T) -> (f64, T, usize) {
@@ -269,6 +281,10 @@ fn main() {
     );
     println!(" the others a Vec with a String per entry; buf p50: every design writes the same answers into");
     println!(" one reused buffer, no allocation per entry, as the server does; x: the design's figure over ours)");
+    println!(
+        "(every p50 includes the timer: an empty Instant::now/elapsed pair has a median of {:.0} ns here)",
+        timer_overhead_ns()
+    );
 
     let mut c = Criterion::default().configure_from_args().sample_size(20);
     let mut g = c.benchmark_group("suggest_limit10");

@@ -461,3 +461,19 @@ fn deep_walks_spill_their_stack() {
     assert_eq!(t.suggest("", usize::MAX), want);
     assert_eq!(t.suggest("abab", 3), want[1..4].to_vec());
 }
+
+/// `next_key` after a partial `next_entry` moves on to the next key: the
+/// rest of the current key's values are skipped, not handed out twice.
+#[test]
+fn next_key_skips_what_next_entry_left() {
+    let mut t = Trie::with_burst(2);
+    for (k, v) in [("go", 1), ("go", 4), ("go", 5), ("gob", 3), ("git", 2)] {
+        t.insert(k, v).unwrap();
+    }
+    let mut it = t.iter_prefix("go");
+    assert_eq!(it.next_entry(), Some(("go", &1)));
+    let (k, vs) = it.next_key().expect("gob follows");
+    assert_eq!((k, vs.to_vec()), ("gob", vec![3]));
+    assert!(it.next_key().is_none());
+    assert!(it.next_entry().is_none());
+}
