@@ -204,14 +204,15 @@ impl<'a, V> Suggestions<'a, V> {
                 }
                 Node::Inner(inner) => {
                     if rest.len() <= inner.prefix.len() {
-                        if inner.prefix.starts_with(rest) {
+                        if starts_with(&inner.prefix, rest) {
                             self.push_inner(inner);
                         }
                         return;
                     }
-                    let Some(tail) = rest.strip_prefix(&*inner.prefix) else {
+                    if !starts_with(rest, &inner.prefix) {
                         return;
-                    };
+                    }
+                    let tail = &rest[inner.prefix.len()..];
                     let (first, tail) = tail.split_first().expect("longer than prefix");
                     let Ok(i) = inner.find(*first) else {
                         return;
