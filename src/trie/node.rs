@@ -206,7 +206,7 @@ impl<V: Clone + Ord> Vals<V> {
 /// packed together in one or two cache lines), starts at the last anchor certainly below the key and decodes at
 /// most a few records, where a full scan decoded half the bucket (the
 /// largest share of a suggest's time in `examples/profile_suggest`). The
-/// index costs about 2 bytes per key; every write to the bucket rebuilds
+/// index costs about 4 bytes per key; every write to the bucket rebuilds
 /// it, a scan of the bucket that the write's own shifting already pays.
 #[derive(Clone, Debug)]
 pub(crate) struct Bucket<V> {
@@ -220,9 +220,9 @@ pub(crate) struct Bucket<V> {
 }
 
 /// Buckets of at most this many keys have no index: a scan is short enough.
-pub(crate) const INDEX_MIN: usize = 16;
+pub(crate) const INDEX_MIN: usize = 8;
 /// One index entry per this many records.
-pub(crate) const INDEX_EVERY: usize = 8;
+pub(crate) const INDEX_EVERY: usize = 4;
 /// Bytes per index entry: the suffix's first four bytes (big-endian, zero
 /// padded; all entries' heads come first, together), and the record's byte
 /// offset, value index and big index (u32 little-endian each, after the
