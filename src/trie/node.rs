@@ -216,7 +216,7 @@ pub(crate) struct Bucket<V> {
     big: Vec<Arc<BigValues<V>>>,
     keys: u32,
     /// Bytes of `data` that are records (the index follows).
-    records_len: u32,
+    records_len: usize,
 }
 
 /// Buckets of at most this many keys have no index: a scan is short enough.
@@ -378,7 +378,7 @@ impl<V> Bucket<V> {
 
     /// The end of the records (where the index starts).
     pub(crate) fn records_end(&self) -> usize {
-        self.records_len as usize
+        self.records_len
     }
 
     /// Decodes the record at `at`.
@@ -540,7 +540,7 @@ impl<V> Bucket<V> {
         reserve(&mut self.data, rec.len());
         self.unindex();
         self.data.splice(at.byte..at.byte, rec);
-        self.records_len = self.data.len() as u32;
+        self.records_len = self.data.len();
         reserve(&mut self.values, inline.len());
         self.values.splice(at.value..at.value, inline);
         if let Some(b) = big {
@@ -556,13 +556,13 @@ impl<V> Bucket<V> {
         write_varint(&mut buf, count << 1 | usize::from(big));
         self.unindex();
         self.data.splice(r.suffix_end..r.end, buf);
-        self.records_len = self.data.len() as u32;
+        self.records_len = self.data.len();
     }
 
     fn remove_record(&mut self, r: &Rec) -> Vals<V> {
         self.unindex();
         self.data.drain(r.start..r.end);
-        self.records_len = self.data.len() as u32;
+        self.records_len = self.data.len();
         self.keys -= 1;
         let inline: Vec<V> = self.values.drain(r.value_start..r.value_end()).collect();
         match r.big {
@@ -1007,6 +1007,7 @@ pub(crate) fn build_sorted<V: Clone + Ord>(
             let at = b.end();
             b.insert_record(at, &key[depth..], Vals::from_vec(std::mem::take(values)));
         }
+        b.reindex();
         return Node::Bucket(b);
     }
     let (first, last) = (items[0].0, items[items.len() - 1].0);

@@ -208,6 +208,20 @@ fn run(burst: usize, ops: Vec<Op>) {
                 for v in 0..=u8::MAX {
                     assert_eq!(got.contains(&v), want.contains(&v), "contains({v})");
                 }
+                // Partly consumed, the rest still knows its length and members.
+                let mut rest = t.get(&k);
+                let taken = want.len().min(17);
+                for _ in 0..taken {
+                    rest.next();
+                }
+                assert_eq!(rest.len(), want.len() - taken);
+                for v in 0..=u8::MAX {
+                    assert_eq!(
+                        rest.contains(&v),
+                        want[taken..].contains(&v),
+                        "rest contains({v})"
+                    );
+                }
             }
             Op::Suggest(p, n) => {
                 let want = model_suggest(&m, &p, n);
@@ -280,19 +294,43 @@ proptest! {
     fn agrees_with_model_indexed_buckets(ops in prop::collection::vec(indexed_op(), 50..400)) {
         run(40, ops);
     }
+
+    #[test]
+    fn agrees_with_model_indexed_buckets_many_values(
+        ops in prop::collection::vec(indexed_many_values_op(), 200..800)
+    ) {
+        run(40, ops);
+    }
+}
+
+fn indexed_keys() -> BoxedStrategy<String> {
+    let piece = prop::sample::select(vec!["a", "b", "ab", "\0", "é", "z"]);
+    prop::collection::vec(piece, 1..8)
+        .prop_map(|p| p.concat())
+        .boxed()
 }
 
 fn indexed_op() -> impl Strategy<Value = Op> {
-    let piece = prop::sample::select(vec!["a", "b", "ab", "\0", "é", "z"]);
-    let keys = prop::collection::vec(piece, 1..8).prop_map(|p| p.concat());
+    indexed_ops_over(indexed_keys(), 3)
+}
+
+/// As [`indexed_op`], but a few hot keys among the many collect up to 60
+/// values: big keys (promoted past 32, heads refilled, demoted) inside
+/// indexed buckets, so anchors carry non-zero big indexes.
+fn indexed_many_values_op() -> impl Strategy<Value = Op> {
+    let hot = prop::sample::select(vec!["ab", "aba", "b", "zz"]).prop_map(String::from);
+    indexed_ops_over(prop_oneof![3 => hot, 2 => indexed_keys()].boxed(), 60)
+}
+
+fn indexed_ops_over(keys: BoxedStrategy<String>, values: u8) -> impl Strategy<Value = Op> {
     let k = move || keys.clone();
     prop_oneof![
-        8 => (k(), 0..3u8).prop_map(|(k, v)| Op::Insert(k, v)),
-        2 => (k(), 0..3u8).prop_map(|(k, v)| Op::Remove(k, v)),
+        8 => (k(), 0..values).prop_map(|(k, v)| Op::Insert(k, v)),
+        3 => (k(), 0..values).prop_map(|(k, v)| Op::Remove(k, v)),
         1 => k().prop_map(Op::RemoveKey),
         2 => k().prop_map(Op::Get),
         3 => (prop_oneof![Just(String::new()), k()], 0..12usize).prop_map(|(p, n)| Op::Suggest(p, n)),
-        1 => (k(), 0..3u8).prop_map(|(k, v)| Op::CloneThenMutate(k, v)),
+        1 => (k(), 0..values).prop_map(|(k, v)| Op::CloneThenMutate(k, v)),
     ]
 }
 
@@ -337,7 +375,7 @@ proptest! {
     #[test]
     fn from_sorted_equals_inserting(
         pairs in prop::collection::vec((key(), 0..50u8), 0..300),
-        burst in 1..6usize,
+        burst in prop_oneof![1..6usize, 9..40usize],
     ) {
         let mut inserted = Trie::with_burst(burst);
         let mut model: BTreeMap<String, Vec<u8>> = BTreeMap::new();
