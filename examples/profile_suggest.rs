@@ -48,6 +48,24 @@ fn main() {
             ns.push(start.elapsed().as_nanos() as u64);
         }
     }
+    if std::env::var("BY_LEN").is_ok() {
+        // p50 by prefix length, from one more pass.
+        let mut by_len: Vec<Vec<u64>> = vec![Vec::new(); 9];
+        for _ in 0..5 {
+            for q in &qs {
+                let start = Instant::now();
+                total += t.suggest(q, 10).len();
+                by_len[q.len().min(8)].push(start.elapsed().as_nanos() as u64);
+            }
+        }
+        for (len, v) in by_len.iter_mut().enumerate() {
+            if v.is_empty() {
+                continue;
+            }
+            v.sort_unstable();
+            println!("prefix bytes {len}: {} queries, p50 {} ns", v.len(), v[v.len() / 2]);
+        }
+    }
     ns.sort_unstable();
     println!(
         "{total} entries; suggest p50 {} ns, p90 {} ns, p99 {} ns",
