@@ -63,7 +63,11 @@ fn main() {
                 continue;
             }
             v.sort_unstable();
-            println!("prefix bytes {len}: {} queries, p50 {} ns", v.len(), v[v.len() / 2]);
+            println!(
+                "prefix bytes {len}: {} queries, p50 {} ns",
+                v.len(),
+                v[v.len() / 2]
+            );
         }
     }
     ns.sort_unstable();
