@@ -753,6 +753,29 @@ fn suggest_orders_by_code_point_then_insertion() {
 }
 
 #[test]
+fn suggest_walks_past_a_big_keys_inline_head() {
+    // A key with more values than its bucket keeps inline (16 of them once
+    // it holds over 32): answers that need more read the rest from its own
+    // list, in insertion order, and stop exactly at the limit.
+    let s = Server::start();
+    let values: Vec<Json> = (0..40).map(|i| json!({"id": 1000 - i})).collect();
+    let pairs: Vec<(&str, Json)> = values.iter().map(|v| ("smith", v.clone())).collect();
+    add(&s, "t", &pairs);
+    add(&s, "t", &[("smitha", json!(1)), ("smit", json!(2))]);
+    let mut want: Vec<(String, Json)> = vec![("smit".to_owned(), json!(2))];
+    want.extend(values.iter().map(|v| ("smith".to_owned(), v.clone())));
+    want.push(("smitha".to_owned(), json!(1)));
+    assert_eq!(suggest(&s, "t", "?q=smi&limit=1000"), want);
+    for limit in [1, 16, 17, 18, 41, 42] {
+        assert_eq!(
+            suggest(&s, "t", &format!("?q=smi&limit={limit}")),
+            want[..limit].to_vec(),
+            "limit {limit}"
+        );
+    }
+}
+
+#[test]
 fn suggest_q_and_limit() {
     let s = Server::start();
     let keys: Vec<String> = (0..1200).map(|i| format!("k{i:04}")).collect();
