@@ -7,6 +7,7 @@
 
 use super::node::{Bucket, Inner, Node, Pos};
 use super::values::Values;
+use smallvec::SmallVec;
 
 enum Frame<'a, V> {
     /// The children of an inner node whose path is `key[..path_len]`;
@@ -29,65 +30,12 @@ enum Frame<'a, V> {
     },
 }
 
-// Not derived: a derive would ask for `V: Copy`, and only references are copied.
-impl<V> Clone for Frame<'_, V> {
-    fn clone(&self) -> Self {
-        *self
-    }
-}
-
-impl<V> Copy for Frame<'_, V> {}
-
-/// Frames kept inline up to a typical depth: a suggestion then allocates
-/// nothing for its walk but the key buffer.
+/// Frames kept inline up to a typical depth; deeper walks (long keys in a
+/// deep branch) spill to the heap.
 const INLINE_FRAMES: usize = 8;
 
-/// The walk's stack: the first [`INLINE_FRAMES`] frames inline, deeper ones
-/// (long keys in a deep branch) in a vector.
-struct FrameStack<'a, V> {
-    inline: [Option<Frame<'a, V>>; INLINE_FRAMES],
-    len: usize,
-    spill: Vec<Frame<'a, V>>,
-}
-
-impl<'a, V> FrameStack<'a, V> {
-    fn new() -> Self {
-        FrameStack {
-            inline: [None; INLINE_FRAMES],
-            len: 0,
-            spill: Vec::new(),
-        }
-    }
-
-    fn push(&mut self, f: Frame<'a, V>) {
-        if self.len < INLINE_FRAMES {
-            self.inline[self.len] = Some(f);
-        } else {
-            self.spill.push(f);
-        }
-        self.len += 1;
-    }
-
-    fn pop(&mut self) {
-        if self.len == 0 {
-            return;
-        }
-        self.len -= 1;
-        if self.len < INLINE_FRAMES {
-            self.inline[self.len] = None;
-        } else {
-            self.spill.pop();
-        }
-    }
-
-    fn last_mut(&mut self) -> Option<&mut Frame<'a, V>> {
-        match self.len {
-            0 => None,
-            n if n <= INLINE_FRAMES => self.inline[n - 1].as_mut(),
-            _ => self.spill.last_mut(),
-        }
-    }
-}
+/// Key bytes kept inline up to this length (nearly every key).
+const KEY_INLINE: usize = 64;
 
 /// Streaming iterator over the entries under a prefix, in key order and then
 /// in the order each key's values were added.
@@ -99,89 +47,19 @@ impl<'a, V> FrameStack<'a, V> {
 ///   borrowed (what a server writing JSON wants);
 /// - [`Iterator::next`]: owned entries, a `String` per entry.
 pub struct Suggestions<'a, V> {
-    /// The current path.
-    key: KeyBuf,
-    stack: FrameStack<'a, V>,
+    /// The current path. With the stack inline too, a walk allocates
+    /// nothing of its own.
+    key: SmallVec<[u8; KEY_INLINE]>,
+    stack: SmallVec<[Frame<'a, V>; INLINE_FRAMES]>,
     /// The rest of the current key's values, for `next_entry`.
     current: Values<'a, V>,
-}
-
-/// Key bytes kept inline up to this length (nearly every key), so a walk
-/// allocates nothing for its key buffer.
-const KEY_INLINE: usize = 64;
-
-/// The walk's key buffer: inline while short, a vector once it has grown
-/// past [`KEY_INLINE`] bytes.
-struct KeyBuf {
-    inline: [u8; KEY_INLINE],
-    len: usize,
-    heap: Option<Vec<u8>>,
-}
-
-impl KeyBuf {
-    fn new() -> Self {
-        KeyBuf {
-            inline: [0; KEY_INLINE],
-            len: 0,
-            heap: None,
-        }
-    }
-
-    #[inline]
-    fn as_slice(&self) -> &[u8] {
-        match &self.heap {
-            None => &self.inline[..self.len],
-            Some(v) => v,
-        }
-    }
-
-    #[inline]
-    fn len(&self) -> usize {
-        self.as_slice().len()
-    }
-
-    #[inline]
-    fn truncate(&mut self, n: usize) {
-        match &mut self.heap {
-            None => self.len = self.len.min(n),
-            Some(v) => v.truncate(n),
-        }
-    }
-
-    #[inline]
-    fn extend_from_slice(&mut self, s: &[u8]) {
-        match &mut self.heap {
-            None if self.len + s.len() <= KEY_INLINE => {
-                self.inline[self.len..self.len + s.len()].copy_from_slice(s);
-                self.len += s.len();
-            }
-            None => {
-                let mut v = Vec::with_capacity((self.len + s.len()) * 2);
-                v.extend_from_slice(&self.inline[..self.len]);
-                v.extend_from_slice(s);
-                self.heap = Some(v);
-            }
-            Some(v) => v.extend_from_slice(s),
-        }
-    }
-
-    #[inline]
-    fn push(&mut self, b: u8) {
-        self.extend_from_slice(&[b]);
-    }
-
-    /// The key as text: only complete keys are asked for, and they are
-    /// valid UTF-8 because they were inserted as `&str`.
-    fn as_str(&self) -> &str {
-        std::str::from_utf8(self.as_slice()).expect("a complete key is valid UTF-8")
-    }
 }
 
 impl<'a, V> Suggestions<'a, V> {
     pub(crate) fn new(root: &'a Node<V>, prefix: &'a [u8]) -> Self {
         let mut it = Suggestions {
-            key: KeyBuf::new(),
-            stack: FrameStack::new(),
+            key: SmallVec::new(),
+            stack: SmallVec::new(),
             current: Values::slice(&[]),
         };
         it.descend(root, prefix);
@@ -317,18 +195,23 @@ impl<'a, V> Suggestions<'a, V> {
     pub fn next_key(&mut self) -> Option<(&str, Values<'a, V>)> {
         self.current = Values::slice(&[]);
         let values = self.advance()?;
-        Some((self.key.as_str(), values))
+        Some((key_str(&self.key), values))
     }
 
     /// The next entry, with the key borrowed from the iterator.
     pub fn next_entry(&mut self) -> Option<(&str, &'a V)> {
         loop {
             if let Some(value) = self.current.next() {
-                return Some((self.key.as_str(), value));
+                return Some((key_str(&self.key), value));
             }
             self.current = self.advance()?;
         }
     }
+}
+
+/// A complete key as text: keys were inserted as `&str`, so valid UTF-8.
+fn key_str(key: &[u8]) -> &str {
+    std::str::from_utf8(key).expect("a complete key is valid UTF-8")
 }
 
 /// `a.starts_with(b)` without a `memcmp` call: filters are short, and most
@@ -382,7 +265,7 @@ impl<V> Matches<V> {
         while entries.len() < limit {
             let Some(values) = it.advance() else { break };
             let start = text.len();
-            text.extend_from_slice(it.key.as_slice());
+            text.extend_from_slice(&it.key);
             let end = text.len();
             let room = limit - entries.len();
             // Most keys' values are one slice in the bucket: copy from it
