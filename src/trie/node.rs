@@ -203,8 +203,9 @@ impl<V: Clone + Ord> Vals<V> {
 /// [`ANCHOR`]-byte entry per [`INDEX_EVERY`] records giving the record's
 /// first four suffix bytes and its position. A seek compares the key's first
 /// four bytes with the anchors' (branch-free integer compares over the heads,
-/// packed together in one or two cache lines), starts at the last anchor certainly below the key and decodes at
-/// most a few records, where a full scan decoded half the bucket (the
+/// packed together in a few cache lines), starts at the last anchor certainly
+/// below the key and decodes at most a few records, where a full scan
+/// decoded half the bucket (the
 /// largest share of a suggest's time in `examples/profile_suggest`). The
 /// index costs about 4 bytes per key; every write to the bucket rebuilds
 /// it, a scan of the bucket that the write's own shifting already pays.
@@ -464,8 +465,8 @@ impl<V> Bucket<V> {
         let (heads, positions) = index.split_at(n * 4);
         let want = head(key);
         // Heads are sorted, so the count of those below `want` is the index
-        // of the first that is not: a branch-free pass over one or two
-        // cache lines.
+        // of the first that is not: a branch-free pass over a few cache
+        // lines.
         let below = heads
             .chunks_exact(4)
             .map(|h| usize::from(u32::from_be_bytes(field(h, 0)) < want))
@@ -486,8 +487,8 @@ impl<V> Bucket<V> {
         self.data.truncate(self.records_end());
     }
 
-    /// Rebuilds the sparse index if an edit dropped it. Every `Bucket`
-    /// method that edits records ends with this.
+    /// Rebuilds the sparse index if an edit dropped it. Whoever edits a
+    /// bucket's records calls this once the bucket is final.
     fn reindex(&mut self) {
         if self.data.len() > self.records_end() {
             return;
@@ -502,17 +503,20 @@ impl<V> Bucket<V> {
         if self.len() <= INDEX_MIN {
             return Vec::new();
         }
-        let mut heads = Vec::with_capacity(self.len() / INDEX_EVERY * ANCHOR);
-        let mut positions = Vec::with_capacity(self.len() / INDEX_EVERY * (ANCHOR - 4));
-        for r in self.records().skip(INDEX_EVERY).step_by(INDEX_EVERY) {
-            heads.extend_from_slice(&head(self.suffix(&r)).to_be_bytes());
-            for n in [r.start, r.value_start, r.big_start] {
-                let n = u32::try_from(n).expect("bucket offsets fit in 32 bits");
-                positions.extend_from_slice(&n.to_le_bytes());
+        // Anchors on records INDEX_EVERY, 2 * INDEX_EVERY, ...: their heads
+        // fill the first `n * 4` bytes, their positions follow.
+        let n = (self.len() - 1) / INDEX_EVERY;
+        let mut index = vec![0u8; n * 4];
+        index.reserve(n * (ANCHOR - 4));
+        let anchors = self.records().skip(INDEX_EVERY).step_by(INDEX_EVERY);
+        for (i, r) in anchors.enumerate() {
+            index[i * 4..i * 4 + 4].copy_from_slice(&head(self.suffix(&r)).to_be_bytes());
+            for p in [r.start, r.value_start, r.big_start] {
+                let p = u32::try_from(p).expect("bucket offsets fit in 32 bits");
+                index.extend_from_slice(&p.to_le_bytes());
             }
         }
-        heads.extend_from_slice(&positions);
-        heads
+        index
     }
 
     /// The end position (after the last record).
@@ -537,8 +541,8 @@ impl<V> Bucket<V> {
         write_varint(&mut rec, suffix.len());
         rec.extend_from_slice(suffix);
         write_varint(&mut rec, inline.len() << 1 | usize::from(big.is_some()));
-        reserve(&mut self.data, rec.len());
         self.unindex();
+        reserve(&mut self.data, rec.len());
         self.data.splice(at.byte..at.byte, rec);
         self.records_len = self.data.len();
         reserve(&mut self.values, inline.len());
@@ -578,13 +582,8 @@ impl<V> Bucket<V> {
 }
 
 impl<V: Clone + Ord> Bucket<V> {
-    fn insert(&mut self, suffix: &[u8], value: V) -> Inserted {
-        let result = self.insert_unindexed(suffix, value);
-        self.reindex();
-        result
-    }
-
-    /// [`Bucket::insert`] but leaves the index to the caller.
+    /// Adds `value` under `suffix`. Leaves the sparse index to the caller:
+    /// a bucket that is about to burst needs none.
     fn insert_unindexed(&mut self, suffix: &[u8], value: V) -> Inserted {
         match self.seek(suffix) {
             Ok(r) => {
@@ -772,10 +771,12 @@ impl<V: Clone + Ord> Node<V> {
     pub(crate) fn insert(&mut self, key: &[u8], value: V, burst: usize) -> Inserted {
         match self {
             Node::Bucket(bucket) => {
-                let result = bucket.insert(key, value);
+                let result = bucket.insert_unindexed(key, value);
                 if bucket.len() > burst {
                     let full = std::mem::take(bucket);
                     *self = Node::Inner(full.burst());
+                } else {
+                    bucket.reindex();
                 }
                 result
             }
