@@ -173,21 +173,6 @@ fn measure(
     c: &Arc<dyn Contender>,
     w: &Arc<Workload>,
     readers: usize,
-    writer: bool,
-    window: Duration,
-) -> Run {
-    let neighbour = if writer {
-        Neighbour::Writer
-    } else {
-        Neighbour::Nothing
-    };
-    measure_beside(c, w, readers, neighbour, window)
-}
-
-fn measure_beside(
-    c: &Arc<dyn Contender>,
-    w: &Arc<Workload>,
-    readers: usize,
     neighbour: Neighbour,
     window: Duration,
 ) -> Run {
@@ -319,9 +304,12 @@ fn main() {
         let c = build();
         names.push(c.name());
         let mut per = [Vec::new(), Vec::new()];
-        for (wi, writer) in [false, true].into_iter().enumerate() {
+        for (wi, neighbour) in [Neighbour::Nothing, Neighbour::Writer]
+            .into_iter()
+            .enumerate()
+        {
             for &t in &threads {
-                per[wi].push(measure(&c, &w, t, writer, window));
+                per[wi].push(measure(&c, &w, t, neighbour, window));
             }
         }
         results.push(per);
@@ -394,9 +382,9 @@ fn main() {
     for &t in threads.iter().filter(|&&t| t < cores) {
         let (mut with_writer, mut with_spinner) = (Vec::new(), Vec::new());
         for _ in 0..pairs {
-            let alone = measure_beside(&ours, &w, t, Neighbour::Nothing, window).reads_per_s;
-            let writer = measure_beside(&ours, &w, t, Neighbour::Writer, window).reads_per_s;
-            let spinner = measure_beside(&ours, &w, t, Neighbour::Spinner, window).reads_per_s;
+            let alone = measure(&ours, &w, t, Neighbour::Nothing, window).reads_per_s;
+            let writer = measure(&ours, &w, t, Neighbour::Writer, window).reads_per_s;
+            let spinner = measure(&ours, &w, t, Neighbour::Spinner, window).reads_per_s;
             with_writer.push(writer / alone);
             with_spinner.push(spinner / alone);
         }
