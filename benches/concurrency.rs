@@ -259,12 +259,19 @@ fn measure(
 fn main() {
     let users = if smoke() { 20_000 } else { 1_000_000 };
     let window = Duration::from_millis(if smoke() { 100 } else { 1000 });
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let threads: Vec<usize> = if smoke() {
         vec![1, 2]
     } else {
-        vec![1, 2, 4, 8, 16]
+        // The floors speak of readers <= cores - 1 (the writer gets a core of
+        // its own): that count is measured too where it isn't a power of two.
+        let mut t = vec![1, 2, 4, 8, 16];
+        if cores > 2 && !t.contains(&(cores - 1)) {
+            t.push(cores - 1);
+            t.sort_unstable();
+        }
+        t
     };
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let w = Arc::new(workload(users, if smoke() { 2_000 } else { 100_000 }));
     println!(
         "{users} users, {} entries, {cores} cores; window {window:?} per cell; limit {LIMIT}",
@@ -378,7 +385,12 @@ fn main() {
     // readers lose to any busy neighbour core on this machine (shared
     // physical cores, frequency), as opposed to what the writer's work costs.
     let ours = builders[0]();
-    let pairs = if smoke() { 1 } else { 7 };
+    // PAIRS=n overrides the rounds per reader count (a borrowed machine's
+    // time is short).
+    let pairs = std::env::var("PAIRS")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(if smoke() { 1 } else { 7 });
     for &t in threads.iter().filter(|&&t| t < cores) {
         let (mut with_writer, mut with_spinner) = (Vec::new(), Vec::new());
         for _ in 0..pairs {

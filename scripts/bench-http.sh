@@ -11,6 +11,8 @@
 #      batches of 100.
 # Server and load generator are pinned to different cores (SERVER_CPU,
 # CLIENT_CPU). Needs wrk (installed with apt-get when missing and root).
+# NO_BUILD=1 and GO_BIN=path run prebuilt binaries on a machine without cargo
+# or Go.
 #
 #   scripts/bench-http.sh            # USERS=1000000 DURATION=10s by default
 set -euo pipefail
@@ -29,7 +31,8 @@ BASE=http://127.0.0.1:$PORT
 if ! command -v wrk >/dev/null; then
   if [ "$(id -u)" = 0 ]; then apt-get install -y -qq wrk >/dev/null; else echo "install wrk" >&2; exit 1; fi
 fi
-cargo build --release --bins --examples -q
+# NO_BUILD=1 runs binaries already in target/release (a machine without cargo).
+[ -n "${NO_BUILD:-}" ] || cargo build --release --bins --examples -q
 mkdir -p "$OUT"
 if [ ! -s "$OUT/users.csv" ] || [ "$(($(wc -l < "$OUT/users.csv") - 1))" != "$USERS" ]; then
   target/release/examples/gen_data "$USERS" 100000 "$OUT"
@@ -95,8 +98,9 @@ PIDS+=("$CEILING")
 wait_up "http://127.0.0.1:$CEIL_PORT/"
 GO_SEED=${GO_SEED:-../shared/anchors/go-seed}
 HAVE_GO=""
-if command -v go >/dev/null && [ -d "$GO_SEED" ]; then
-  (cd "$GO_SEED" && go build -o "$OLDPWD/$OUT/goseed" .)
+# GO_BIN: a Go design binary built elsewhere (a machine without Go).
+if [ -n "${GO_BIN:-}" ] || { command -v go >/dev/null && [ -d "$GO_SEED" ]; }; then
+  if [ -n "${GO_BIN:-}" ]; then cp "$GO_BIN" "$OUT/goseed"; else (cd "$GO_SEED" && go build -o "$OLDPWD/$OUT/goseed" .); fi
   taskset -c "$SERVER_CPU" "$OUT/goseed" -csv "$OUT/users.csv" -addr "127.0.0.1:$GO_PORT" >"$OUT/go.log" 2>&1 &
   GOPID=$!
   PIDS+=("$GOPID")
