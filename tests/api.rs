@@ -1899,3 +1899,71 @@ fn slow_write_bodies_time_out_with_json_408() {
     assert_eq!(st, 404, "the timed-out batch applied nothing");
     assert_eq!(s.get("/healthz").0, 200);
 }
+
+/// `GET .../suggest` is answered in front of the router (`FastSuggest` in
+/// src/server/mod.rs); HEAD, other methods and near-miss paths still go
+/// through the router. Both must answer alike, errors included, and the
+/// fast path's requests must be counted under the route in `/metrics`.
+#[test]
+fn suggest_fast_path_answers_like_the_router() {
+    let s = Server::start();
+    add(
+        &s,
+        "fp",
+        &[("go", json!(1)), ("git", json!(2)), ("gob", json!([3]))],
+    );
+    let path = "/v1/tries/fp/suggest?q=g&limit=2";
+    let get = s.get_raw(path);
+    assert_eq!(get.status, 200);
+    assert_eq!(
+        get.json,
+        json!({"entries": [{"key": "git", "value": 2}, {"key": "go", "value": 1}]})
+    );
+    // HEAD goes through the router to the same function: same headers.
+    let head = s.send(s.req(Method::HEAD, path));
+    assert_eq!(head.status, 200);
+    assert_eq!(head.content_type(), get.content_type());
+    let len = get.text.len().to_string();
+    assert_eq!(head.header("content-length"), Some(len.as_str()));
+    assert!(get.header("x-response-time-us").is_some());
+    assert!(head.header("x-response-time-us").is_some());
+
+    // The fast path's errors are the API's errors.
+    s.get_raw("/v1/tries/fp/suggest?limit=0")
+        .assert_error(400, "invalid_limit");
+    s.get_raw("/v1/tries/fp/suggest?q=%FF")
+        .assert_error(400, "invalid_key");
+    s.get_raw("/v1/tries/bad%2Fname/suggest")
+        .assert_error(400, "invalid_name");
+    s.get_raw("/v1/tries/nope/suggest")
+        .assert_error(404, "not_found");
+    // Near misses are the router's.
+    s.get_raw("/v1/tries//suggest")
+        .assert_error(400, "invalid_name");
+    s.get_raw("/v1/tries/fp/suggest/")
+        .assert_error(404, "not_found");
+    s.get_raw("/v1/tries/fp/x/suggest")
+        .assert_error(404, "not_found");
+    s.send(s.req(Method::POST, "/v1/tries/fp/suggest"))
+        .assert_error(405, "method_not_allowed");
+
+    let metrics = s.get_raw("/metrics").text;
+    let count = |method: &str, status: u16| -> u64 {
+        metrics
+            .lines()
+            .find(|l| {
+                l.starts_with("typeahead_http_requests_total{")
+                    && l.contains(&format!("method=\"{method}\""))
+                    && l.contains("route=\"/v1/tries/{trie}/suggest\"")
+                    && l.contains(&format!("status=\"{status}\""))
+            })
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0)
+    };
+    assert_eq!(count("GET", 200), 1, "{metrics}");
+    // limit=0, %FF, bad%2Fname, and the router's empty name.
+    assert_eq!(count("GET", 400), 4, "{metrics}");
+    assert_eq!(count("GET", 404), 1, "{metrics}");
+    assert_eq!(count("HEAD", 200), 1, "{metrics}");
+}

@@ -31,7 +31,7 @@ struct RouteLabels {
 }
 
 /// The route pattern as a `&'static str`, leaked once per distinct pattern.
-fn intern(route: &str) -> &'static str {
+pub(super) fn intern(route: &str) -> &'static str {
     static ROUTES: std::sync::OnceLock<
         std::sync::RwLock<std::collections::HashMap<String, &'static str>>,
     > = std::sync::OnceLock::new();
@@ -122,16 +122,15 @@ impl Default for Metrics {
 
 impl Metrics {
     /// Counts and times one request; `route` is the matched route pattern,
-    /// `None` for a request no route matched.
+    /// `"unmatched"` for a request no route matched.
     pub(crate) fn record(
         &self,
         method: &axum::http::Method,
-        route: Option<&str>,
+        route: &'static str,
         status: u16,
         elapsed: std::time::Duration,
     ) {
         let method = method_str(method);
-        let route = route.map_or("unmatched", intern);
         self.latency
             .get_or_create(&RouteLabels { method, route })
             .observe(elapsed.as_secs_f64());
