@@ -1967,3 +1967,36 @@ fn suggest_fast_path_answers_like_the_router() {
     assert_eq!(count("GET", 404), 1, "{metrics}");
     assert_eq!(count("HEAD", 200), 1, "{metrics}");
 }
+
+/// Suggest writes keys into its JSON by hand: keys that need escaping
+/// (quote, backslash, control characters) must come back intact, next to
+/// non-ASCII keys that need none.
+#[test]
+fn suggest_escapes_keys_that_need_it() {
+    let s = Server::start();
+    let keys = [
+        "a\"q", "a\\b", "a\nn", "a\u{1}c", "a\tt", "añ", "a😀", "a/x",
+    ];
+    let pairs: Vec<(&str, Json)> = keys.iter().map(|k| (*k, json!(k.len()))).collect();
+    add(&s, "esc", &pairs);
+    let r = s.get_raw("/v1/tries/esc/suggest?q=a&limit=100");
+    assert_eq!(r.status, 200, "{}", r.text);
+    let mut want: Vec<&str> = keys.to_vec();
+    want.sort_unstable();
+    let got: Vec<(String, u64)> = r.json["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .map(|e| {
+            (
+                e["key"].as_str().expect("key").to_owned(),
+                e["value"].as_u64().expect("value"),
+            )
+        })
+        .collect();
+    let want: Vec<(String, u64)> = want
+        .iter()
+        .map(|k| ((*k).to_owned(), k.len() as u64))
+        .collect();
+    assert_eq!(got, want);
+}

@@ -134,7 +134,9 @@ impl Value {
         }
     }
 
-    fn as_bytes(&self) -> &[u8] {
+    /// The canonical JSON text as bytes (no UTF-8 check, unlike
+    /// [`as_str`](Self::as_str)).
+    pub fn as_bytes(&self) -> &[u8] {
         match &self.0 {
             Repr::Inline { len, bytes } => &bytes[..usize::from(*len)],
             Repr::Shared(s) => s.as_bytes(),

@@ -44,6 +44,7 @@ use utoipa_axum::routes;
 use crate::db::Db;
 pub use error::ApiError;
 pub use metrics::Metrics;
+use metrics::SUGGEST_ROUTE;
 
 /// What every handler shares: one `Arc`, so the per-request clones that
 /// axum makes (one per extractor and state-taking layer) cost one atomic
@@ -262,9 +263,6 @@ struct FastSuggest {
     state: AppState,
     router: Router,
 }
-
-/// The suggest route's pattern, as the router and `/metrics` name it.
-const SUGGEST_ROUTE: &str = "/v1/tries/{trie}/suggest";
 
 /// Whether `path` is `/v1/tries/{trie}/suggest` with a non-empty `{trie}`
 /// segment (still percent-encoded).

@@ -218,50 +218,60 @@ pub(super) fn suggest_now(state: &AppState, params: &Segments) -> Result<Respons
         .trie(&name)
         .ok_or_else(|| ApiError::not_found(format!("trie {name} not found")))?;
     // One snapshot for the whole answer; JSON written straight from the
-    // iterator, values embedded as stored.
+    // iterator as bytes, keys and values copied as stored (both are UTF-8
+    // already, so nothing checks them again).
     let body = t.read(|s| {
-        let mut out = String::with_capacity(16 + limit * 48);
-        out.push_str("{\"entries\":[");
+        let mut out = Vec::with_capacity(16 + limit * 48);
+        out.extend_from_slice(b"{\"entries\":[");
         let mut it = s.trie().iter_prefix(&q);
         // A key is escaped once, then repeated for each of its values.
-        let mut entry_head = String::new();
+        let mut entry_head = Vec::new();
         let mut n = 0;
         while n < limit {
-            let Some((key, values)) = it.next_key() else {
+            let Some((key, values)) = it.next_key_bytes() else {
                 break;
             };
             entry_head.clear();
-            entry_head.push_str("{\"key\":");
+            entry_head.extend_from_slice(b"{\"key\":");
             push_json_str(&mut entry_head, key);
-            entry_head.push_str(",\"value\":");
+            entry_head.extend_from_slice(b",\"value\":");
             for value in values.take(limit - n) {
                 if n > 0 {
-                    out.push(',');
+                    out.push(b',');
                 }
-                out.push_str(&entry_head);
-                out.push_str(value.as_str());
-                out.push('}');
+                out.extend_from_slice(&entry_head);
+                out.extend_from_slice(value.as_bytes());
+                out.push(b'}');
                 n += 1;
             }
         }
-        out.push_str("]}");
+        out.extend_from_slice(b"]}");
         out
     });
-    let mut res = json_response(body);
+    let mut res = Response::new(axum::body::Body::from(body));
+    let headers = res.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
-    res.headers_mut()
-        .insert(RESPONSE_TIME, HeaderValue::from(micros));
+    headers.insert(RESPONSE_TIME, HeaderValue::from(micros));
     Ok(res)
 }
 
-/// Appends `s` as a JSON string literal.
-fn push_json_str(out: &mut String, s: &str) {
-    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
-        out.push('"');
-        out.push_str(s);
-        out.push('"');
+/// Appends `key` (a stored key: UTF-8) as a JSON string literal.
+fn push_json_str(out: &mut Vec<u8>, key: &[u8]) {
+    if key.iter().all(|&b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.push(b'"');
+        out.extend_from_slice(key);
+        out.push(b'"');
     } else {
-        out.push_str(&serde_json::to_string(s).expect("strings serialize"));
+        let key = String::from_utf8_lossy(key);
+        out.extend_from_slice(
+            serde_json::to_string(&key)
+                .expect("strings serialize")
+                .as_bytes(),
+        );
     }
 }
 

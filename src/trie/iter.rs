@@ -193,9 +193,18 @@ impl<'a, V> Suggestions<'a, V> {
     /// from the iterator. Skips whatever `next_entry` left of the previous
     /// key's values.
     pub fn next_key(&mut self) -> Option<(&str, Values<'a, V>)> {
+        let (_, values) = self.next_key_bytes()?;
+        Some((key_str(&self.key), values))
+    }
+
+    /// [`next_key`](Self::next_key) with the key as bytes, not checked
+    /// again: they are UTF-8 (keys go in as `&str`), and a caller that only
+    /// copies them into UTF-8 output (the server's JSON) need not pay for the
+    /// check.
+    pub fn next_key_bytes(&mut self) -> Option<(&[u8], Values<'a, V>)> {
         self.current = Values::slice(&[]);
         let values = self.advance()?;
-        Some((key_str(&self.key), values))
+        Some((&self.key, values))
     }
 
     /// The next entry, with the key borrowed from the iterator.
