@@ -167,6 +167,11 @@ enum Neighbour {
     /// One thread spinning on arithmetic, touching no shared memory: the
     /// control for what a busy neighbour core costs on this machine.
     Spinner,
+    /// The same writer, writing to its own copy of the index, which the
+    /// readers never read: the control for what the writer's work costs the
+    /// readers through the memory system alone (caches, bandwidth,
+    /// allocator), as opposed to what sharing the index with it costs.
+    PrivateWriter,
 }
 
 fn measure(
@@ -176,7 +181,20 @@ fn measure(
     neighbour: Neighbour,
     window: Duration,
 ) -> Run {
-    let writer = neighbour == Neighbour::Writer;
+    measure_with(c, c, w, readers, neighbour, window)
+}
+
+/// [`measure`], with `private` as the writer's target for
+/// [`Neighbour::PrivateWriter`].
+fn measure_with(
+    c: &Arc<dyn Contender>,
+    private: &Arc<dyn Contender>,
+    w: &Arc<Workload>,
+    readers: usize,
+    neighbour: Neighbour,
+    window: Duration,
+) -> Run {
+    let writer = matches!(neighbour, Neighbour::Writer | Neighbour::PrivateWriter);
     let stop = Arc::new(AtomicBool::new(false));
     let handles: Vec<_> = (0..readers)
         .map(|r| {
@@ -201,7 +219,12 @@ fn measure(
         })
         .collect();
     let writer_handle = writer.then(|| {
-        let (c, w, stop) = (Arc::clone(c), Arc::clone(w), Arc::clone(&stop));
+        let target = if neighbour == Neighbour::PrivateWriter {
+            private
+        } else {
+            c
+        };
+        let (c, w, stop) = (Arc::clone(target), Arc::clone(w), Arc::clone(&stop));
         std::thread::spawn(move || {
             let mut n = 0u64;
             let fresh = &w.fresh[..4096.min(w.fresh.len())];
@@ -304,10 +327,12 @@ fn main() {
             Arc::new(Scc(m))
         }),
     ];
+    // RETENTION_ONLY=1 skips the table (a borrowed machine's time is short).
+    let table = std::env::var_os("RETENTION_ONLY").is_none();
     // results[contender][writer][thread index]
     let mut names = Vec::new();
     let mut results: Vec<[Vec<Run>; 2]> = Vec::new();
-    for build in &builders {
+    for build in builders.iter().filter(|_| table) {
         let c = build();
         names.push(c.name());
         let mut per = [Vec::new(), Vec::new()];
@@ -322,55 +347,57 @@ fn main() {
         results.push(per);
         drop(c);
     }
-    for (wi, label) in [
-        "no writer",
-        "one writer inserting+removing at full speed, batches of 64",
-    ]
-    .iter()
-    .enumerate()
-    {
-        println!("\nreads/s, {label} (ratio: ours / theirs)");
-        print!("{:<20}", "readers");
-        for t in &threads {
-            print!("{t:>16}");
-        }
-        println!();
-        for (ci, name) in names.iter().enumerate() {
-            print!("{name:<20}");
-            for (ti, _) in threads.iter().enumerate() {
-                let r = results[ci][wi][ti].reads_per_s;
-                let ours = results[0][wi][ti].reads_per_s;
-                if ci == 0 {
-                    print!("{:>16}", format!("{:.2}M", r / 1e6));
-                } else {
-                    print!("{:>16}", format!("{:.2}M ({:.1}x)", r / 1e6, ours / r));
-                }
+    if table {
+        for (wi, label) in [
+            "no writer",
+            "one writer inserting+removing at full speed, batches of 64",
+        ]
+        .iter()
+        .enumerate()
+        {
+            println!("\nreads/s, {label} (ratio: ours / theirs)");
+            print!("{:<20}", "readers");
+            for t in &threads {
+                print!("{t:>16}");
             }
             println!();
-        }
-        if wi == 1 {
-            let row = |label: &str, f: &dyn Fn(&Run) -> String, ci: usize| {
-                print!("{label:<20}");
-                for r in &results[ci][1] {
-                    print!("{:>16}", f(r));
+            for (ci, name) in names.iter().enumerate() {
+                print!("{name:<20}");
+                for (ti, _) in threads.iter().enumerate() {
+                    let r = results[ci][wi][ti].reads_per_s;
+                    let ours = results[0][wi][ti].reads_per_s;
+                    if ci == 0 {
+                        print!("{:>16}", format!("{:.2}M", r / 1e6));
+                    } else {
+                        print!("{:>16}", format!("{:.2}M ({:.1}x)", r / 1e6, ours / r));
+                    }
                 }
                 println!();
-            };
-            row(
-                "ours p99 suggest",
-                &|r| format!("{:.1}us", r.p99_ns / 1000.0),
-                0,
-            );
-            row(
-                "ours writes/s",
-                &|r| format!("{:.0}k", r.writes_per_s / 1000.0),
-                0,
-            );
-            row(
-                "RwLock writes/s",
-                &|r| format!("{:.0}k", r.writes_per_s / 1000.0),
-                1,
-            );
+            }
+            if wi == 1 {
+                let row = |label: &str, f: &dyn Fn(&Run) -> String, ci: usize| {
+                    print!("{label:<20}");
+                    for r in &results[ci][1] {
+                        print!("{:>16}", f(r));
+                    }
+                    println!();
+                };
+                row(
+                    "ours p99 suggest",
+                    &|r| format!("{:.1}us", r.p99_ns / 1000.0),
+                    0,
+                );
+                row(
+                    "ours writes/s",
+                    &|r| format!("{:.0}k", r.writes_per_s / 1000.0),
+                    0,
+                );
+                row(
+                    "RwLock writes/s",
+                    &|r| format!("{:.0}k", r.writes_per_s / 1000.0),
+                    1,
+                );
+            }
         }
     }
     println!(
@@ -385,6 +412,7 @@ fn main() {
     // readers lose to any busy neighbour core on this machine (shared
     // physical cores, frequency), as opposed to what the writer's work costs.
     let ours = builders[0]();
+    let private = builders[0]();
     // PAIRS=n overrides the rounds per reader count (a borrowed machine's
     // time is short).
     let pairs = std::env::var("PAIRS")
@@ -392,17 +420,22 @@ fn main() {
         .and_then(|p| p.parse().ok())
         .unwrap_or(if smoke() { 1 } else { 7 });
     for &t in threads.iter().filter(|&&t| t < cores) {
-        let (mut with_writer, mut with_spinner) = (Vec::new(), Vec::new());
+        let (mut with_writer, mut with_spinner, mut with_private) =
+            (Vec::new(), Vec::new(), Vec::new());
         for _ in 0..pairs {
-            let alone = measure(&ours, &w, t, Neighbour::Nothing, window).reads_per_s;
-            let writer = measure(&ours, &w, t, Neighbour::Writer, window).reads_per_s;
-            let spinner = measure(&ours, &w, t, Neighbour::Spinner, window).reads_per_s;
-            with_writer.push(writer / alone);
-            with_spinner.push(spinner / alone);
+            let run = |n| measure_with(&ours, &private, &w, t, n, window).reads_per_s;
+            let alone = run(Neighbour::Nothing);
+            with_writer.push(run(Neighbour::Writer) / alone);
+            with_spinner.push(run(Neighbour::Spinner) / alone);
+            with_private.push(run(Neighbour::PrivateWriter) / alone);
         }
         for (label, ratios) in [
             ("the writer", &mut with_writer),
             ("a CPU-only spinner (control)", &mut with_spinner),
+            (
+                "the same writer on a private copy (control)",
+                &mut with_private,
+            ),
         ] {
             ratios.sort_by(f64::total_cmp);
             println!(

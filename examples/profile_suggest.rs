@@ -39,9 +39,14 @@ fn main() {
     }
     // Per-query timings, as `cargo bench --bench trie` takes them; the
     // median of many is steadier than a mean on a shared machine.
-    let mut ns = Vec::with_capacity(2_000_000);
+    // RUNS=n times n queries instead of 2M (for callgrind, say).
+    let runs: usize = std::env::var("RUNS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(2_000_000);
+    let mut ns = Vec::with_capacity(runs);
     let mut total = 0;
-    while ns.len() < 2_000_000 {
+    while ns.len() < runs {
         for q in &qs {
             let start = Instant::now();
             total += t.suggest(q, 10).len();

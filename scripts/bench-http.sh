@@ -12,7 +12,7 @@
 # Server and load generator are pinned to different cores (SERVER_CPU,
 # CLIENT_CPU). Needs wrk (installed with apt-get when missing and root).
 # NO_BUILD=1 and GO_BIN=path run prebuilt binaries on a machine without cargo
-# or Go.
+# or Go; WRITES=0 skips step 5.
 #
 #   scripts/bench-http.sh            # USERS=1000000 DURATION=10s by default
 set -euo pipefail
@@ -141,6 +141,7 @@ wait "$ADDS"
 echo "mixed adds: $(awk '/^Requests\/sec/ {print $2}' "$OUT/wrk-mixed-adds.txt") adds/s," \
   "p99 $(awk '$1 == "99%" {print $2}' "$OUT/wrk-mixed-adds.txt")"
 
+[ "${WRITES:-1}" = 0 ] && exit 0 # WRITES=0 skips step 5
 echo "== 5. acknowledged writes (each 2xx is durable: fdatasync before the answer)"
 for c in 1 10 50; do
   wrk_run "adds_c$c" -t1 -c"$c" -d"$DURATION" -s scripts/wrk/add.lua "$BASE"
