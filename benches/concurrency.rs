@@ -418,7 +418,8 @@ fn main() {
     let pairs = std::env::var("PAIRS")
         .ok()
         .and_then(|p| p.parse().ok())
-        .unwrap_or(if smoke() { 1 } else { 7 });
+        .unwrap_or(if smoke() { 1 } else { 7 })
+        .max(1);
     for &t in threads.iter().filter(|&&t| t < cores) {
         let (mut with_writer, mut with_spinner, mut with_private) =
             (Vec::new(), Vec::new(), Vec::new());

@@ -43,7 +43,8 @@ fn main() {
     let runs: usize = std::env::var("RUNS")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(2_000_000);
+        .unwrap_or(2_000_000)
+        .max(1);
     let mut ns = Vec::with_capacity(runs);
     let mut total = 0;
     while ns.len() < runs {

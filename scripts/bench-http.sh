@@ -16,6 +16,7 @@
 #
 #   scripts/bench-http.sh            # USERS=1000000 DURATION=10s by default
 set -euo pipefail
+GO_BIN=${GO_BIN:+$(realpath "$GO_BIN")} # before the cd: a path relative to the caller
 cd "$(dirname "$0")/.."
 
 USERS=${USERS:-1000000}
@@ -104,8 +105,11 @@ if [ -n "${GO_BIN:-}" ] || { command -v go >/dev/null && [ -d "$GO_SEED" ]; }; t
   taskset -c "$SERVER_CPU" "$OUT/goseed" -csv "$OUT/users.csv" -addr "127.0.0.1:$GO_PORT" >"$OUT/go.log" 2>&1 &
   GOPID=$!
   PIDS+=("$GOPID")
-  for _ in $(seq 1 1200); do curl -sf "http://127.0.0.1:$GO_PORT/suggest?q=a&limit=1" >/dev/null && break; sleep 0.1; done
-  HAVE_GO=1
+  for _ in $(seq 1 1200); do
+    if curl -sf "http://127.0.0.1:$GO_PORT/suggest?q=a&limit=1" >/dev/null; then HAVE_GO=1; break; fi
+    sleep 0.1
+  done
+  [ -n "$HAVE_GO" ] || echo "(the Go design did not come up; see $OUT/go.log)"
 fi
 ROUNDS=${ROUNDS:-3}
 # All contenders share the server core, so the ones not being measured are
@@ -115,8 +119,8 @@ ROUNDS=${ROUNDS:-3}
 CONTENDERS=("$SERVER" "$CEILING")
 [ -n "$HAVE_GO" ] && CONTENDERS+=("$GOPID")
 only() { # pid: continue it, stop the others
-  for p in "${CONTENDERS[@]}"; do [ "$p" = "$1" ] || kill -STOP "$p"; done
-  kill -CONT "$1"
+  for p in "${CONTENDERS[@]}"; do [ "$p" = "$1" ] || kill -STOP "$p" 2>/dev/null || true; done
+  kill -CONT "$1" 2>/dev/null || true
 }
 for r in $(seq 1 "$ROUNDS"); do
   only "$SERVER"
@@ -128,7 +132,7 @@ for r in $(seq 1 "$ROUNDS"); do
     SUGGEST_PATH=/suggest wrk_run "go_$r" -t1 -c50 -d"$DURATION" -s scripts/wrk/suggest.lua "http://127.0.0.1:$GO_PORT"
   fi
 done
-for p in "${CONTENDERS[@]}"; do kill -CONT "$p"; done
+for p in "${CONTENDERS[@]}"; do kill -CONT "$p" 2>/dev/null || true; done
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 T=(); C=(); G=()
 for r in $(seq 1 "$ROUNDS"); do

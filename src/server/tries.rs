@@ -189,7 +189,7 @@ pub async fn suggest(
 }
 
 /// The suggest route's work. It never waits, so the router's fast path
-/// (`super::Edge`) calls it directly, without a future; the route above
+/// (`super::FastSuggest`) calls it directly, without a future; the route above
 /// (HEAD requests, the OpenAPI document) calls it too.
 pub(super) fn suggest_now(state: &AppState, params: &Segments) -> Result<Response, ApiError> {
     let started = Instant::now();
