@@ -101,7 +101,10 @@ GO_SEED=${GO_SEED:-../shared/anchors/go-seed}
 HAVE_GO=""
 # GO_BIN: a Go design binary built elsewhere (a machine without Go).
 if [ -n "${GO_BIN:-}" ] || { command -v go >/dev/null && [ -d "$GO_SEED" ]; }; then
-  if [ -n "${GO_BIN:-}" ]; then cp "$GO_BIN" "$OUT/goseed"; else (cd "$GO_SEED" && go build -o "$OLDPWD/$OUT/goseed" .); fi
+  if [ -n "${GO_BIN:-}" ]; then cp "$GO_BIN" "$OUT/goseed"; else
+    dest=$(cd "$OUT" && pwd)/goseed
+    (cd "$GO_SEED" && go build -o "$dest" .)
+  fi
   taskset -c "$SERVER_CPU" "$OUT/goseed" -csv "$OUT/users.csv" -addr "127.0.0.1:$GO_PORT" >"$OUT/go.log" 2>&1 &
   GOPID=$!
   PIDS+=("$GOPID")
