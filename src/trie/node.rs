@@ -336,6 +336,17 @@ fn field(entry: &[u8], at: usize) -> [u8; 4] {
 
 #[inline]
 fn read_varint(data: &[u8], pos: &mut usize) -> usize {
+    // Suffix lengths and value counts are almost always below 128: one byte.
+    let b = data[*pos];
+    if b < 0x80 {
+        *pos += 1;
+        return usize::from(b);
+    }
+    read_varint_long(data, pos)
+}
+
+#[cold]
+fn read_varint_long(data: &[u8], pos: &mut usize) -> usize {
     let mut n = 0usize;
     let mut shift = 0;
     loop {

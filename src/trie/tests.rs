@@ -108,6 +108,42 @@ fn long_shared_prefixes_compress() {
     t.assert_invariants();
 }
 
+/// Records store suffix lengths as varints: suffixes of 128 bytes and more
+/// take the multi-byte path, in indexed buckets too (more than 8 keys).
+#[test]
+fn long_suffixes_in_one_bucket() {
+    let mut t = Trie::new();
+    let keys: Vec<String> = (0..20)
+        .map(|i| format!("{}{i:02}", "a".repeat(120 + i * 10)))
+        .chain((0..5).map(|i| format!("b{i}")))
+        .collect();
+    for (i, k) in keys.iter().enumerate() {
+        t.insert(k, i).unwrap();
+    }
+    assert_eq!(t.memory().inner_nodes, 0, "expected one bucket");
+    t.assert_invariants();
+    for (i, k) in keys.iter().enumerate() {
+        assert_eq!(t.get(k).to_vec(), vec![i], "{}", k.len());
+    }
+    let mut sorted: Vec<(&str, usize)> = keys.iter().map(String::as_str).zip(0..).collect();
+    sorted.sort();
+    let got: Vec<(String, usize)> = t
+        .suggest("", 100)
+        .iter()
+        .map(|(k, v)| (k.to_owned(), *v))
+        .collect();
+    let want: Vec<(String, usize)> = sorted.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect();
+    assert_eq!(got, want);
+    let long_prefix = "a".repeat(200);
+    assert_eq!(
+        t.suggest(&long_prefix, 100).len(),
+        keys.iter().filter(|k| k.starts_with(&long_prefix)).count()
+    );
+    assert_eq!(t.remove_key(&keys[10]).len(), 1);
+    assert!(t.get(&keys[10]).to_vec().is_empty());
+    t.assert_invariants();
+}
+
 #[test]
 fn empty_key_is_rejected() {
     let mut t: Trie<u8> = Trie::new();
