@@ -1928,22 +1928,19 @@ fn suggest_fast_path_answers_like_the_router() {
     assert!(get.header("x-response-time-us").is_some());
     assert!(head.header("x-response-time-us").is_some());
 
-    // The fast path's errors are the API's errors.
-    s.get_raw("/v1/tries/fp/suggest?limit=0")
-        .assert_error(400, "invalid_limit");
-    s.get_raw("/v1/tries/fp/suggest?q=%FF")
-        .assert_error(400, "invalid_key");
-    s.get_raw("/v1/tries/bad%2Fname/suggest")
-        .assert_error(400, "invalid_name");
-    s.get_raw("/v1/tries/nope/suggest")
-        .assert_error(404, "not_found");
-    // Near misses are the router's.
-    s.get_raw("/v1/tries//suggest")
-        .assert_error(400, "invalid_name");
-    s.get_raw("/v1/tries/fp/suggest/")
-        .assert_error(404, "not_found");
-    s.get_raw("/v1/tries/fp/x/suggest")
-        .assert_error(404, "not_found");
+    for (path, status, code) in [
+        // The fast path's errors are the API's errors.
+        ("/v1/tries/fp/suggest?limit=0", 400, "invalid_limit"),
+        ("/v1/tries/fp/suggest?q=%FF", 400, "invalid_key"),
+        ("/v1/tries/bad%2Fname/suggest", 400, "invalid_name"),
+        ("/v1/tries/nope/suggest", 404, "not_found"),
+        // Near misses are the router's.
+        ("/v1/tries//suggest", 400, "invalid_name"),
+        ("/v1/tries/fp/suggest/", 404, "not_found"),
+        ("/v1/tries/fp/x/suggest", 404, "not_found"),
+    ] {
+        s.get_raw(path).assert_error(status, code);
+    }
     s.send(s.req(Method::POST, "/v1/tries/fp/suggest"))
         .assert_error(405, "method_not_allowed");
 

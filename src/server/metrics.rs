@@ -138,34 +138,37 @@ impl Metrics {
         elapsed: std::time::Duration,
     ) {
         let method = method_str(method);
-        if status == 200 && method == "GET" && route == SUGGEST_ROUTE {
-            let (latency, count) = self.suggest_ok.get_or_init(|| {
-                let labels = RouteLabels { method, route };
-                (
-                    self.latency.get_or_create(&labels).clone(),
-                    self.requests
-                        .get_or_create(&RequestLabels {
-                            method,
-                            route,
-                            status,
-                        })
-                        .clone(),
-                )
-            });
-            latency.observe(elapsed.as_secs_f64());
-            count.inc();
-            return;
-        }
-        self.latency
-            .get_or_create(&RouteLabels { method, route })
-            .observe(elapsed.as_secs_f64());
-        self.requests
-            .get_or_create(&RequestLabels {
-                method,
-                route,
-                status,
-            })
-            .inc();
+        let owned;
+        let (latency, count) = if status == 200 && method == "GET" && route == SUGGEST_ROUTE {
+            self.suggest_ok
+                .get_or_init(|| self.series(method, route, status))
+        } else {
+            owned = self.series(method, route, status);
+            &owned
+        };
+        latency.observe(elapsed.as_secs_f64());
+        count.inc();
+    }
+
+    /// The latency histogram and request counter of one series.
+    fn series(
+        &self,
+        method: &'static str,
+        route: &'static str,
+        status: u16,
+    ) -> (Histogram, Counter) {
+        (
+            self.latency
+                .get_or_create(&RouteLabels { method, route })
+                .clone(),
+            self.requests
+                .get_or_create(&RequestLabels {
+                    method,
+                    route,
+                    status,
+                })
+                .clone(),
+        )
     }
 }
 

@@ -249,19 +249,23 @@ fn log_request(
 /// axum stores in the request's extensions, then the edge middleware's boxed
 /// future and a clone of the route's boxed service. (The outer router that
 /// holds this service as its fallback still does its own small part: a
-/// lookup in a tree of one catch-all, an `OriginalUri`, a boxed future.) Its handler never waits (it reads a snapshot), so
-/// here `GET /v1/tries/{trie}/suggest` is answered in `call`, with a ready
-/// future, by the same function the route calls ([`tries::suggest_now`]),
-/// and counted, timed and logged the same way as in [`edge`]. The edge's
-/// other jobs don't apply to a GET: no token is needed, no timer runs, no
-/// body is read, and every error the handler makes is already JSON. (hyper
-/// writes `Content-Length` from the body's exact size on the wire; only an
+/// lookup in a tree of one catch-all, an `OriginalUri`, a boxed future.)
+///
+/// Its handler never waits (it reads a snapshot), so here
+/// `GET /v1/tries/{trie}/suggest` is answered in `call`, with a ready future,
+/// by the same function the route calls ([`tries::suggest_now`]), and
+/// counted, timed and logged the same way as in [`edge`]. The edge's other
+/// jobs don't apply to a GET: no token is needed, no timer runs, no body is
+/// read, and every error the handler makes is already JSON. (hyper writes
+/// `Content-Length` from the body's exact size on the wire; only an
 /// in-process `oneshot` caller sees the answer without that header.)
 /// Anything else (HEAD, other paths, a path this match is unsure of) goes to
-/// the router unchanged. In three alternating 5 s rounds of the suggest
-/// load of `scripts/bench-http.sh` (one core, 50 connections) it took the
-/// server from 85.6k / 76.6k / 71.0k to 96.1k / 83.4k / 83.4k requests/s,
-/// 0.68-0.77x to 0.79-0.84x of the minimal-handler ceiling.
+/// the router unchanged.
+///
+/// In three alternating 5 s rounds of the suggest load of
+/// `scripts/bench-http.sh` (one core, 50 connections) it took the server
+/// from 85.6k / 76.6k / 71.0k to 96.1k / 83.4k / 83.4k requests/s, 0.68-0.77x
+/// to 0.79-0.84x of the minimal-handler ceiling.
 #[derive(Clone)]
 struct FastSuggest {
     state: AppState,
