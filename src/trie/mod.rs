@@ -409,7 +409,7 @@ impl<V> Trie<V> {
     where
         V: HeapSize,
     {
-        let root = 2 * std::mem::size_of::<usize>() + std::mem::size_of::<Node<V>>();
+        let root = node::arc_node_bytes::<V>();
         let (inner_nodes, buckets) = self.root.node_counts();
         MemoryReport {
             total_bytes: std::mem::size_of::<Self>()

@@ -19,7 +19,19 @@ use super::values::{BigValues, Values, DEMOTE, HEAD, PROMOTE};
 
 /// One node of the trie. Children are `Arc`s so that a clone of the whole trie
 /// is O(1) and a write copies only the path it changes (`Arc::make_mut`).
+///
+/// Aligned to a cache line so that an `Arc<Node>`'s two counters sit on a
+/// line of their own, apart from the node. Copying an inner node (every write
+/// does, along its path) bumps the counter of each of its children, and
+/// dropping the old version drops them again; with the counters beside the
+/// node's fields, each bump took the line that every reader passing through
+/// the child needs away from the readers' caches. In
+/// `RETENTION_ONLY=1 cargo bench --bench concurrency` (one reader beside the
+/// writer on 2 cores) the reader kept 79-87% of its read-only throughput
+/// before (four runs) and 87-90% after (four runs, alternated with them), for
+/// 0.9 more bytes per entry (18.1 to 19.0 at 1M users).
 #[derive(Clone, Debug)]
+#[repr(align(64))]
 pub(crate) enum Node<V> {
     Inner(Inner<V>),
     Bucket(Bucket<V>),
@@ -375,6 +387,17 @@ fn reserve<T>(v: &mut Vec<T>, extra: usize) {
     if v.capacity() - v.len() < extra {
         v.reserve_exact(extra + v.len() / 8);
     }
+}
+
+/// Bytes of one `Arc<Node>` allocation: the two counters, padded to the
+/// node's alignment, then the node.
+pub(crate) fn arc_node_bytes<V>() -> usize {
+    std::alloc::Layout::new::<[usize; 2]>()
+        .extend(std::alloc::Layout::new::<Node<V>>())
+        .expect("layout")
+        .0
+        .pad_to_align()
+        .size()
 }
 
 fn shrink_if_sparse<T>(v: &mut Vec<T>) {
@@ -912,10 +935,7 @@ impl<V> Node<V> {
                     + i.children.capacity() * size_of::<Arc<Node<V>>>()
                     + i.children
                         .iter()
-                        // An Arc allocation holds two counters and the node.
-                        .map(|c| {
-                            2 * size_of::<usize>() + size_of::<Node<V>>() + c.heap_bytes(value_heap)
-                        })
+                        .map(|c| arc_node_bytes::<V>() + c.heap_bytes(value_heap))
                         .sum::<usize>()
             }
         }
