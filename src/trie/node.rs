@@ -15,6 +15,7 @@
 
 use std::sync::Arc;
 
+use super::prefetch::prefetch;
 use super::values::{BigValues, Values, DEMOTE, HEAD, PROMOTE};
 
 /// One node of the trie. Children are `Arc`s so that a clone of the whole trie
@@ -471,6 +472,12 @@ impl<V> Bucket<V> {
     /// Finds `key`'s record, or the position of the first record after it.
     pub(crate) fn seek(&self, key: &[u8]) -> Result<Rec, Pos> {
         let mut at = self.anchor_below(key);
+        // The anchor says where the values from here on start: let them come
+        // while the records are decoded and compared (one cache miss less in
+        // a cold bucket's chain).
+        if let Some(v) = self.values.get(at.value) {
+            prefetch(v);
+        }
         while at.byte < self.records_end() {
             let r = self.record(at);
             match compare(self.suffix(&r), key) {
