@@ -213,15 +213,23 @@ impl<V: Clone + Ord> Vals<V> {
 ///
 /// A lookup scans records in order, but not from the first one: a bucket of
 /// more than [`INDEX_MIN`] keys ends its `data` with a sparse index, one
-/// [`ANCHOR`]-byte entry per [`INDEX_EVERY`] records giving the record's
-/// first four suffix bytes and its position. A seek compares the key's first
-/// four bytes with the anchors' (branch-free integer compares over the heads,
-/// packed together in a few cache lines), starts at the last anchor certainly
-/// below the key and decodes at most a few records, where a full scan
-/// decoded half the bucket (the
-/// largest share of a suggest's time in `examples/profile_suggest`). The
-/// index costs about 4 bytes per key; every write to the bucket rebuilds
-/// it, a scan of the bucket that the write's own shifting already pays.
+/// anchor per [`INDEX_EVERY`] records giving the record's first four suffix
+/// bytes and its position. A seek compares the key's first four bytes with
+/// the anchors' (branch-free integer compares over the heads, packed
+/// together in a few cache lines), starts at the last anchor certainly below
+/// the key and decodes at most a few records, where a full scan decoded half
+/// the bucket (the largest share of a suggest's time in
+/// `examples/profile_suggest`). Every write to the bucket rebuilds the index,
+/// a scan of the bucket that the write's own shifting already pays.
+///
+/// The index's layout: all heads (`u32` big-endian each), then the
+/// positions. In nearly every bucket a position fits in 16 bits (see
+/// [`Bucket::narrow`]): byte offset and value index as two `u16`, and the
+/// big indexes after them as `u16`, only in a bucket that has big keys.
+/// Otherwise each position is three `u32`. About two bytes per key (four
+/// with 32-bit positions everywhere, as before). Prefetching all of a full
+/// bucket's narrow positions while the heads are compared did not measure
+/// faster than fetching the one needed afterwards, so a seek does not.
 #[derive(Clone, Debug)]
 pub(crate) struct Bucket<V> {
     /// The records, then the sparse index.
@@ -237,11 +245,9 @@ pub(crate) struct Bucket<V> {
 pub(crate) const INDEX_MIN: usize = 8;
 /// One index entry per this many records.
 pub(crate) const INDEX_EVERY: usize = 4;
-/// Bytes per index entry: the suffix's first four bytes (big-endian, zero
-/// padded; all entries' heads come first, together), and the record's byte
-/// offset, value index and big index (u32 little-endian each, after the
-/// heads).
-const ANCHOR: usize = 16;
+/// Bytes of one anchor's position in a wide index: byte offset, value index
+/// and big index, `u32` little-endian each.
+const WIDE_POSITION: usize = 12;
 
 /// A position between records: byte offset in `data`, index in `values`,
 /// index in `big`.
@@ -502,8 +508,13 @@ impl<V> Bucket<V> {
     #[inline]
     fn anchor_below(&self, key: &[u8]) -> Pos {
         let index = &self.data[self.records_end()..];
-        let n = index.len() / ANCHOR;
+        if index.is_empty() {
+            // Small, or unindexed in the middle of an edit.
+            return Pos::default();
+        }
+        let n = self.anchors();
         let (heads, positions) = index.split_at(n * 4);
+        let narrow = self.narrow();
         let want = head(key);
         // Heads are sorted, so the count of those below `want` is the index
         // of the first that is not: a branch-free pass over a few cache
@@ -515,11 +526,56 @@ impl<V> Bucket<V> {
         if below == 0 {
             return Pos::default();
         }
-        let e = &positions[(below - 1) * 12..];
+        let i = below - 1;
+        if narrow {
+            let e = field(positions, i * 4);
+            let big = if self.big.is_empty() {
+                0
+            } else {
+                let b = &positions[n * 4 + i * 2..];
+                usize::from(u16::from_le_bytes([b[0], b[1]]))
+            };
+            return Pos {
+                byte: usize::from(u16::from_le_bytes([e[0], e[1]])),
+                value: usize::from(u16::from_le_bytes([e[2], e[3]])),
+                big,
+            };
+        }
+        let e = &positions[i * WIDE_POSITION..];
         Pos {
             byte: u32::from_le_bytes(field(e, 0)) as usize,
             value: u32::from_le_bytes(field(e, 4)) as usize,
             big: u32::from_le_bytes(field(e, 8)) as usize,
+        }
+    }
+
+    /// The number of anchors the index has when present.
+    fn anchors(&self) -> usize {
+        if self.len() > INDEX_MIN {
+            (self.len() - 1) / INDEX_EVERY
+        } else {
+            0
+        }
+    }
+
+    /// True when every position in this bucket fits in 16 bits, so its
+    /// index is the narrow layout. Decided from the bucket's own sizes,
+    /// which the index is rebuilt after any change of, so the reader and the
+    /// builder agree without a flag.
+    fn narrow(&self) -> bool {
+        let max = usize::from(u16::MAX);
+        self.records_len <= max && self.values.len() <= max && self.big.len() <= max
+    }
+
+    /// The index's length in bytes, when present.
+    fn index_len(&self) -> usize {
+        let n = self.anchors();
+        if !self.narrow() {
+            n * (4 + WIDE_POSITION)
+        } else if self.big.is_empty() {
+            n * 8
+        } else {
+            n * 10
         }
     }
 
@@ -546,17 +602,31 @@ impl<V> Bucket<V> {
         }
         // Anchors on records INDEX_EVERY, 2 * INDEX_EVERY, ...: their heads
         // fill the first `n * 4` bytes, their positions follow.
-        let n = (self.len() - 1) / INDEX_EVERY;
-        let mut index = vec![0u8; n * 4];
-        index.reserve(n * (ANCHOR - 4));
+        let narrow = self.narrow();
+        let mut index = Vec::with_capacity(self.index_len());
+        let mut positions = Vec::new();
+        let mut bigs = Vec::new();
         let anchors = self.records().skip(INDEX_EVERY).step_by(INDEX_EVERY);
-        for (i, r) in anchors.enumerate() {
-            index[i * 4..i * 4 + 4].copy_from_slice(&head(self.suffix(&r)).to_be_bytes());
-            for p in [r.start, r.value_start, r.big_start] {
-                let p = u32::try_from(p).expect("bucket offsets fit in 32 bits");
-                index.extend_from_slice(&p.to_le_bytes());
+        for r in anchors {
+            index.extend_from_slice(&head(self.suffix(&r)).to_be_bytes());
+            if narrow {
+                for p in [r.start, r.value_start] {
+                    let p = u16::try_from(p).expect("narrow: fits in 16 bits");
+                    positions.extend_from_slice(&p.to_le_bytes());
+                }
+                if !self.big.is_empty() {
+                    let p = u16::try_from(r.big_start).expect("narrow: fits in 16 bits");
+                    bigs.extend_from_slice(&p.to_le_bytes());
+                }
+            } else {
+                for p in [r.start, r.value_start, r.big_start] {
+                    let p = u32::try_from(p).expect("bucket offsets fit in 32 bits");
+                    positions.extend_from_slice(&p.to_le_bytes());
+                }
             }
         }
+        index.extend_from_slice(&positions);
+        index.extend_from_slice(&bigs);
         index
     }
 
@@ -1113,13 +1183,15 @@ impl<V: Ord + std::fmt::Debug> Node<V> {
                     b.index_bytes(),
                     "sparse index out of step"
                 );
-                let anchors = (b.data.len() - b.records_end()) / ANCHOR;
-                let expect = if b.len() > INDEX_MIN {
-                    (b.len() - 1) / INDEX_EVERY
-                } else {
-                    0
-                };
-                assert_eq!(anchors, expect, "sparse index size");
+                assert_eq!(
+                    b.data.len() - b.records_end(),
+                    b.index_len(),
+                    "sparse index size"
+                );
+                if b.len() > INDEX_MIN {
+                    let anchors = b.records().skip(INDEX_EVERY).step_by(INDEX_EVERY).count();
+                    assert_eq!(anchors, b.anchors(), "anchor count");
+                }
             }
             Node::Inner(i) => {
                 assert!(!self.is_empty() || is_root, "empty inner node");

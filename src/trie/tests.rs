@@ -140,6 +140,33 @@ fn long_suffixes_in_one_bucket() {
     t.assert_invariants();
 }
 
+/// A bucket whose records pass 64 KiB has the wide index (32-bit
+/// positions); every seek in it must land as in a narrow one.
+#[test]
+fn wide_index_in_a_bucket_past_64_kib() {
+    let mut t = Trie::new();
+    let tail = "z".repeat(300);
+    let keys: Vec<String> = (0..250).map(|i| format!("{i:03}{tail}")).collect();
+    for (i, k) in keys.iter().enumerate().rev() {
+        t.insert(k, i).unwrap();
+    }
+    assert_eq!(t.memory().inner_nodes, 0, "expected one bucket");
+    t.assert_invariants();
+    for (i, k) in keys.iter().enumerate() {
+        assert_eq!(t.get(k).to_vec(), vec![i]);
+        let got = t.suggest(&k[..3], 2).into_vec();
+        assert_eq!(got, vec![(k.clone(), i)]);
+    }
+    let got = t.suggest("1", 300).into_vec();
+    let want: Vec<(String, usize)> = (100..200).map(|i| (keys[i].clone(), i)).collect();
+    assert_eq!(got, want);
+    for i in (0..250).step_by(3) {
+        assert_eq!(t.remove_key(&keys[i]), vec![i]);
+    }
+    t.assert_invariants();
+    assert_eq!(t.suggest("", 1000).len(), 250 - 84);
+}
+
 #[test]
 fn empty_key_is_rejected() {
     let mut t: Trie<u8> = Trie::new();
