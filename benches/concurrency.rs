@@ -174,19 +174,9 @@ enum Neighbour {
     PrivateWriter,
 }
 
+/// Reads/s of `readers` threads on `c` beside `neighbour`; `private` is the
+/// writer's target for [`Neighbour::PrivateWriter`] (ignored otherwise).
 fn measure(
-    c: &Arc<dyn Contender>,
-    w: &Arc<Workload>,
-    readers: usize,
-    neighbour: Neighbour,
-    window: Duration,
-) -> Run {
-    measure_with(c, c, w, readers, neighbour, window)
-}
-
-/// [`measure`], with `private` as the writer's target for
-/// [`Neighbour::PrivateWriter`].
-fn measure_with(
     c: &Arc<dyn Contender>,
     private: &Arc<dyn Contender>,
     w: &Arc<Workload>,
@@ -341,7 +331,7 @@ fn main() {
             .enumerate()
         {
             for &t in &threads {
-                per[wi].push(measure(&c, &w, t, neighbour, window));
+                per[wi].push(measure(&c, &c, &w, t, neighbour, window));
             }
         }
         results.push(per);
@@ -424,7 +414,7 @@ fn main() {
         let (mut with_writer, mut with_spinner, mut with_private) =
             (Vec::new(), Vec::new(), Vec::new());
         for _ in 0..pairs {
-            let run = |n| measure_with(&ours, &private, &w, t, n, window).reads_per_s;
+            let run = |n| measure(&ours, &private, &w, t, n, window).reads_per_s;
             let alone = run(Neighbour::Nothing);
             with_writer.push(run(Neighbour::Writer) / alone);
             with_spinner.push(run(Neighbour::Spinner) / alone);

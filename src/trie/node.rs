@@ -567,16 +567,20 @@ impl<V> Bucket<V> {
         self.records_len <= max && self.values.len() <= max && self.big.len() <= max
     }
 
+    /// Bytes of one anchor's position: byte offset and value index, and
+    /// big index only where the bucket has big keys, 16 bits each when
+    /// narrow; all three in 32 bits otherwise.
+    fn position_bytes(&self) -> usize {
+        match (self.narrow(), self.big.is_empty()) {
+            (false, _) => WIDE_POSITION,
+            (true, true) => 4,
+            (true, false) => 6,
+        }
+    }
+
     /// The index's length in bytes, when present.
     fn index_len(&self) -> usize {
-        let n = self.anchors();
-        if !self.narrow() {
-            n * (4 + WIDE_POSITION)
-        } else if self.big.is_empty() {
-            n * 8
-        } else {
-            n * 10
-        }
+        self.anchors() * (4 + self.position_bytes())
     }
 
     /// Drops the sparse index before an edit of the records.
@@ -604,19 +608,15 @@ impl<V> Bucket<V> {
         // fill the first `n * 4` bytes, their positions follow.
         let narrow = self.narrow();
         let mut index = Vec::with_capacity(self.index_len());
-        let mut positions = Vec::new();
-        let mut bigs = Vec::new();
-        let anchors = self.records().skip(INDEX_EVERY).step_by(INDEX_EVERY);
-        for r in anchors {
+        let (mut positions, mut bigs) = (Vec::new(), Vec::new());
+        for r in self.records().skip(INDEX_EVERY).step_by(INDEX_EVERY) {
             index.extend_from_slice(&head(self.suffix(&r)).to_be_bytes());
             if narrow {
-                for p in [r.start, r.value_start] {
-                    let p = u16::try_from(p).expect("narrow: fits in 16 bits");
-                    positions.extend_from_slice(&p.to_le_bytes());
-                }
+                let short = |p: usize| u16::try_from(p).expect("narrow: fits in 16 bits");
+                positions.extend_from_slice(&short(r.start).to_le_bytes());
+                positions.extend_from_slice(&short(r.value_start).to_le_bytes());
                 if !self.big.is_empty() {
-                    let p = u16::try_from(r.big_start).expect("narrow: fits in 16 bits");
-                    bigs.extend_from_slice(&p.to_le_bytes());
+                    bigs.extend_from_slice(&short(r.big_start).to_le_bytes());
                 }
             } else {
                 for p in [r.start, r.value_start, r.big_start] {
@@ -627,6 +627,7 @@ impl<V> Bucket<V> {
         }
         index.extend_from_slice(&positions);
         index.extend_from_slice(&bigs);
+        debug_assert_eq!(index.len(), self.index_len());
         index
     }
 

@@ -14,7 +14,10 @@
 //! prefetching build had the lower p50 in 11 of 12 pairs, about 10% (for
 //! instance 708 to 538 ns, 603 to 501 ns).
 //!
-//! Tested under Miri: `cargo +nightly miri test --lib trie::` (in `.ci/run`).
+//! Tested under Miri: `.ci/run` runs this module's tests and the trie tests
+//! that seek in indexed buckets (`cargo +nightly miri test --lib --
+//! trie::prefetch trie::tests::tutorial_example ...`); the whole trie suite,
+//! property tests included, is too slow under Miri for CI.
 #![allow(unsafe_code)]
 
 /// Asks the CPU to start loading the cache line that holds `*r` into its
