@@ -56,6 +56,7 @@ pub struct Suggestions<'a, V> {
 }
 
 impl<'a, V> Suggestions<'a, V> {
+    #[inline]
     pub(crate) fn new(root: &'a Node<V>, prefix: &'a [u8]) -> Self {
         let mut it = Suggestions {
             key: SmallVec::new(),
@@ -67,22 +68,29 @@ impl<'a, V> Suggestions<'a, V> {
     }
 
     /// Walks down to `prefix` and pushes the frame that enumerates it.
-    fn descend(&mut self, mut node: &'a Node<V>, mut rest: &'a [u8]) {
+    ///
+    /// On the way down the path is always a prefix of `prefix` itself, so
+    /// the key buffer is written once, at the end, not at every level.
+    fn descend(&mut self, mut node: &'a Node<V>, prefix: &'a [u8]) {
+        let mut rest = prefix;
         loop {
+            let path = &prefix[..prefix.len() - rest.len()];
             match node {
                 Node::Bucket(bucket) => {
                     let at = bucket.lower_bound(rest);
+                    self.key.extend_from_slice(path);
                     self.stack.push(Frame::Bucket {
                         bucket,
                         at,
                         filter: rest,
-                        path_len: self.key.len(),
+                        path_len: path.len(),
                     });
                     return;
                 }
                 Node::Inner(inner) => {
                     if rest.len() <= inner.prefix.len() {
                         if starts_with(&inner.prefix, rest) {
+                            self.key.extend_from_slice(path);
                             self.push_inner(inner);
                         }
                         return;
@@ -95,8 +103,6 @@ impl<'a, V> Suggestions<'a, V> {
                     let Ok(i) = inner.find(*first) else {
                         return;
                     };
-                    self.key.extend_from_slice(&inner.prefix);
-                    self.key.push(*first);
                     node = &inner.children[i];
                     rest = tail;
                 }
@@ -261,6 +267,32 @@ impl<V> Default for Matches<V> {
     }
 }
 
+/// Appends a key's values to `entries`, up to `limit` entries in all, each
+/// with `key`, the key's byte range in the answer's text.
+#[inline]
+fn push_values<V: Clone>(
+    entries: &mut Vec<(usize, usize, V)>,
+    values: Values<'_, V>,
+    key: std::ops::Range<usize>,
+    limit: usize,
+) {
+    let (start, end) = (key.start, key.end);
+    let room = limit - entries.len();
+    // Most keys' values are one slice in the bucket: copy from it directly;
+    // only a big key past its head goes through the list.
+    let (head, more) = values.leading_slice();
+    let n = head.len().min(room);
+    entries.extend(head[..n].iter().map(|v| (start, end, v.clone())));
+    if more && n < room {
+        entries.extend(
+            values
+                .skip(n)
+                .take(room - n)
+                .map(|v| (start, end, v.clone())),
+        );
+    }
+}
+
 impl<V> Matches<V> {
     /// Collects up to `limit` entries from `it`.
     pub(crate) fn collect(mut it: Suggestions<'_, V>, limit: usize) -> Self
@@ -272,24 +304,46 @@ impl<V> Matches<V> {
         let mut text = Vec::with_capacity(limit.min(64) * 12);
         let mut entries = Vec::with_capacity(limit.min(64));
         while entries.len() < limit {
+            // Most entries come from a run of one bucket's records: take
+            // them here in one loop, writing each key straight from the
+            // bucket's path and the record's suffix, with no trip through
+            // the iterator's key buffer.
+            if let Some(Frame::Bucket {
+                bucket,
+                at,
+                filter,
+                path_len,
+            }) = it.stack.last_mut()
+            {
+                let path = &it.key[..*path_len];
+                let bucket: &Bucket<V> = bucket;
+                let drained = loop {
+                    if at.byte >= bucket.records_end() {
+                        break true;
+                    }
+                    let r = bucket.record(*at);
+                    let suffix = bucket.suffix(&r);
+                    if !starts_with(suffix, filter) {
+                        break true;
+                    }
+                    *at = r.next();
+                    let start = text.len();
+                    text.extend_from_slice(path);
+                    text.extend_from_slice(suffix);
+                    push_values(&mut entries, bucket.values_of(&r), start..text.len(), limit);
+                    if entries.len() >= limit {
+                        break false;
+                    }
+                };
+                if drained {
+                    it.stack.pop();
+                }
+                continue;
+            }
             let Some(values) = it.advance() else { break };
             let start = text.len();
             text.extend_from_slice(&it.key);
-            let end = text.len();
-            let room = limit - entries.len();
-            // Most keys' values are one slice in the bucket: copy from it
-            // directly; only a big key past its head goes through the list.
-            let (head, more) = values.leading_slice();
-            let n = head.len().min(room);
-            entries.extend(head[..n].iter().map(|v| (start, end, v.clone())));
-            if more && n < room {
-                entries.extend(
-                    values
-                        .skip(n)
-                        .take(room - n)
-                        .map(|v| (start, end, v.clone())),
-                );
-            }
+            push_values(&mut entries, values, start..text.len(), limit);
         }
         Matches {
             text: String::from_utf8(text).expect("stored keys are valid UTF-8"),

@@ -519,10 +519,11 @@ impl<V> Bucket<V> {
         // Heads are sorted, so the count of those below `want` is the index
         // of the first that is not: a branch-free pass over a few cache
         // lines.
+        // (Summed as `u32`, the compares vectorize.)
         let below = heads
             .chunks_exact(4)
-            .map(|h| usize::from(u32::from_be_bytes(field(h, 0)) < want))
-            .sum::<usize>();
+            .map(|h| u32::from(u32::from_be_bytes(field(h, 0)) < want))
+            .sum::<u32>() as usize;
         if below == 0 {
             return Pos::default();
         }
