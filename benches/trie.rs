@@ -3,7 +3,8 @@
 //!
 //! Prints, in one run: a burst-size sweep, then build time, bytes per entry
 //! (live heap bytes counted by an allocator wrapper, the same for everyone),
-//! suggest latency (every query timed on its own; p50 and p99), insert and
+//! suggest latency (every query timed on its own, the designs taking turns:
+//! see `time_interleaved`; p50 and p99), insert and
 //! remove throughput, and the ratios to ours. Criterion then measures suggest
 //! for the three designs.
 
@@ -84,18 +85,19 @@ fn per_second(n: usize, f: impl FnOnce()) -> f64 {
     n as f64 / t.elapsed().as_secs_f64()
 }
 
-fn ours(w: &Workload, burst: usize) -> (Figures, Trie<u64>) {
-    let (build_s, mut trie, bytes) = build(|| {
+/// Builds ours, three times (median time kept).
+fn build_ours(w: &Workload, burst: usize) -> (f64, Trie<u64>, usize) {
+    build(|| {
         let mut t = Trie::with_burst(burst);
         for (k, v) in &w.entries {
             t.insert(k, *v).expect("non-empty key");
         }
         t
-    });
-    let (p50_ns, p99_ns) = time_queries(&w.queries, |q| trie.suggest(q, LIMIT).len());
-    let mut out = Out::default();
-    let (into_p50_ns, _) =
-        time_queries(&w.queries, |q| trie_suggest_into(&trie, q, LIMIT, &mut out));
+    })
+}
+
+/// Inserts then removes the fresh pairs: (inserts/s, removes/s).
+fn writes_ours(w: &Workload, trie: &mut Trie<u64>) -> (f64, f64) {
     let insert_per_s = per_second(w.fresh.len(), || {
         for (k, v) in &w.fresh {
             trie.insert(k, *v).expect("non-empty key");
@@ -106,30 +108,20 @@ fn ours(w: &Workload, burst: usize) -> (Figures, Trie<u64>) {
             trie.remove(k, v);
         }
     });
-    let f = Figures {
-        name: "typeahead::Trie",
-        build_s,
-        bytes,
-        p50_ns,
-        p99_ns,
-        into_p50_ns,
-        insert_per_s,
-        remove_per_s,
-    };
-    (f, trie)
+    (insert_per_s, remove_per_s)
 }
 
-fn textbook(w: &Workload) -> (Figures, TextbookTrie) {
-    let (build_s, mut trie, bytes) = build(|| {
+fn build_textbook(w: &Workload) -> (f64, TextbookTrie, usize) {
+    build(|| {
         let mut t = TextbookTrie::default();
         for (k, v) in &w.entries {
             t.insert(k, *v);
         }
         t
-    });
-    let (p50_ns, p99_ns) = time_queries(&w.queries, |q| trie.suggest(q, LIMIT).len());
-    let mut out = Out::default();
-    let (into_p50_ns, _) = time_queries(&w.queries, |q| trie.suggest_into(q, LIMIT, &mut out));
+    })
+}
+
+fn writes_textbook(w: &Workload, trie: &mut TextbookTrie) -> (f64, f64) {
     let insert_per_s = per_second(w.fresh.len(), || {
         for (k, v) in &w.fresh {
             trie.insert(k, *v);
@@ -140,40 +132,30 @@ fn textbook(w: &Workload) -> (Figures, TextbookTrie) {
             trie.remove(k, *v);
         }
     });
-    let f = Figures {
-        name: "textbook HashMap<char> trie",
-        build_s,
-        bytes,
-        p50_ns,
-        p99_ns,
-        into_p50_ns,
-        insert_per_s,
-        remove_per_s,
-    };
-    (f, trie)
+    (insert_per_s, remove_per_s)
 }
 
-fn btree(w: &Workload) -> (Figures, BTreeMap<String, Vec<u64>>) {
-    fn add(m: &mut BTreeMap<String, Vec<u64>>, k: &str, v: u64) {
-        let vs = m.entry(k.to_owned()).or_default();
-        if !vs.contains(&v) {
-            vs.push(v);
-        }
+fn btree_add(m: &mut BTreeMap<String, Vec<u64>>, k: &str, v: u64) {
+    let vs = m.entry(k.to_owned()).or_default();
+    if !vs.contains(&v) {
+        vs.push(v);
     }
-    let (build_s, mut map, bytes) = build(|| {
+}
+
+fn build_btree(w: &Workload) -> (f64, BTreeMap<String, Vec<u64>>, usize) {
+    build(|| {
         let mut m = BTreeMap::new();
         for (k, v) in &w.entries {
-            add(&mut m, k, *v);
+            btree_add(&mut m, k, *v);
         }
         m
-    });
-    let (p50_ns, p99_ns) = time_queries(&w.queries, |q| btree_suggest(&map, q, LIMIT).len());
-    let mut out = Out::default();
-    let (into_p50_ns, _) =
-        time_queries(&w.queries, |q| btree_suggest_into(&map, q, LIMIT, &mut out));
+    })
+}
+
+fn writes_btree(w: &Workload, map: &mut BTreeMap<String, Vec<u64>>) -> (f64, f64) {
     let insert_per_s = per_second(w.fresh.len(), || {
         for (k, v) in &w.fresh {
-            add(&mut map, k, *v);
+            btree_add(map, k, *v);
         }
     });
     let remove_per_s = per_second(w.fresh.len(), || {
@@ -186,17 +168,41 @@ fn btree(w: &Workload) -> (Figures, BTreeMap<String, Vec<u64>>) {
             }
         }
     });
-    let f = Figures {
-        name: "BTreeMap<String, Vec<u64>>",
-        build_s,
-        bytes,
-        p50_ns,
-        p99_ns,
-        into_p50_ns,
-        insert_per_s,
-        remove_per_s,
-    };
-    (f, map)
+    (insert_per_s, remove_per_s)
+}
+
+/// Turns each design takes in [`time_interleaved`].
+const ROUNDS: usize = 3;
+
+/// Times every query on every design, the designs taking turns: each turn a
+/// warm-up pass over all queries, then a timed pass, `ROUNDS` times, so that
+/// every design sees the same phases of a shared, noisy machine. (Timing one
+/// design after the other put a whole design into a slow or a quiet phase:
+/// the textbook trie's p50 moved from 1.4 to 2.5 us between runs.) A whole
+/// warm-up pass, not a few queries, because shorter turns measured each
+/// design with the caches the one before had filled, which hides what a
+/// smaller structure gains from fitting them. Returns each design's (p50,
+/// p99) in ns.
+fn time_interleaved(
+    queries: &[String],
+    designs: &mut [&mut dyn FnMut(&str) -> usize],
+) -> Vec<(f64, f64)> {
+    let mut ns: Vec<Vec<f64>> = designs.iter().map(|_| Vec::new()).collect();
+    for _ in 0..ROUNDS {
+        for (d, times) in designs.iter_mut().zip(&mut ns) {
+            for q in queries {
+                black_box(d(q));
+            }
+            times.extend(queries.iter().map(|q| {
+                let t = Instant::now();
+                black_box(d(q));
+                t.elapsed().as_nanos() as f64
+            }));
+        }
+    }
+    ns.iter_mut()
+        .map(|v| (percentile(v, 0.5), percentile(v, 0.99)))
+        .collect()
 }
 
 fn main() {
@@ -224,21 +230,62 @@ fn main() {
         &[16, 32, 64, 128, 256, 512]
     };
     for &b in sweep {
-        let (f, _) = ours(&w, b);
+        let (build_s, mut trie, bytes) = build_ours(&w, b);
+        let (p50_ns, p99_ns) = time_queries(&w.queries, |q| trie.suggest(q, LIMIT).len());
+        let (insert_per_s, _) = writes_ours(&w, &mut trie);
         println!(
-            "{b:>6} {:>9.2} {:>10.1} {:>9.0} {:>9.0} {:>10.0}",
-            f.build_s,
-            f.bytes as f64 / n as f64,
-            f.p50_ns,
-            f.p99_ns,
-            f.insert_per_s
+            "{b:>6} {build_s:>9.2} {:>10.1} {p50_ns:>9.0} {p99_ns:>9.0} {insert_per_s:>10.0}",
+            bytes as f64 / n as f64,
         );
     }
 
-    let (mine, trie) = ours(&w, typeahead::trie::DEFAULT_BURST);
+    let (ours_s, mut trie, ours_bytes) = build_ours(&w, typeahead::trie::DEFAULT_BURST);
     let report = trie.memory();
-    let (tb, tb_trie) = textbook(&w);
-    let (bt, bt_map) = btree(&w);
+    let (tb_s, mut tb_trie, tb_bytes) = build_textbook(&w);
+    let (bt_s, mut bt_map, bt_bytes) = build_btree(&w);
+    // Suggest latency, all six ways taken in turns (see time_interleaved).
+    let (mut out1, mut out2, mut out3) = (Out::default(), Out::default(), Out::default());
+    let lat = time_interleaved(
+        &w.queries,
+        &mut [
+            &mut |q: &str| trie.suggest(q, LIMIT).len(),
+            &mut |q: &str| tb_trie.suggest(q, LIMIT).len(),
+            &mut |q: &str| btree_suggest(&bt_map, q, LIMIT).len(),
+            &mut |q: &str| trie_suggest_into(&trie, q, LIMIT, &mut out1),
+            &mut |q: &str| tb_trie.suggest_into(q, LIMIT, &mut out2),
+            &mut |q: &str| btree_suggest_into(&bt_map, q, LIMIT, &mut out3),
+        ],
+    );
+    let (ours_ins, ours_rem) = writes_ours(&w, &mut trie);
+    let (tb_ins, tb_rem) = writes_textbook(&w, &mut tb_trie);
+    let (bt_ins, bt_rem) = writes_btree(&w, &mut bt_map);
+    let figures = |i: usize, name, build_s, bytes, insert_per_s, remove_per_s| Figures {
+        name,
+        build_s,
+        bytes,
+        p50_ns: lat[i].0,
+        p99_ns: lat[i].1,
+        into_p50_ns: lat[i + 3].0,
+        insert_per_s,
+        remove_per_s,
+    };
+    let mine = figures(0, "typeahead::Trie", ours_s, ours_bytes, ours_ins, ours_rem);
+    let tb = figures(
+        1,
+        "textbook HashMap<char> trie",
+        tb_s,
+        tb_bytes,
+        tb_ins,
+        tb_rem,
+    );
+    let bt = figures(
+        2,
+        "BTreeMap<String, Vec<u64>>",
+        bt_s,
+        bt_bytes,
+        bt_ins,
+        bt_rem,
+    );
     println!(
         "\ncontenders (burst {}; Trie::memory() reports {:.1} B/entry, {} inner nodes, {} buckets)",
         typeahead::trie::DEFAULT_BURST,
@@ -281,6 +328,9 @@ fn main() {
     );
     println!(" the others a Vec with a String per entry; buf p50: every design writes the same answers into");
     println!(" one reused buffer, no allocation per entry, as the server does; x: the design's figure over ours)");
+    println!(
+        "(latencies: every query timed on its own; the six ways took turns, {ROUNDS} each, a warm-up pass then a timed one)"
+    );
     println!(
         "(every p50 includes the timer: an empty Instant::now/elapsed pair has a median of {:.0} ns here)",
         timer_overhead_ns()
