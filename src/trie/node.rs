@@ -230,15 +230,22 @@ impl<V: Clone + Ord> Vals<V> {
 /// with 32-bit positions everywhere, as before). Prefetching all of a full
 /// bucket's narrow positions while the heads are compared did not measure
 /// faster than fetching the one needed afterwards, so a seek does not.
+///
+/// The fields are in a fixed order (`repr(C)`) so that everything a seek
+/// and a suggestion read (`data`, `values`, `records_len`, `keys`) lies in
+/// the node's first cache line; `big` (read only for a big key) starts the
+/// second.
 #[derive(Clone, Debug)]
+#[repr(C)]
 pub(crate) struct Bucket<V> {
     /// The records, then the sparse index.
     data: Vec<u8>,
     pub(crate) values: Vec<V>,
-    big: Vec<Arc<BigValues<V>>>,
+    /// Bytes of `data` that are records (the index follows). Positions in
+    /// a bucket are 32-bit at most (see [`WIDE_POSITION`]).
+    records_len: u32,
     keys: u32,
-    /// Bytes of `data` that are records (the index follows).
-    records_len: usize,
+    big: Vec<Arc<BigValues<V>>>,
 }
 
 /// Buckets of at most this many keys have no index: a scan is short enough.
@@ -347,6 +354,11 @@ fn head(s: &[u8]) -> u32 {
     u32::from_be_bytes(b)
 }
 
+/// `data.len()` as a bucket's records length.
+fn records_len(data: &[u8]) -> u32 {
+    u32::try_from(data.len()).expect("bucket offsets fit in 32 bits")
+}
+
 /// Four bytes of an index entry from offset `at`.
 #[inline]
 fn field(entry: &[u8], at: usize) -> [u8; 4] {
@@ -420,7 +432,7 @@ impl<V> Bucket<V> {
 
     /// The end of the records (where the index starts).
     pub(crate) fn records_end(&self) -> usize {
-        self.records_len
+        self.records_len as usize
     }
 
     /// Decodes the record at `at`.
@@ -530,7 +542,10 @@ impl<V> Bucket<V> {
         let i = below - 1;
         if narrow {
             let e = field(positions, i * 4);
-            let big = if self.big.is_empty() {
+            // A narrow index has big indexes only in a bucket with big keys:
+            // tell from the index's own length, not `self.big`, whose length
+            // lies on the node's second cache line.
+            let big = if index.len() == n * 8 {
                 0
             } else {
                 let b = &positions[n * 4 + i * 2..];
@@ -565,7 +580,10 @@ impl<V> Bucket<V> {
     /// builder agree without a flag.
     fn narrow(&self) -> bool {
         let max = usize::from(u16::MAX);
-        self.records_len <= max && self.values.len() <= max && self.big.len() <= max
+        // `big` has at most one entry per record, and a record takes at
+        // least two bytes, so it fits whenever the records do.
+        debug_assert!(self.big.len() <= self.records_end());
+        self.records_end() <= max && self.values.len() <= max
     }
 
     /// Bytes of one anchor's position: byte offset and value index, and
@@ -657,7 +675,7 @@ impl<V> Bucket<V> {
         self.unindex();
         reserve(&mut self.data, rec.len());
         self.data.splice(at.byte..at.byte, rec);
-        self.records_len = self.data.len();
+        self.records_len = records_len(&self.data);
         reserve(&mut self.values, inline.len());
         self.values.splice(at.value..at.value, inline);
         if let Some(b) = big {
@@ -673,13 +691,13 @@ impl<V> Bucket<V> {
         write_varint(&mut buf, count << 1 | usize::from(big));
         self.unindex();
         self.data.splice(r.suffix_end..r.end, buf);
-        self.records_len = self.data.len();
+        self.records_len = records_len(&self.data);
     }
 
     fn remove_record(&mut self, r: &Rec) -> Vals<V> {
         self.unindex();
         self.data.drain(r.start..r.end);
-        self.records_len = self.data.len();
+        self.records_len = records_len(&self.data);
         self.keys -= 1;
         let inline: Vec<V> = self.values.drain(r.value_start..r.value_end()).collect();
         match r.big {
