@@ -582,7 +582,7 @@ impl<V> Bucket<V> {
         let max = usize::from(u16::MAX);
         // `big` has at most one entry per record, and a record takes at
         // least two bytes, so it fits whenever the records do.
-        debug_assert!(self.big.len() <= self.records_end());
+        debug_assert!(2 * self.big.len() <= self.records_end());
         self.records_end() <= max && self.values.len() <= max
     }
 
@@ -1234,5 +1234,34 @@ impl<V: Ord + std::fmt::Debug> Node<V> {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod layout_tests {
+    use super::*;
+    use std::mem::{offset_of, size_of};
+
+    /// Everything a seek reads of a bucket node lies on the node's first
+    /// cache line, and `big` starts the second (see [`Bucket`]). The field
+    /// order is fixed, but where the enum puts the bucket is the compiler's
+    /// choice: this says if that ever changes.
+    #[test]
+    fn a_bucket_seek_reads_one_line_of_the_node() {
+        let node: Node<u64> = Node::Bucket(Bucket::default());
+        let Node::Bucket(b) = &node else {
+            panic!("built a bucket")
+        };
+        let at = b as *const Bucket<u64> as usize - &node as *const Node<u64> as usize;
+        let hot = [
+            offset_of!(Bucket<u64>, data) + size_of::<Vec<u8>>(),
+            offset_of!(Bucket<u64>, values) + size_of::<Vec<u64>>(),
+            offset_of!(Bucket<u64>, records_len) + size_of::<u32>(),
+            offset_of!(Bucket<u64>, keys) + size_of::<u32>(),
+        ];
+        for end in hot {
+            assert!(at + end <= 64, "a hot field ends at byte {}", at + end);
+        }
+        assert_eq!(at + offset_of!(Bucket<u64>, big), 64);
     }
 }
