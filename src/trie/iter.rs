@@ -307,7 +307,10 @@ impl<V> Matches<V> {
             // Most entries come from a run of one bucket's records: take
             // them here in one loop, writing each key straight from the
             // bucket's path and the record's suffix, with no trip through
-            // the iterator's key buffer.
+            // the iterator's key buffer. The loop steps through the run as
+            // `advance`'s bucket arm does; sharing those steps in a helper
+            // cost 21-27 more instructions per query (callgrind), so they
+            // are written out in both places.
             if let Some(Frame::Bucket {
                 bucket,
                 at,

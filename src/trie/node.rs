@@ -255,6 +255,10 @@ pub(crate) const INDEX_EVERY: usize = 4;
 /// Bytes of one anchor's position in a wide index: byte offset, value index
 /// and big index, `u32` little-endian each.
 const WIDE_POSITION: usize = 12;
+/// Bytes of one anchor's position in a narrow index: byte offset and value
+/// index, `u16` little-endian each (big indexes, where present, follow all
+/// positions as one `u16` each).
+const NARROW_POSITION: usize = 4;
 
 /// A position between records: byte offset in `data`, index in `values`,
 /// index in `big`.
@@ -541,14 +545,14 @@ impl<V> Bucket<V> {
         }
         let i = below - 1;
         if narrow {
-            let e = field(positions, i * 4);
+            let e = field(positions, i * NARROW_POSITION);
             // A narrow index has big indexes only in a bucket with big keys:
             // tell from the index's own length, not `self.big`, whose length
             // lies on the node's second cache line.
-            let big = if index.len() == n * 8 {
+            let big = if index.len() == n * (4 + NARROW_POSITION) {
                 0
             } else {
-                let b = &positions[n * 4 + i * 2..];
+                let b = &positions[n * NARROW_POSITION + i * 2..];
                 usize::from(u16::from_le_bytes([b[0], b[1]]))
             };
             return Pos {
@@ -592,8 +596,8 @@ impl<V> Bucket<V> {
     fn position_bytes(&self) -> usize {
         match (self.narrow(), self.big.is_empty()) {
             (false, _) => WIDE_POSITION,
-            (true, true) => 4,
-            (true, false) => 6,
+            (true, true) => NARROW_POSITION,
+            (true, false) => NARROW_POSITION + 2,
         }
     }
 
