@@ -26,7 +26,17 @@ const LIMIT: usize = 10;
 
 /// Writes arrive in batches of this many operations, one publish (or one
 /// write-lock hold) per batch: what the server's group commit does.
+/// `WRITE_BATCH=n` overrides it, to tell a cost per publish from a cost per
+/// write.
 const WRITE_BATCH: usize = 64;
+
+fn write_batch() -> usize {
+    env_usize("WRITE_BATCH").unwrap_or(WRITE_BATCH).max(1)
+}
+
+fn env_usize(name: &str) -> Option<usize> {
+    std::env::var(name).ok().and_then(|p| p.trim().parse().ok())
+}
 
 trait Contender: Send + Sync {
     fn name(&self) -> &'static str;
@@ -218,11 +228,12 @@ fn measure(
         std::thread::spawn(move || {
             let mut n = 0u64;
             let fresh = &w.fresh[..4096.min(w.fresh.len())];
+            let batch_len = write_batch();
             while !stop.load(Ordering::Relaxed) {
-                for batch in fresh.chunks(WRITE_BATCH) {
+                for batch in fresh.chunks(batch_len) {
                     c.write(batch, true);
                 }
-                for batch in fresh.chunks(WRITE_BATCH) {
+                for batch in fresh.chunks(batch_len) {
                     c.write(batch, false);
                 }
                 n += 2 * fresh.len() as u64;
@@ -285,10 +296,20 @@ fn main() {
         }
         t
     };
+    // READERS=1,2,4 measures only those counts (a borrowed machine's time is
+    // short).
+    let threads: Vec<usize> = match std::env::var("READERS") {
+        Ok(list) => list
+            .split(',')
+            .filter_map(|t| t.trim().parse().ok())
+            .collect(),
+        Err(_) => threads,
+    };
     let w = Arc::new(workload(users, if smoke() { 2_000 } else { 100_000 }));
     println!(
-        "{users} users, {} entries, {cores} cores; window {window:?} per cell; limit {LIMIT}",
-        w.entries.len()
+        "{users} users, {} entries, {cores} cores; window {window:?} per cell; limit {LIMIT}; writes in batches of {}",
+        w.entries.len(),
+        write_batch()
     );
     let trie = || {
         let mut t = Trie::new();
@@ -339,8 +360,11 @@ fn main() {
     }
     if table {
         for (wi, label) in [
-            "no writer",
-            "one writer inserting+removing at full speed, batches of 64",
+            "no writer".to_string(),
+            format!(
+                "one writer inserting+removing at full speed, batches of {}",
+                write_batch()
+            ),
         ]
         .iter()
         .enumerate()
@@ -390,6 +414,12 @@ fn main() {
             }
         }
     }
+    // PAIRS=n overrides the rounds per reader count (a borrowed machine's
+    // time is short); PAIRS=0 skips the retention rounds.
+    let pairs = env_usize("PAIRS").unwrap_or(if smoke() { 1 } else { 7 });
+    if pairs == 0 {
+        return;
+    }
     println!(
         "\nper-reader retention with a writer (ours, readers <= cores - 1 = {}):",
         cores.saturating_sub(1)
@@ -403,13 +433,6 @@ fn main() {
     // physical cores, frequency), as opposed to what the writer's work costs.
     let ours = builders[0]();
     let private = builders[0]();
-    // PAIRS=n overrides the rounds per reader count (a borrowed machine's
-    // time is short).
-    let pairs = std::env::var("PAIRS")
-        .ok()
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(if smoke() { 1 } else { 7 })
-        .max(1);
     for &t in threads.iter().filter(|&&t| t < cores) {
         let (mut with_writer, mut with_spinner, mut with_private) =
             (Vec::new(), Vec::new(), Vec::new());
