@@ -5,7 +5,7 @@
 //! yielded: nothing below the prefix is visited before it is needed, and no
 //! subtree is empty (the trie prunes), so every step leads to output.
 
-use super::node::{Bucket, Inner, Node, Pos};
+use super::node::{Bucket, Inner, Node, Pos, WINDOW};
 use super::values::Values;
 use smallvec::SmallVec;
 
@@ -58,20 +58,30 @@ pub struct Suggestions<'a, V> {
 impl<'a, V> Suggestions<'a, V> {
     #[inline]
     pub(crate) fn new(root: &'a Node<V>, prefix: &'a [u8]) -> Self {
-        let mut it = Suggestions {
+        let mut it = Self::empty();
+        it.descend(root, prefix);
+        it
+    }
+
+    /// A walk over nothing, to [`descend`](Self::descend) from in place.
+    /// `Trie::suggest` does that rather than take a walk from `new`: a
+    /// started walk is a few hundred bytes (its stack and key buffer are
+    /// inline), and returning one copied it with a `memcpy` (88
+    /// instructions a query under callgrind).
+    #[inline]
+    pub(crate) fn empty() -> Self {
+        Suggestions {
             key: SmallVec::new(),
             stack: SmallVec::new(),
             current: Values::slice(&[]),
-        };
-        it.descend(root, prefix);
-        it
+        }
     }
 
     /// Walks down to `prefix` and pushes the frame that enumerates it.
     ///
     /// On the way down the path is always a prefix of `prefix` itself, so
     /// the key buffer is written once, at the end, not at every level.
-    fn descend(&mut self, mut node: &'a Node<V>, prefix: &'a [u8]) {
+    pub(crate) fn descend(&mut self, mut node: &'a Node<V>, prefix: &'a [u8]) {
         let mut rest = prefix;
         loop {
             let path = &prefix[..prefix.len() - rest.len()];
@@ -295,7 +305,9 @@ fn push_values<V: Clone>(
 
 impl<V> Matches<V> {
     /// Collects up to `limit` entries from `it`.
-    pub(crate) fn collect(mut it: Suggestions<'_, V>, limit: usize) -> Self
+    ///
+    /// It borrows the walk: a walk is a few hundred bytes, not to be copied.
+    pub(crate) fn collect(it: &mut Suggestions<'_, V>, limit: usize) -> Self
     where
         V: Clone,
     {
@@ -319,6 +331,15 @@ impl<V> Matches<V> {
             }) = it.stack.last_mut()
             {
                 let path = &it.key[..*path_len];
+                // Short paths and suffixes are copied as fixed 16-byte
+                // windows and the text cut back to the key's length: a few
+                // instructions each instead of two `memcpy` calls per key
+                // (1,870 to 1,835 instructions per query under callgrind).
+                let mut path_window = [0u8; WINDOW];
+                let short_path = path.len() <= WINDOW;
+                if short_path {
+                    path_window[..path.len()].copy_from_slice(path);
+                }
                 let bucket: &Bucket<V> = bucket;
                 let drained = loop {
                     if at.byte >= bucket.records_end() {
@@ -331,8 +352,20 @@ impl<V> Matches<V> {
                     }
                     *at = r.next();
                     let start = text.len();
-                    text.extend_from_slice(path);
-                    text.extend_from_slice(suffix);
+                    if short_path {
+                        text.extend_from_slice(&path_window);
+                        text.truncate(start + path.len());
+                    } else {
+                        text.extend_from_slice(path);
+                    }
+                    match bucket.suffix_window(&r) {
+                        Some(w) => {
+                            let end = text.len() + suffix.len();
+                            text.extend_from_slice(w);
+                            text.truncate(end);
+                        }
+                        None => text.extend_from_slice(suffix),
+                    }
                     push_values(&mut entries, bucket.values_of(&r), start..text.len(), limit);
                     if entries.len() >= limit {
                         break false;

@@ -329,7 +329,9 @@ impl<V: Clone + Ord> Trie<V> {
     /// empty prefix means every key.
     /// The answer shares one string for all its keys (see [`Matches`]).
     pub fn suggest(&self, prefix: &str, limit: usize) -> Matches<V> {
-        Matches::collect(self.iter_prefix(prefix), limit)
+        let mut it = Suggestions::empty();
+        it.descend(&self.root, prefix.as_bytes());
+        Matches::collect(&mut it, limit)
     }
 }
 

@@ -250,6 +250,9 @@ pub(crate) struct Bucket<V> {
     big: Vec<Arc<BigValues<V>>>,
 }
 
+/// Bytes of [`Bucket::suffix_window`].
+pub(crate) const WINDOW: usize = 16;
+
 /// Buckets of at most this many keys have no index: a scan is short enough.
 pub(crate) const INDEX_MIN: usize = 8;
 /// One index entry per this many records.
@@ -354,9 +357,15 @@ fn compare(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
 /// there (or the strings agree up to the shorter one's end).
 #[inline]
 fn head(s: &[u8]) -> u32 {
+    if let Some(b) = s.first_chunk::<4>() {
+        // The common case as one load (a copy of a variable length would
+        // be a call to `memcpy`).
+        return u32::from_be_bytes(*b);
+    }
     let mut b = [0u8; 4];
-    let n = s.len().min(4);
-    b[..n].copy_from_slice(&s[..n]);
+    for (d, x) in b.iter_mut().zip(s) {
+        *d = *x;
+    }
     u32::from_be_bytes(b)
 }
 
@@ -463,6 +472,21 @@ impl<V> Bucket<V> {
 
     pub(crate) fn suffix(&self, r: &Rec) -> &[u8] {
         &self.data[r.suffix_start..r.suffix_end]
+    }
+
+    /// The 16 bytes of `data` from the record's suffix on, when the suffix
+    /// fits in them and `data` goes on that far (the rest of the record,
+    /// the next records or the index follow it): a fixed-size copy of
+    /// these is a few instructions, where a copy of the suffix's own length
+    /// is a call to `memcpy`.
+    #[inline]
+    pub(crate) fn suffix_window(&self, r: &Rec) -> Option<&[u8; WINDOW]> {
+        if r.suffix_end - r.suffix_start > WINDOW {
+            return None;
+        }
+        self.data
+            .get(r.suffix_start..r.suffix_start + WINDOW)
+            .and_then(|w| w.try_into().ok())
     }
 
     /// All of a key's values. A big key's list is touched only when its
