@@ -346,6 +346,14 @@ proptest! {
         run(8, ops);
     }
 
+    #[test]
+    fn agrees_with_model_long_keys(
+        ops in prop::collection::vec(indexed_ops_over(long_keys(), 4), 1..300),
+        burst in prop_oneof![Just(1usize), Just(3), Just(40)],
+    ) {
+        run(burst, ops);
+    }
+
     /// Buckets big enough to carry a sparse index (more than `INDEX_MIN`
     /// keys), over keys whose first four bytes often tie, including NUL
     /// bytes, which the index's zero padding must not confuse.
@@ -365,6 +373,17 @@ proptest! {
 fn indexed_keys() -> BoxedStrategy<String> {
     let piece = prop::sample::select(vec!["a", "b", "ab", "\0", "é", "z"]);
     prop::collection::vec(piece, 1..8)
+        .prop_map(|p| p.concat())
+        .boxed()
+}
+
+/// Keys from 1 to about 60 bytes whose paths and suffixes fall on both
+/// sides of the 16 bytes that suggest copies as one fixed window (and,
+/// with burst 1, whose inner nodes have compressed paths longer than a few
+/// bytes).
+fn long_keys() -> BoxedStrategy<String> {
+    let piece = prop::sample::select(vec!["a", "b", "0123456789", "abcdefghijklmnop", "é", "😀"]);
+    prop::collection::vec(piece, 1..6)
         .prop_map(|p| p.concat())
         .boxed()
 }
