@@ -45,12 +45,19 @@ fn main() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(2_000_000)
         .max(1);
+    // ITER=1 reads the walk a key at a time, as the server does, instead of
+    // collecting a `Matches`.
+    let read: fn(&Trie<u64>, &str) -> usize = if std::env::var("ITER").is_ok() {
+        query_iter
+    } else {
+        query
+    };
     let mut ns = Vec::with_capacity(runs);
     let mut total = 0;
     while ns.len() < runs {
         for q in &qs {
             let start = Instant::now();
-            total += query(&t, q);
+            total += read(&t, q);
             ns.push(start.elapsed().as_nanos() as u64);
         }
     }
@@ -90,4 +97,22 @@ fn main() {
 #[inline(never)]
 fn query(t: &Trie<u64>, q: &str) -> usize {
     t.suggest(q, 10).len()
+}
+
+/// One query read a key at a time with its values, as the server writes
+/// its JSON (`next_key_bytes`), likewise not inlined.
+#[inline(never)]
+fn query_iter(t: &Trie<u64>, q: &str) -> usize {
+    let mut it = t.iter_prefix(q);
+    let mut n = 0;
+    while n < 10 {
+        let Some((key, values)) = it.next_key_bytes() else {
+            break;
+        };
+        for v in values.take(10 - n) {
+            std::hint::black_box((key, v));
+            n += 1;
+        }
+    }
+    n
 }
