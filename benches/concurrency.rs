@@ -297,13 +297,18 @@ fn main() {
         t
     };
     // READERS=1,2,4 measures only those counts (a borrowed machine's time is
-    // short).
-    let threads: Vec<usize> = match std::env::var("READERS") {
-        Ok(list) => list
-            .split(',')
-            .filter_map(|t| t.trim().parse().ok())
-            .collect(),
-        Err(_) => threads,
+    // short); zero, unparsable or empty lists, and smoke runs, keep the
+    // default counts.
+    let chosen: Vec<usize> = std::env::var("READERS")
+        .unwrap_or_default()
+        .split(',')
+        .filter_map(|t| t.trim().parse().ok())
+        .filter(|&t| t > 0)
+        .collect();
+    let threads = if chosen.is_empty() || smoke() {
+        threads
+    } else {
+        chosen
     };
     let w = Arc::new(workload(users, if smoke() { 2_000 } else { 100_000 }));
     println!(
