@@ -303,6 +303,14 @@ fn push_values<V: Clone>(
     }
 }
 
+/// Appends the first `len` bytes of `window`: a fixed-size copy, then a cut.
+#[inline(always)]
+fn push_window(text: &mut Vec<u8>, window: &[u8; WINDOW], len: usize) {
+    let end = text.len() + len;
+    text.extend_from_slice(window);
+    text.truncate(end);
+}
+
 impl<V> Matches<V> {
     /// Collects up to `limit` entries from `it`.
     ///
@@ -353,17 +361,12 @@ impl<V> Matches<V> {
                     *at = r.next();
                     let start = text.len();
                     if short_path {
-                        text.extend_from_slice(&path_window);
-                        text.truncate(start + path.len());
+                        push_window(&mut text, &path_window, path.len());
                     } else {
                         text.extend_from_slice(path);
                     }
                     match bucket.suffix_window(&r) {
-                        Some(w) => {
-                            let end = text.len() + suffix.len();
-                            text.extend_from_slice(w);
-                            text.truncate(end);
-                        }
+                        Some(w) => push_window(&mut text, w, suffix.len()),
                         None => text.extend_from_slice(suffix),
                     }
                     push_values(&mut entries, bucket.values_of(&r), start..text.len(), limit);
