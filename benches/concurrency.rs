@@ -20,7 +20,7 @@ use crossbeam_skiplist::SkipMap;
 use typeahead::{Index, Trie};
 
 #[global_allocator]
-static ALLOC: Counting = Counting;
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const LIMIT: usize = 10;
 

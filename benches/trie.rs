@@ -35,18 +35,19 @@ struct Figures {
 }
 
 fn time_queries(queries: &[String], mut f: impl FnMut(&str) -> usize) -> (f64, f64) {
-    // Warm up, then time every query on its own (Instant overhead included).
-    for q in queries.iter().take(1000) {
-        black_box(f(q));
-    }
-    let mut ns: Vec<f64> = queries
-        .iter()
-        .map(|q| {
+    // Warm up, then time every query on its own (Instant overhead included),
+    // allocations not counted (see `uncounted`).
+    let mut ns: Vec<f64> = Vec::with_capacity(queries.len());
+    uncounted(|| {
+        for q in queries.iter().take(1000) {
+            black_box(f(q));
+        }
+        ns.extend(queries.iter().map(|q| {
             let t = Instant::now();
             black_box(f(q));
             t.elapsed().as_nanos() as f64
-        })
-        .collect();
+        }));
+    });
     (percentile(&mut ns, 0.5), percentile(&mut ns, 0.99))
 }
 
@@ -194,14 +195,17 @@ fn time_interleaved(
         for k in 0..designs.len() {
             let i = (round + k) % designs.len();
             let (d, times) = (&mut designs[i], &mut ns[i]);
-            for q in queries {
-                black_box(d(q));
-            }
-            times.extend(queries.iter().map(|q| {
-                let t = Instant::now();
-                black_box(d(q));
-                t.elapsed().as_nanos() as f64
-            }));
+            times.reserve(queries.len());
+            uncounted(|| {
+                for q in queries {
+                    black_box(d(q));
+                }
+                times.extend(queries.iter().map(|q| {
+                    let t = Instant::now();
+                    black_box(d(q));
+                    t.elapsed().as_nanos() as f64
+                }));
+            });
         }
     }
     ns.iter_mut()
@@ -228,8 +232,11 @@ fn main() {
         "{:>6} {:>9} {:>10} {:>9} {:>9} {:>10}",
         "burst", "build s", "B/entry", "p50 ns", "p99 ns", "inserts/s"
     );
+    // SWEEP=0 skips the sweep (for quicker A/B runs of the table below).
     let sweep: &[usize] = if smoke() {
         &[4, 128]
+    } else if std::env::var("SWEEP").is_ok_and(|s| s == "0") {
+        &[]
     } else {
         &[16, 32, 64, 128, 256, 512]
     };
