@@ -593,3 +593,60 @@ fn next_key_skips_what_next_entry_left() {
     assert!(it.next_key().is_none());
     assert!(it.next_entry().is_none());
 }
+
+/// One bucket at sizes from no index (8 keys) to an index of 174 anchors
+/// (700 keys, past any default burst), with heads that are all distinct
+/// and heads that tie in runs of 24 keys. Every key is found, every absent
+/// key between them is not, and a suggestion from anywhere agrees with a
+/// sorted model.
+#[test]
+fn every_index_layout_finds_every_key() {
+    for n in [
+        8, 9, 36, 37, 40, 41, 72, 73, 100, 291, 292, 293, 296, 297, 400, 700,
+    ] {
+        for ties in [false, true] {
+            // Even numbers are stored, odd ones are the gaps between them.
+            let key = |i: usize| {
+                if ties {
+                    format!("{:02}-{i:05}", i / 24)
+                } else {
+                    format!("{i:05}")
+                }
+            };
+            let mut t = Trie::with_burst(1000);
+            let mut model = std::collections::BTreeMap::new();
+            for i in (0..2 * n).step_by(2).rev() {
+                t.insert(&key(i), i).unwrap();
+                model.insert(key(i), i);
+            }
+            assert_eq!(t.memory().inner_nodes, 0, "expected one bucket");
+            t.assert_invariants();
+            for i in 0..2 * n + 1 {
+                let want: Vec<usize> = model.get(&key(i)).copied().into_iter().collect();
+                assert_eq!(
+                    t.get(&key(i)).to_vec(),
+                    want,
+                    "n {n}, ties {ties}, key {}",
+                    key(i)
+                );
+                let got = t.suggest(&key(i), 3).into_vec();
+                let expect: Vec<(String, usize)> = model
+                    .range(key(i)..)
+                    .take_while(|(k, _)| k.starts_with(&key(i)))
+                    .take(3)
+                    .map(|(k, v)| (k.clone(), *v))
+                    .collect();
+                assert_eq!(got, expect, "n {n}, ties {ties}, prefix {}", key(i));
+            }
+            let prefix = &key(n)[..3];
+            let got = t.suggest(prefix, 5).into_vec();
+            let expect: Vec<(String, usize)> = model
+                .range(prefix.to_string()..)
+                .take_while(|(k, _)| k.starts_with(prefix))
+                .take(5)
+                .map(|(k, v)| (k.clone(), *v))
+                .collect();
+            assert_eq!(got, expect, "n {n}, ties {ties}, prefix {prefix}");
+        }
+    }
+}
