@@ -401,3 +401,35 @@ impl<V: Clone + Ord> Drop for IndexWriter<'_, V> {
         }
     }
 }
+
+#[cfg(all(test, not(typeahead_loom)))]
+mod tests {
+    use super::*;
+
+    /// The 128-byte blocks (line pairs) of a field.
+    fn blocks(offset: usize, size: usize) -> std::ops::RangeInclusive<usize> {
+        offset / 128..=(offset + size - 1) / 128
+    }
+
+    /// Every read loads `published`; every write dirties `writer` (see
+    /// [`Lines`]). No 128-byte block may hold bytes of both, and `Shared`
+    /// must start a block, so that the `Arc` counters in front of it (bumped
+    /// by every `Index::clone`) sit in a block of their own too.
+    #[test]
+    fn snapshot_pointer_shares_no_line_pair_with_the_writer() {
+        let index = Index::<u64>::new();
+        let writer = blocks(
+            std::mem::offset_of!(Shared<u64>, writer),
+            std::mem::size_of_val(&index.shared.writer),
+        );
+        let published = blocks(
+            std::mem::offset_of!(Shared<u64>, published),
+            std::mem::size_of_val(&index.shared.published),
+        );
+        assert!(
+            writer.end() < published.start() || published.end() < writer.start(),
+            "writer in blocks {writer:?}, snapshot pointer in {published:?}"
+        );
+        assert_eq!(std::mem::align_of::<Shared<u64>>(), 128);
+    }
+}
