@@ -189,6 +189,46 @@ enum Neighbour {
     PrivateWriter,
 }
 
+/// One unit of the spinner's work: arithmetic only, touching no shared
+/// memory.
+fn spin(mut x: u64) -> u64 {
+    for _ in 0..1000 {
+        x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+    }
+    x
+}
+
+/// The writer's work: the first 4096 fresh pairs in batches of
+/// [`write_batch`], all inserted, then all removed, and again.
+struct Writes<'a> {
+    batches: Vec<&'a [(String, u64)]>,
+    /// Steps taken in the current cycle (inserts, then removes).
+    k: usize,
+}
+
+impl<'a> Writes<'a> {
+    fn new(w: &'a Workload) -> Self {
+        let fresh = &w.fresh[..4096.min(w.fresh.len())];
+        Writes {
+            batches: fresh.chunks(write_batch()).collect(),
+            k: 0,
+        }
+    }
+
+    /// Batches in one insert-then-remove cycle.
+    fn cycle(&self) -> usize {
+        2 * self.batches.len()
+    }
+
+    /// Writes the next batch to `target`; returns how many pairs it wrote.
+    fn step(&mut self, target: &dyn Contender) -> usize {
+        let batch = self.batches[self.k % self.batches.len()];
+        target.write(batch, self.k < self.batches.len());
+        self.k = (self.k + 1) % self.cycle();
+        batch.len()
+    }
+}
+
 /// Reads/s of `readers` threads on `c` beside `neighbour`; `private` is the
 /// writer's target for [`Neighbour::PrivateWriter`] (ignored otherwise).
 fn measure(
@@ -232,16 +272,11 @@ fn measure(
         let (c, w, stop) = (Arc::clone(target), Arc::clone(w), Arc::clone(&stop));
         std::thread::spawn(move || {
             let mut n = 0u64;
-            let fresh = &w.fresh[..4096.min(w.fresh.len())];
-            let batch_len = write_batch();
+            let mut writes = Writes::new(&w);
             while !stop.load(Ordering::Relaxed) {
-                for batch in fresh.chunks(batch_len) {
-                    c.write(batch, true);
+                for _ in 0..writes.cycle() {
+                    n += writes.step(&*c) as u64;
                 }
-                for batch in fresh.chunks(batch_len) {
-                    c.write(batch, false);
-                }
-                n += 2 * fresh.len() as u64;
             }
             n
         })
@@ -251,9 +286,7 @@ fn measure(
         std::thread::spawn(move || {
             let mut x = 1u64;
             while !stop.load(Ordering::Relaxed) {
-                for _ in 0..1000 {
-                    x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
-                }
+                x = spin(x);
             }
             x
         })
@@ -342,9 +375,8 @@ fn toggled(
             Arc::clone(&idle),
         );
         std::thread::spawn(move || {
-            let fresh = &w.fresh[..4096.min(w.fresh.len())];
-            let batches: Vec<&[(String, u64)]> = fresh.chunks(write_batch()).collect();
-            let (mut k, mut x) = (0usize, 1u64);
+            let mut writes = Writes::new(&w);
+            let mut x = 1u64;
             while !stop.load(Ordering::Relaxed) {
                 if !active.load(Ordering::Acquire) {
                     idle.store(true, Ordering::Release);
@@ -353,19 +385,10 @@ fn toggled(
                 }
                 idle.store(false, Ordering::Release);
                 match neighbour {
-                    Neighbour::Spinner => {
-                        for _ in 0..1000 {
-                            x = std::hint::black_box(
-                                x.wrapping_mul(6364136223846793005).wrapping_add(1),
-                            );
-                        }
-                    }
+                    Neighbour::Spinner => x = spin(x),
                     Neighbour::Nothing => {}
                     Neighbour::Writer | Neighbour::PrivateWriter => {
-                        // All inserts, then all removes, then again.
-                        let insert = k < batches.len();
-                        target.write(batches[k % batches.len()], insert);
-                        k = (k + 1) % (2 * batches.len());
+                        writes.step(&*target);
                     }
                 }
             }
