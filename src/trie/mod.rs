@@ -64,6 +64,8 @@ use std::sync::Arc;
 
 pub use iter::{Matches, Suggestions};
 use node::{Inserted, Node};
+#[cfg(not(typeahead_loom))]
+pub(crate) use prefetch::prefetch_line;
 pub use values::Values;
 
 /// The bucket size at which a leaf bursts, chosen by benchmark (module docs).
@@ -380,6 +382,34 @@ impl<V> Trie<V> {
     /// ```
     pub fn iter_prefix<'a>(&'a self, prefix: &'a str) -> Suggestions<'a, V> {
         Suggestions::new(&self.root, prefix.as_bytes())
+    }
+
+    /// The cache lines of the nodes this trie holds alone, shallowest first,
+    /// at most `cap`: what a reader of this version will miss on first,
+    /// because nobody has read them yet. A node is this trie's alone when
+    /// its `Arc` has one owner and so has every node above it, i.e. when it
+    /// was created or copied since this trie was last cloned. Called by
+    /// [`IndexWriter::publish`](crate::sync::IndexWriter::publish) while the
+    /// previous version is still alive, so that every node it shares
+    /// counts two owners.
+    pub(crate) fn fresh_lines(&self, cap: usize) -> Vec<usize> {
+        let mut out = Vec::new();
+        let mut level = Vec::new();
+        if Arc::strong_count(&self.root) == 1 {
+            level.push(&self.root);
+        }
+        let mut next = Vec::new();
+        while !level.is_empty() && out.len() < cap {
+            for node in level.drain(..) {
+                node.push_lines(&mut out);
+                if let Node::Inner(inner) = &**node {
+                    next.extend(inner.children.iter().filter(|c| Arc::strong_count(c) == 1));
+                }
+            }
+            std::mem::swap(&mut level, &mut next);
+        }
+        out.truncate(cap);
+        out
     }
 
     /// The values of exactly `key`, in the order they were added (empty when

@@ -423,6 +423,26 @@ fn reserve<T>(v: &mut Vec<T>, extra: usize) {
     }
 }
 
+/// Bytes of a cache line, for [`Node::push_lines`].
+pub(crate) const LINE: usize = 64;
+/// Lines of a fresh bucket's records that [`Node::push_lines`] names: a
+/// suggestion reads a bucket's first records, or seeks through its index.
+const BUCKET_LINES: usize = 2;
+
+/// Appends the addresses of the cache lines that `len` bytes from `start`
+/// touch.
+fn push_range(out: &mut Vec<usize>, start: usize, len: usize) {
+    if len == 0 {
+        return;
+    }
+    let last = (start + len - 1) & !(LINE - 1);
+    let mut line = start & !(LINE - 1);
+    while line <= last {
+        out.push(line);
+        line += LINE;
+    }
+}
+
 /// Bytes of one `Arc<Node>` allocation: the two counters, padded to the
 /// node's alignment, then the node.
 pub(crate) fn arc_node_bytes<V>() -> usize {
@@ -995,6 +1015,33 @@ impl<V: Clone + Ord> Node<V> {
 }
 
 impl<V> Node<V> {
+    /// Appends the cache lines a reader passing through this node reads
+    /// first: the node itself, an inner node's child pointers, the start of a
+    /// bucket's records and its first values. Line-aligned addresses, for
+    /// [`Trie::fresh_lines`](super::Trie::fresh_lines).
+    pub(crate) fn push_lines(&self, out: &mut Vec<usize>) {
+        push_range(out, self as *const Self as usize, size_of::<Self>());
+        match self {
+            Node::Inner(i) => push_range(
+                out,
+                i.children.as_ptr() as usize,
+                size_of_val(i.children.as_slice()),
+            ),
+            Node::Bucket(b) => {
+                push_range(
+                    out,
+                    b.data.as_ptr() as usize,
+                    b.data.len().min(BUCKET_LINES * LINE),
+                );
+                push_range(
+                    out,
+                    b.values.as_ptr() as usize,
+                    size_of_val(&b.values[..b.values.len().min(1)]),
+                );
+            }
+        }
+    }
+
     /// True when the subtree holds no key.
     pub(crate) fn is_empty(&self) -> bool {
         match self {

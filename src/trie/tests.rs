@@ -641,3 +641,56 @@ fn every_index_layout_finds_every_key() {
         }
     }
 }
+
+/// Addresses of every node reachable from `t`'s root.
+fn node_addresses<V>(t: &Trie<V>) -> Vec<usize> {
+    let mut out = Vec::new();
+    let mut stack = vec![&t.root];
+    while let Some(n) = stack.pop() {
+        out.push(std::sync::Arc::as_ptr(n) as usize);
+        if let super::Node::Inner(i) = &**n {
+            stack.extend(i.children.iter());
+        }
+    }
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    /// `fresh_lines` names the line of every node created or copied since
+    /// the last clone, and of no node the clone still shares; the lines are
+    /// line-aligned, shallowest first, and a cap keeps a prefix of them.
+    #[test]
+    fn fresh_lines_name_exactly_the_new_nodes(
+        before in prop::collection::vec((key(), 0..4u8), 0..80),
+        after in prop::collection::vec((key(), 0..4u8, any::<bool>()), 0..40),
+        burst in 1..6usize,
+        cap in 0..40usize,
+    ) {
+        let mut t = Trie::with_burst(burst);
+        for (k, v) in &before {
+            t.insert(k, *v).unwrap();
+        }
+        let old = t.clone();
+        prop_assert!(t.fresh_lines(usize::MAX).is_empty(), "nothing is new right after a clone");
+        for (k, v, insert) in &after {
+            if *insert {
+                t.insert(k, *v).unwrap();
+            } else {
+                t.remove(k, v);
+            }
+        }
+        let all = t.fresh_lines(usize::MAX);
+        prop_assert!(all.iter().all(|a| a % super::node::LINE == 0));
+        let fresh: std::collections::HashSet<usize> = all.iter().copied().collect();
+        let old_nodes: std::collections::HashSet<usize> = node_addresses(&old).into_iter().collect();
+        for n in node_addresses(&t) {
+            // Nodes are line-aligned, so a node's first line is its alone.
+            prop_assert_eq!(fresh.contains(&n), !old_nodes.contains(&n), "node {:#x}", n);
+        }
+        let capped = t.fresh_lines(cap);
+        prop_assert_eq!(&capped[..], &all[..cap.min(all.len())]);
+        drop(old);
+    }
+}
