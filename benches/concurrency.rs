@@ -336,8 +336,11 @@ fn toggled(
     neighbour: Neighbour,
     slot: Duration,
     pairs: usize,
-) -> (Vec<f64>, Vec<Vec<f64>>) {
+) -> (Vec<f64>, Vec<Vec<f64>>, Vec<f64>) {
     let stop = Arc::new(AtomicBool::new(false));
+    // Pairs the neighbour has written: a faster or slower writer publishes
+    // more or less often, which moves retention by itself.
+    let written = Arc::new(AtomicU64::new(0));
     let active = Arc::new(AtomicBool::new(false));
     let idle = Arc::new(AtomicBool::new(true));
     let counters: Arc<Vec<Counter>> =
@@ -368,11 +371,12 @@ fn toggled(
         c
     });
     let side = {
-        let (w, stop, active, idle) = (
+        let (w, stop, active, idle, written) = (
             Arc::clone(w),
             Arc::clone(&stop),
             Arc::clone(&active),
             Arc::clone(&idle),
+            Arc::clone(&written),
         );
         std::thread::spawn(move || {
             let mut writes = Writes::new(&w);
@@ -388,7 +392,8 @@ fn toggled(
                     Neighbour::Spinner => x = spin(x),
                     Neighbour::Nothing => {}
                     Neighbour::Writer | Neighbour::PrivateWriter => {
-                        writes.step(&*target);
+                        let n = writes.step(&*target);
+                        written.fetch_add(n as u64, Ordering::Relaxed);
                     }
                 }
             }
@@ -403,6 +408,7 @@ fn toggled(
     };
     let mut total = Vec::with_capacity(pairs);
     let mut each = Vec::with_capacity(pairs);
+    let mut writes_per_s = Vec::with_capacity(pairs);
     for pair in 0..pairs {
         // rates[on as usize][reader]
         let mut rates = [vec![0.0; readers], vec![0.0; readers]];
@@ -422,11 +428,14 @@ fn toggled(
                     std::thread::yield_now();
                 }
             }
-            let (t0, c0) = (Instant::now(), read_all());
+            let (t0, c0, w0) = (Instant::now(), read_all(), written.load(Ordering::Relaxed));
             // The slot: a benchmark's clock, not synchronization.
             std::thread::sleep(slot);
-            let (t1, c1) = (Instant::now(), read_all());
+            let (t1, c1, w1) = (Instant::now(), read_all(), written.load(Ordering::Relaxed));
             let secs = (t1 - t0).as_secs_f64();
+            if on {
+                writes_per_s.push((w1 - w0) as f64 / secs);
+            }
             for r in 0..readers {
                 rates[usize::from(on)][r] = (c1[r] - c0[r]) as f64 / secs;
             }
@@ -442,7 +451,7 @@ fn toggled(
         h.join().expect("reader");
     }
     side.join().expect("neighbour");
-    (total, each)
+    (total, each, writes_per_s)
 }
 
 fn main() {
@@ -644,14 +653,20 @@ fn main() {
                     Neighbour::PrivateWriter,
                 ),
             ] {
-                let (mut total, each) = toggled(&ours, &private, &w, t, n, slot, slots);
+                let (mut total, each, mut writes) = toggled(&ours, &private, &w, t, n, slot, slots);
+                let writes = match n {
+                    Neighbour::Writer | Neighbour::PrivateWriter => {
+                        format!("; writer {:.0}k writes/s", median(&mut writes) / 1e3)
+                    }
+                    _ => String::new(),
+                };
                 let mut per_reader: Vec<f64> = (0..t)
                     .map(|r| median(&mut each.iter().map(|p| p[r]).collect::<Vec<_>>()))
                     .collect();
                 per_reader.sort_by(f64::total_cmp);
                 let (lo, hi) = (percentile(&mut total, 0.1), percentile(&mut total, 0.9));
                 println!(
-                    "  {t} readers beside {label}: {:.1}% (p10-p90 {:.0}%-{:.0}%); readers' own medians {:.0}%-{:.0}%",
+                    "  {t} readers beside {label}: {:.1}% (p10-p90 {:.0}%-{:.0}%); readers' own medians {:.0}%-{:.0}%{writes}",
                     median(&mut total) * 100.0,
                     lo * 100.0,
                     hi * 100.0,

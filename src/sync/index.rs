@@ -40,7 +40,13 @@ pub struct Snapshot<V> {
     version: u64,
     /// Cache lines of the nodes this version's writer created or copied,
     /// shallowest first (see `Trie::fresh_lines` and `warm`).
+    #[cfg_attr(typeahead_loom, allow(dead_code))]
     fresh: Box<[usize]>,
+    /// Unique among all snapshots of all indexes in this process (never 0):
+    /// what `warm` remembers. An address would not do: a freed snapshot's
+    /// memory is the likeliest place for the next one.
+    #[cfg_attr(typeahead_loom, allow(dead_code))]
+    id: u64,
 }
 
 impl<V> Snapshot<V> {
@@ -120,10 +126,31 @@ struct Lines<T>(T);
 /// batch of writes copies.
 const FRESH_LINES: usize = 512;
 
+/// Where [`Snapshot::id`]s come from.
+static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+fn next_id() -> u64 {
+    NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
+/// How many snapshots a thread remembers having warmed: a thread that reads
+/// more indexes than this in turn warms on every read (up to
+/// [`FRESH_LINES`] prefetches of lines it mostly holds already, a few
+/// hundred nanoseconds).
+#[cfg(not(typeahead_loom))]
+const SEEN_SLOTS: usize = 8;
+
 #[cfg(not(typeahead_loom))]
 std::thread_local! {
-    /// The snapshots (by address) this thread read last, most recent first.
-    static SEEN: std::cell::Cell<[usize; 4]> = const { std::cell::Cell::new([0; 4]) };
+    /// The snapshot ids this thread warmed last, most recent first.
+    static SEEN: std::cell::Cell<[u64; SEEN_SLOTS]> =
+        const { std::cell::Cell::new([0; SEEN_SLOTS]) };
+}
+
+#[cfg(all(test, not(typeahead_loom)))]
+std::thread_local! {
+    /// Times this thread warmed a snapshot, for the tests.
+    static WARMED: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
 }
 
 /// Prefetches the lines a version's writer created, the first time this
@@ -136,12 +163,11 @@ std::thread_local! {
 /// them all at once lets those misses overlap: one burst of prefetches
 /// instead of a few hundred serial round trips to the writer's core.
 ///
-/// A hint only: a snapshot freed and another allocated at the same address
-/// goes unwarmed by a thread that saw the first, and nothing else changes.
-/// Up to four indexes read in turn by one thread keep their entries.
+/// A hint only: whatever it prefetches, reads return the same. Up to
+/// [`SEEN_SLOTS`] indexes read in turn by one thread keep their entries.
 #[cfg(not(typeahead_loom))]
 fn warm<V>(snapshot: &Snapshot<V>) {
-    let id = snapshot as *const Snapshot<V> as usize;
+    let id = snapshot.id;
     SEEN.with(|seen| {
         let mut ids = seen.get();
         if !ids.contains(&id) {
@@ -151,6 +177,8 @@ fn warm<V>(snapshot: &Snapshot<V>) {
             for &line in snapshot.fresh.iter() {
                 crate::trie::prefetch_line(line);
             }
+            #[cfg(test)]
+            WARMED.with(|w| w.set(w.get() + 1));
         }
     });
 }
@@ -211,6 +239,7 @@ impl<V: Clone + Ord> Index<V> {
             trie: trie.clone(),
             version: 0,
             fresh: Box::default(),
+            id: next_id(),
         });
         Index {
             shared: Arc::new(Shared {
@@ -413,11 +442,17 @@ impl<V: Clone + Ord> IndexWriter<'_, V> {
         }
         // Before the swap: the old version still holds every node this one
         // shares, so `fresh_lines` can tell them from the new ones.
-        let fresh = self.staged.trie.fresh_lines(FRESH_LINES).into_boxed_slice();
+        // Only where there is a prefetch to use them (see `prefetch_line`).
+        let fresh = if cfg!(all(target_arch = "x86_64", target_feature = "sse")) {
+            self.staged.trie.fresh_lines(FRESH_LINES).into_boxed_slice()
+        } else {
+            Box::default()
+        };
         let snapshot = Arc::new(Snapshot {
             trie: self.staged.trie.clone(),
             version: current + 1,
             fresh,
+            id: next_id(),
         });
         #[cfg(not(typeahead_loom))]
         let old = self.shared.published.swap(snapshot);
@@ -464,20 +499,28 @@ impl<V: Clone + Ord> Drop for IndexWriter<'_, V> {
 mod tests {
     use super::*;
 
+    /// Whether this build prefetches (and so names fresh lines at all).
+    const PREFETCHES: bool = cfg!(all(target_arch = "x86_64", target_feature = "sse"));
+
+    fn warmed() -> u64 {
+        WARMED.with(|w| w.get())
+    }
+
     /// A new version names the lines its writer created (capped), version 0
-    /// names none, and reads that warm each new version, on several indexes
-    /// in turn (more than [`SEEN`] remembers), still read the right
-    /// versions. Small enough for Miri, which runs it over the prefetch.
+    /// names none, and reads that warm each new version, on more indexes in
+    /// turn than [`SEEN`] remembers, still read the right versions. Small
+    /// enough for Miri, which runs it over the prefetch.
     #[test]
     fn versions_name_their_new_lines_and_warmed_reads_agree() {
-        let indexes: Vec<Index<u64>> = (0..6).map(|_| Index::new()).collect();
+        let indexes: Vec<Index<u64>> = (0..SEEN_SLOTS + 2).map(|_| Index::new()).collect();
         assert!(indexes[0].snapshot().fresh.is_empty());
         for round in 0..4u64 {
             for (n, index) in indexes.iter().enumerate() {
                 let key = format!("k{n}-{round}");
                 index.insert(&key, round).unwrap();
                 let s = index.snapshot();
-                assert!(!s.fresh.is_empty() && s.fresh.len() <= FRESH_LINES);
+                assert_eq!(!s.fresh.is_empty(), PREFETCHES);
+                assert!(s.fresh.len() <= FRESH_LINES);
                 assert_eq!(s.version(), round + 1);
                 assert_eq!(index.get(&key), [round]);
                 assert_eq!(
@@ -485,6 +528,43 @@ mod tests {
                     round as usize + 1
                 );
             }
+        }
+    }
+
+    /// A thread warms each version once, however many versions follow one
+    /// another (a freed snapshot's memory is often the next one's, which
+    /// must not pass for a version already seen).
+    #[test]
+    fn each_new_version_is_warmed_once_per_thread() {
+        let index = Index::<u64>::new();
+        for i in 0..200u64 {
+            index.insert(&format!("key{i}"), i).unwrap();
+            let before = warmed();
+            assert_eq!(index.get(&format!("key{i}")), [i]);
+            assert_eq!(index.suggest("key", 3).len(), 3.min(i as usize + 1));
+            assert_eq!(index.snapshot().version(), i + 1);
+            assert_eq!(warmed() - before, 1, "version {}", i + 1);
+        }
+    }
+
+    /// Up to [`SEEN_SLOTS`] indexes read in turn are warmed once each; one
+    /// more, and every read warms again.
+    #[test]
+    fn a_thread_remembers_seen_slots_indexes() {
+        for (count, rewarms) in [(SEEN_SLOTS, false), (SEEN_SLOTS + 1, true)] {
+            let indexes: Vec<Index<u64>> = (0..count).map(|_| Index::new()).collect();
+            for index in &indexes {
+                index.insert("k", 1).unwrap();
+                index.get("k");
+            }
+            let before = warmed();
+            for _ in 0..3 {
+                for index in &indexes {
+                    assert_eq!(index.get("k"), [1]);
+                }
+            }
+            let expected = if rewarms { 3 * count as u64 } else { 0 };
+            assert_eq!(warmed() - before, expected, "{count} indexes");
         }
     }
 
@@ -498,7 +578,8 @@ mod tests {
             w.insert(&format!("{i:x}-key"), i).unwrap();
         }
         w.publish();
-        assert_eq!(index.snapshot().fresh.len(), FRESH_LINES);
+        let expected = if PREFETCHES { FRESH_LINES } else { 0 };
+        assert_eq!(index.snapshot().fresh.len(), expected);
     }
 
     /// The 128-byte blocks (line pairs) of a field.

@@ -34,9 +34,11 @@
 //! - **Answers without an allocation per entry.** [`Trie::suggest`] returns a
 //!   [`Matches`] (keys written once into one string); [`Trie::iter_prefix`]
 //!   lends each key from a buffer, which the server uses to write JSON.
-//! - **One `unsafe` call, fenced.** `prefetch` (a cache hint, in its own
+//! - **One `unsafe` hint, fenced.** `prefetch` (a cache hint, in its own
 //!   module, tested under Miri) lets a bucket's values load while its records
-//!   are compared, about 10% off a cold suggest.
+//!   are compared, about 10% off a cold suggest; `prefetch_line`, the same
+//!   hint by address, lets a reader fetch a new index version's fresh nodes
+//!   at once (`Trie::fresh_lines`).
 //! - **Copy-on-write.** Children are `Arc`s. `Trie::clone` is O(1) (one `Arc`
 //!   increment); a write calls `Arc::make_mut` on the way down, which copies a
 //!   node only while it is shared with a clone. A write on an unshared trie
@@ -399,8 +401,11 @@ impl<V> Trie<V> {
             level.push(&self.root);
         }
         let mut next = Vec::new();
-        while !level.is_empty() && out.len() < cap {
+        'walk: while !level.is_empty() {
             for node in level.drain(..) {
+                if out.len() >= cap {
+                    break 'walk;
+                }
                 node.push_lines(&mut out);
                 if let Node::Inner(inner) = &**node {
                     next.extend(inner.children.iter().filter(|c| Arc::strong_count(c) == 1));

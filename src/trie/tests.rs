@@ -642,14 +642,14 @@ fn every_index_layout_finds_every_key() {
     }
 }
 
-/// Addresses of every node reachable from `t`'s root.
-fn node_addresses<V>(t: &Trie<V>) -> Vec<usize> {
+/// Addresses and depths of every node reachable from `t`'s root.
+fn node_addresses<V>(t: &Trie<V>) -> Vec<(usize, usize)> {
     let mut out = Vec::new();
-    let mut stack = vec![&t.root];
-    while let Some(n) = stack.pop() {
-        out.push(std::sync::Arc::as_ptr(n) as usize);
+    let mut stack = vec![(&t.root, 0)];
+    while let Some((n, depth)) = stack.pop() {
+        out.push((std::sync::Arc::as_ptr(n) as usize, depth));
         if let super::Node::Inner(i) = &**n {
-            stack.extend(i.children.iter());
+            stack.extend(i.children.iter().map(|c| (c, depth + 1)));
         }
     }
     out
@@ -684,11 +684,16 @@ proptest! {
         let all = t.fresh_lines(usize::MAX);
         prop_assert!(all.iter().all(|a| a % super::node::LINE == 0));
         let fresh: std::collections::HashSet<usize> = all.iter().copied().collect();
-        let old_nodes: std::collections::HashSet<usize> = node_addresses(&old).into_iter().collect();
-        for n in node_addresses(&t) {
+        let old_nodes: std::collections::HashSet<usize> =
+            node_addresses(&old).into_iter().map(|(n, _)| n).collect();
+        let depths: std::collections::HashMap<usize, usize> = node_addresses(&t).into_iter().collect();
+        for &n in depths.keys() {
             // Nodes are line-aligned, so a node's first line is its alone.
             prop_assert_eq!(fresh.contains(&n), !old_nodes.contains(&n), "node {:#x}", n);
         }
+        // Shallowest first: the new nodes' lines come in order of depth.
+        let order: Vec<usize> = all.iter().filter_map(|a| depths.get(a).copied()).collect();
+        prop_assert!(order.is_sorted(), "depths in list order: {:?}", order);
         let capped = t.fresh_lines(cap);
         prop_assert_eq!(&capped[..], &all[..cap.min(all.len())]);
         drop(old);
