@@ -50,6 +50,15 @@ pub struct Snapshot<V> {
 }
 
 impl<V> Snapshot<V> {
+    fn new(trie: Trie<V>, version: u64, fresh: Box<[usize]>) -> Self {
+        Snapshot {
+            trie,
+            version,
+            fresh,
+            id: next_id(),
+        }
+    }
+
     /// The trie as of this version.
     pub fn trie(&self) -> &Trie<V> {
         &self.trie
@@ -235,12 +244,7 @@ impl<V: Clone + Ord> Index<V> {
 
     /// An index that starts with `trie` as version 0.
     pub fn from_trie(trie: Trie<V>) -> Self {
-        let snapshot = Arc::new(Snapshot {
-            trie: trie.clone(),
-            version: 0,
-            fresh: Box::default(),
-            id: next_id(),
-        });
+        let snapshot = Arc::new(Snapshot::new(trie.clone(), 0, Box::default()));
         Index {
             shared: Arc::new(Shared {
                 writer: Lines(Mutex::new(Staged {
@@ -441,19 +445,14 @@ impl<V: Clone + Ord> IndexWriter<'_, V> {
             return current;
         }
         // Before the swap: the old version still holds every node this one
-        // shares, so `fresh_lines` can tell them from the new ones.
-        // Only where there is a prefetch to use them (see `prefetch_line`).
-        let fresh = if cfg!(all(target_arch = "x86_64", target_feature = "sse")) {
+        // shares, so `fresh_lines` can tell them from the new ones. Only
+        // where there is a prefetch to use them.
+        let fresh = if crate::trie::PREFETCHES {
             self.staged.trie.fresh_lines(FRESH_LINES).into_boxed_slice()
         } else {
             Box::default()
         };
-        let snapshot = Arc::new(Snapshot {
-            trie: self.staged.trie.clone(),
-            version: current + 1,
-            fresh,
-            id: next_id(),
-        });
+        let snapshot = Arc::new(Snapshot::new(self.staged.trie.clone(), current + 1, fresh));
         #[cfg(not(typeahead_loom))]
         let old = self.shared.published.swap(snapshot);
         #[cfg(typeahead_loom)]
@@ -499,8 +498,7 @@ impl<V: Clone + Ord> Drop for IndexWriter<'_, V> {
 mod tests {
     use super::*;
 
-    /// Whether this build prefetches (and so names fresh lines at all).
-    const PREFETCHES: bool = cfg!(all(target_arch = "x86_64", target_feature = "sse"));
+    use crate::trie::PREFETCHES;
 
     fn warmed() -> u64 {
         WARMED.with(|w| w.get())

@@ -68,6 +68,7 @@ pub use iter::{Matches, Suggestions};
 use node::{Inserted, Node};
 #[cfg(not(typeahead_loom))]
 pub(crate) use prefetch::prefetch_line;
+pub(crate) use prefetch::PREFETCHES;
 pub use values::Values;
 
 /// The bucket size at which a leaf bursts, chosen by benchmark (module docs).

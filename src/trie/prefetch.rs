@@ -29,6 +29,10 @@
 //! included, is too slow under Miri for CI.
 #![allow(unsafe_code)]
 
+/// Whether this build has a prefetch instruction to issue (elsewhere both
+/// functions below compile to nothing).
+pub(crate) const PREFETCHES: bool = cfg!(all(target_arch = "x86_64", target_feature = "sse"));
+
 /// Asks the CPU to start loading the cache line that holds `*r` into its
 /// caches, and returns at once. A hint only: it changes no value and no
 /// result, only when the line arrives.
