@@ -167,6 +167,10 @@ pub enum DbError {
     /// The disk refused the write; nothing was applied.
     #[error("storage unavailable, nothing was written: {0}")]
     Unavailable(String),
+    /// The disk is full; nothing was applied, and writes work again once
+    /// space is free.
+    #[error("the disk is full, nothing was written: {0}")]
+    StorageFull(String),
     /// The writer has stopped (the server is shutting down).
     #[error("the server is shutting down")]
     ShuttingDown,
@@ -180,6 +184,8 @@ pub(crate) struct Request {
 /// Published state; only the writer thread changes it.
 #[derive(Default)]
 pub(crate) struct State {
+    /// Set once the store failed in a way only a restart recovers from.
+    failed: std::sync::atomic::AtomicBool,
     tries: ArcSwap<BTreeMap<String, TrieIndex>>,
     stacks: ArcSwap<BTreeMap<String, Arc<ValueStack>>>,
     caches: ArcSwap<BTreeMap<String, Arc<IntCache>>>,
@@ -195,6 +201,25 @@ pub struct Db {
 /// How many requests may wait for the writer before senders wait too
 /// (backpressure instead of unbounded buffering).
 const QUEUE: usize = 4096;
+
+impl Command {
+    /// Roughly how many bytes of input the command carries, for bounding a
+    /// group in bytes.
+    fn weight(&self) -> usize {
+        match self {
+            Command::TrieAdd { entries, .. } => entries
+                .iter()
+                .map(|(k, v)| 16 + k.len() + v.as_str().len())
+                .sum(),
+            Command::TrieRemove { entries, .. } => entries
+                .iter()
+                .map(|(k, v)| 16 + k.len() + v.as_ref().map_or(0, |v| v.as_str().len()))
+                .sum(),
+            Command::StackPush { value, .. } => 16 + value.as_str().len(),
+            _ => 64,
+        }
+    }
+}
 
 impl Db {
     /// Loads everything `store` holds, then starts the writer thread.
@@ -213,7 +238,19 @@ impl Db {
         let thread_state = Arc::clone(&state);
         let handle = std::thread::Builder::new()
             .name("typeahead-writer".into())
-            .spawn(move || writer::run(thread_state, Box::new(store), rx))
+            .spawn(move || {
+                // A writer that panicked would leave a server that answers
+                // reads and refuses every write forever: stop the process
+                // instead, so that a supervisor restarts it and recovery
+                // decides from what is on disk (nothing unacknowledged is
+                // lost by stopping; nothing acknowledged is lost either).
+                let run =
+                    std::panic::AssertUnwindSafe(|| writer::run(thread_state, Box::new(store), rx));
+                if std::panic::catch_unwind(run).is_err() {
+                    tracing::error!("the writer thread panicked; stopping the process");
+                    std::process::abort();
+                }
+            })
             .expect("spawn the writer thread");
         Ok((Db { state, tx }, stats, handle))
     }
@@ -243,6 +280,12 @@ impl Db {
             .blocking_send(Request { command, reply })
             .map_err(|_| DbError::ShuttingDown)?;
         rx.blocking_recv().map_err(|_| DbError::ShuttingDown)?
+    }
+
+    /// Whether the store failed in a way that refuses every write until a
+    /// restart (a failed sync): `/healthz` then answers 503.
+    pub fn failed(&self) -> bool {
+        self.state.failed.load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// The trie called `name`.

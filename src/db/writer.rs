@@ -17,15 +17,31 @@ use crate::trie::Trie;
 
 /// Most requests committed together.
 const MAX_GROUP: usize = 1024;
+/// A group stops taking requests once their inputs pass this many bytes, so
+/// that one group's record and staged copies stay bounded however large the
+/// requests waiting are.
+const MAX_GROUP_BYTES: usize = 32 << 20;
 
 pub(super) fn run(state: Arc<State>, mut store: Box<dyn Store>, mut rx: mpsc::Receiver<Request>) {
     while let Some(first) = rx.blocking_recv() {
         let mut requests = vec![first];
-        while requests.len() < MAX_GROUP {
+        let mut bytes = requests[0].command.weight();
+        while requests.len() < MAX_GROUP && bytes < MAX_GROUP_BYTES {
             match rx.try_recv() {
-                Ok(r) => requests.push(r),
+                Ok(r) => {
+                    bytes += r.command.weight();
+                    requests.push(r);
+                }
                 Err(_) => break,
             }
+        }
+        // A client that gave up (its request timed out, its connection
+        // closed) before its command was applied is not applied at all: its
+        // answer, whatever it was, reached nobody, so the write would be one
+        // that nobody was told about.
+        requests.retain(|r| !r.reply.is_closed());
+        if requests.is_empty() {
+            continue;
         }
         let mut batch = Batch::new(&state);
         let replies: Vec<_> = requests.iter().map(|r| batch.apply(&r.command)).collect();
@@ -45,9 +61,17 @@ pub(super) fn run(state: Arc<State>, mut store: Box<dyn Store>, mut rx: mpsc::Re
             Err(e) => {
                 tracing::error!(error = %e, requests = requests.len(), "store refused a group; nothing applied");
                 batch.abort();
-                let msg = e.to_string();
+                let err = match e {
+                    StoreError::Full { .. } => DbError::StorageFull(e.to_string()),
+                    _ => {
+                        state
+                            .failed
+                            .store(true, std::sync::atomic::Ordering::Release);
+                        DbError::Unavailable(e.to_string())
+                    }
+                };
                 for req in requests {
-                    let _ = req.reply.send(Err(DbError::Unavailable(msg.clone())));
+                    let _ = req.reply.send(Err(err.clone()));
                 }
             }
         }

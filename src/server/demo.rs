@@ -15,8 +15,14 @@ const INDEX_HTML: &str = include_str!("../../assets/index.html");
 pub const DEMO_USERS: usize = 50_000;
 
 /// `GET /healthz`
-#[utoipa::path(get, path = "/healthz", tag = "meta", responses((status = 200, description = "{\"status\": \"ok\"}")))]
-pub async fn healthz() -> Response {
+///
+/// 503 `storage_failed` once a sync of the log has failed: the server then
+/// refuses every write until a restart, so a supervisor should restart it.
+#[utoipa::path(get, path = "/healthz", tag = "meta", responses((status = 200, description = "{\"status\": \"ok\"}"), (status = 503, description = "The store failed; restart the server")))]
+pub async fn healthz(State(state): State<AppState>) -> Response {
+    if state.db.failed() {
+        return super::ApiError::storage_failed().into_response();
+    }
     super::tries::json_response(r#"{"status":"ok"}"#.to_owned())
 }
 

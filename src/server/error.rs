@@ -74,6 +74,15 @@ impl ApiError {
         )
     }
 
+    /// The store failed (a sync error): writes are refused until a restart.
+    pub fn storage_failed() -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "storage_failed",
+            "a sync of the log failed; the server refuses writes until it is restarted",
+        )
+    }
+
     /// The generic error for a status (used to give bodies to errors raised
     /// outside the handlers: timeouts, unknown routes, wrong methods).
     pub fn for_status(status: StatusCode) -> Self {
@@ -115,6 +124,14 @@ impl From<DbError> for ApiError {
                     StatusCode::SERVICE_UNAVAILABLE,
                     "storage_unavailable",
                     "the write could not be made durable and was not applied; reads still work, retry later",
+                )
+            }
+            DbError::StorageFull(ref detail) => {
+                tracing::warn!(%detail, "write refused: disk full");
+                Self::new(
+                    StatusCode::INSUFFICIENT_STORAGE,
+                    "insufficient_storage",
+                    "the disk is full: the write was not applied; reads still work, and writes work again once space is free",
                 )
             }
             DbError::ShuttingDown => Self::new(

@@ -403,6 +403,9 @@ pub enum ServeError {
     /// The data could not be loaded.
     #[error("could not load the data directory: {0}")]
     Store(#[from] crate::store::StoreError),
+    /// Another process holds the data directory.
+    #[error(transparent)]
+    Locked(#[from] crate::store::LockError),
     /// The address could not be bound.
     #[error("could not listen on {addr}: {source}")]
     Bind {
@@ -425,6 +428,16 @@ pub enum ServeError {
 /// # Errors
 /// [`ServeError`] when loading, binding or serving fails.
 pub async fn serve(config: ServerConfig) -> Result<(), ServeError> {
+    // Lock before reading anything, bind before loading: a second server on
+    // this directory (or this port) stops at once, before it has touched the
+    // log, and the first is unaffected.
+    let lock = crate::store::DirLock::acquire(&config.data_dir)?;
+    let listener = tokio::net::TcpListener::bind(config.addr)
+        .await
+        .map_err(|source| ServeError::Bind {
+            addr: config.addr,
+            source,
+        })?;
     let dir = config.data_dir.clone();
     let started = std::time::Instant::now();
     let store = tokio::task::spawn_blocking(move || crate::store::LogStore::open(&dir))
@@ -444,12 +457,6 @@ pub async fn serve(config: ServerConfig) -> Result<(), ServeError> {
     if config.demo {
         demo::load_demo(&db).await?;
     }
-    let listener = tokio::net::TcpListener::bind(config.addr)
-        .await
-        .map_err(|source| ServeError::Bind {
-            addr: config.addr,
-            source,
-        })?;
     let local = listener.local_addr()?;
     let state = AppState::new(db, config.token.clone());
     let router = app(state, &config.cors_origins, config.request_timeout);
@@ -464,6 +471,7 @@ pub async fn serve(config: ServerConfig) -> Result<(), ServeError> {
     // The router (and every Db handle in it) is gone: the writer drains its
     // queue and stops.
     let _ = tokio::task::spawn_blocking(move || writer.join()).await;
+    drop(lock);
     tracing::info!("shut down cleanly");
     Ok(())
 }

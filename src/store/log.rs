@@ -1,27 +1,32 @@
 //! [`LogStore`]: the embedded store, an append-only log of checksummed
 //! records in one file under the data directory.
 //!
-//! File layout: a 16-byte header (`TYPEAHD\0`, format version as u32 LE, four
-//! reserved bytes), then records of `payload length u32 LE | CRC-32 of the
-//! payload u32 LE | payload`, where a payload is one group commit's
-//! operations ([`Op::encode`]). A group is durable as a unit: the record is
+//! The record format, and the rule that tells a torn tail (cut, after a copy
+//! of it is kept in a side file) from damage (start-up stops, nothing
+//! changes), live in `record`. A group is durable as a unit: its record is
 //! written and `fdatasync`ed before any request in it is answered.
 //!
-//! At start-up, an incomplete or checksum-failing *last* record is a write
-//! torn by a crash (never acknowledged) and is cut off; damage anywhere else
-//! stops start-up with an error naming the file and the offset.
+//! # Failures
+//! - A write that fails before the sync (a full disk: `ENOSPC`) is rolled
+//!   back by cutting the file to its last good record; the next append tries
+//!   again, so writes resume by themselves once space is free.
+//! - A failed sync is fail-stop: after it the kernel may have dropped the
+//!   dirty pages and cleared the error, so a retry could "succeed" over lost
+//!   data (PostgreSQL's fsync lesson of 2018). The log refuses every later
+//!   write until a restart re-reads the file from disk.
+//!
+//! Loading streams the file record by record through one buffer, so memory at
+//! start-up follows the largest record, not the file.
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
+use super::record::{self, FORMAT_VERSION, HEADER_LEN, MAGIC, RECORD_HEADER};
 use super::{LoadStats, Op, OpRef, Producer, Store, StoreError};
 
 /// The log's file name inside the data directory.
 pub const LOG_FILE: &str = "typeahead.log";
-const MAGIC: &[u8; 8] = b"TYPEAHD\0";
-const FORMAT_VERSION: u32 = 1;
-const HEADER_LEN: u64 = 16;
 
 /// The file operations the log needs, so tests can inject a failing disk.
 pub trait Disk: Read + Write + Seek + Send + 'static {
@@ -33,6 +38,18 @@ pub trait Disk: Read + Write + Seek + Send + 'static {
     /// crash at any point, the file holds either the old or the new content.
     /// On error, says whether `self` still works on the old, intact file.
     fn replace(&mut self, path: &Path, content: &[u8]) -> Result<(), (io::Error, bool)>;
+    /// Writes `content` durably to a new file at `path` beside the log (a
+    /// copy of a torn tail, kept before it is cut).
+    fn keep_aside(&mut self, path: &Path, content: &[u8]) -> io::Result<()>;
+}
+
+/// Syncs the directory holding `path`, so that a file created or renamed in
+/// it survives a crash.
+pub(crate) fn sync_parent(path: &Path) -> io::Result<()> {
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => File::open(dir)?.sync_all(),
+        _ => File::open(".")?.sync_all(),
+    }
 }
 
 impl Disk for File {
@@ -57,9 +74,7 @@ impl Disk for File {
             return Err((e, true));
         }
         let reopen = (|| {
-            if let Some(dir) = path.parent() {
-                File::open(dir)?.sync_all()?;
-            }
+            sync_parent(path)?;
             OpenOptions::new().read(true).write(true).open(path)
         })();
         match reopen {
@@ -71,6 +86,12 @@ impl Disk for File {
             Err(e) => Err((e, false)),
         }
     }
+    fn keep_aside(&mut self, path: &Path, content: &[u8]) -> io::Result<()> {
+        let mut f = OpenOptions::new().write(true).create_new(true).open(path)?;
+        f.write_all(content)?;
+        f.sync_all()?;
+        sync_parent(path)
+    }
 }
 
 /// The embedded default store: a write-ahead log (see the module docs).
@@ -80,9 +101,12 @@ pub struct LogStore<D: Disk = File> {
     file: PathBuf,
     /// Length of the log up to the last complete, durable record.
     good_len: u64,
-    /// Set when a failed append could not be rolled back: the file's tail is
-    /// unknown, so every later append fails until a restart re-reads it.
+    /// Set when a sync failed or a failed append could not be rolled back:
+    /// what is on disk is unknown, so every later append fails until a
+    /// restart re-reads it.
     broken: bool,
+    /// The format version of the file's records.
+    version: u32,
     buf: Vec<u8>,
 }
 
@@ -98,6 +122,7 @@ impl LogStore<File> {
         };
         std::fs::create_dir_all(dir).map_err(io(dir))?;
         let path: PathBuf = dir.join(LOG_FILE);
+        let existed = path.exists();
         let file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -105,6 +130,9 @@ impl LogStore<File> {
             .truncate(false)
             .open(&path)
             .map_err(io(&path))?;
+        if !existed {
+            sync_parent(&path).map_err(io(dir))?;
+        }
         let mut store = Self::with_disk(file, path.display().to_string());
         store.file = path;
         Ok(store)
@@ -121,6 +149,7 @@ impl<D: Disk> LogStore<D> {
             path,
             good_len: 0,
             broken: false,
+            version: FORMAT_VERSION,
             buf: Vec::new(),
         }
     }
@@ -144,89 +173,82 @@ impl<D: Disk> LogStore<D> {
     pub fn disk_mut(&mut self) -> &mut D {
         &mut self.disk
     }
-
-    fn write_record(&mut self) -> io::Result<()> {
-        self.disk.seek(SeekFrom::Start(self.good_len))?;
-        self.disk.write_all(&self.buf)?;
-        self.disk.flush()?;
-        self.disk.sync()
-    }
-}
-
-impl<D: Disk> LogStore<D> {
-    /// Replays the record at `pos`: `Ok(Ok((bytes, ops)))` when it is whole,
-    /// `Ok(Err(why))` when it is a torn last record, `Err` for damage.
-    #[allow(clippy::type_complexity)]
-    fn record_at(
-        &self,
-        data: &[u8],
-        pos: usize,
-        sink: &mut dyn FnMut(OpRef<'_>),
-    ) -> Result<Result<(usize, u64), &'static str>, StoreError> {
-        let rest = &data[pos..];
-        if rest.len() < 8 {
-            return Ok(Err("incomplete record header"));
-        }
-        let len = u32::from_le_bytes(rest[..4].try_into().expect("4 bytes")) as usize;
-        let crc = u32::from_le_bytes(rest[4..8].try_into().expect("4 bytes"));
-        if rest.len() - 8 < len {
-            return Ok(Err("incomplete record"));
-        }
-        let payload = &rest[8..8 + len];
-        if crc32fast::hash(payload) != crc {
-            if rest.len() == 8 + len {
-                return Ok(Err("checksum mismatch in the last record"));
-            }
-            return Err(self.corrupt(pos as u64, "record checksum mismatch"));
-        }
-        let ops = Op::decode_all(payload, sink)
-            .map_err(|(at, why)| self.corrupt((pos + 8 + at) as u64, why))?;
-        Ok(Ok((8 + len, ops)))
-    }
 }
 
 /// Most operations per record when rewriting.
 const REWRITE_RECORD_OPS: usize = 65_536;
 
-/// Appends one record (`len | crc | payload`) holding `ops` to `out`.
-fn push_record(out: &mut Vec<u8>, ops: &[Op]) -> io::Result<()> {
+/// Appends one record of `version` holding `ops` to `out`.
+fn push_record(out: &mut Vec<u8>, ops: &[Op], version: u32) -> io::Result<()> {
     let start = out.len();
-    out.extend_from_slice(&[0; 8]);
+    out.extend_from_slice(&[0; RECORD_HEADER]);
     for op in ops {
         op.encode(out);
     }
-    let len =
-        u32::try_from(out.len() - start - 8).map_err(|_| io::Error::other("record too large"))?;
-    let crc = crc32fast::hash(&out[start + 8..]);
-    out[start..start + 4].copy_from_slice(&len.to_le_bytes());
-    out[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
-    Ok(())
+    record::seal(out, start, version)
+}
+
+impl<D: Disk> LogStore<D> {
+    fn refuse_if_broken(&self) -> Result<(), StoreError> {
+        if self.broken {
+            return Err(StoreError::Failed {
+                path: self.path.clone(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Handles a problem at `pos` (of a file `file_len` long): cuts a torn
+    /// tail after keeping a copy, or reports damage and changes nothing.
+    fn settle_tail(&mut self, pos: u64, file_len: u64, why: &str) -> Result<u64, StoreError> {
+        self.disk
+            .seek(SeekFrom::Start(pos))
+            .map_err(|e| self.io(e))?;
+        let mut rest = Vec::new();
+        (&mut self.disk)
+            .take(file_len - pos)
+            .read_to_end(&mut rest)
+            .map_err(|e| self.io(e))?;
+        if let Some(damage) = record::damage_in_tail(&rest, self.version) {
+            return Err(self.corrupt(pos, damage));
+        }
+        let aside = PathBuf::from(format!("{}.torn-{pos}", self.file.display()));
+        if !rest.is_empty() && !rest.iter().all(|&b| b == 0) {
+            self.disk
+                .keep_aside(&aside, &rest)
+                .map_err(|e| self.io(e))?;
+        }
+        tracing::warn!(
+            file = %self.path,
+            offset = pos,
+            bytes = rest.len(),
+            kept_in = %aside.display(),
+            "cutting a torn last record ({why}): a write interrupted by a crash, never acknowledged"
+        );
+        self.disk.truncate(pos).map_err(|e| self.io(e))?;
+        self.disk.sync().map_err(|e| self.io(e))?;
+        Ok(rest.len() as u64)
+    }
 }
 
 impl<D: Disk> Store for LogStore<D> {
     fn rewrite(&mut self, produce: &mut Producer<'_>) -> Result<(), StoreError> {
-        if self.broken {
-            return Err(self.io(io::Error::other(
-                "the log is in a failed state; restart the server",
-            )));
-        }
+        self.refuse_if_broken()?;
         let mut content = Vec::with_capacity(1 << 20);
-        content.extend_from_slice(MAGIC);
-        content.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
-        content.extend_from_slice(&[0; 4]);
+        content.extend_from_slice(&record::file_header(FORMAT_VERSION));
         let mut group = Vec::with_capacity(REWRITE_RECORD_OPS);
         let mut failed = None;
         produce(&mut |op| {
             group.push(op);
             if group.len() == REWRITE_RECORD_OPS {
-                if let Err(e) = push_record(&mut content, &group) {
+                if let Err(e) = push_record(&mut content, &group, FORMAT_VERSION) {
                     failed = Some(e);
                 }
                 group.clear();
             }
         });
         if !group.is_empty() {
-            if let Err(e) = push_record(&mut content, &group) {
+            if let Err(e) = push_record(&mut content, &group, FORMAT_VERSION) {
                 failed = Some(e);
             }
         }
@@ -237,6 +259,7 @@ impl<D: Disk> Store for LogStore<D> {
         match self.disk.replace(&file, &content) {
             Ok(()) => {
                 self.good_len = content.len() as u64;
+                self.version = FORMAT_VERSION;
                 Ok(())
             }
             Err((e, still_valid)) => {
@@ -247,93 +270,124 @@ impl<D: Disk> Store for LogStore<D> {
     }
 
     fn append(&mut self, ops: &[Op]) -> Result<(), StoreError> {
-        if self.broken {
-            return Err(self.io(io::Error::other(
-                "an earlier write failed and could not be rolled back; restart the server",
-            )));
-        }
+        self.refuse_if_broken()?;
         if ops.is_empty() {
             return Ok(());
         }
         self.buf.clear();
-        self.buf.extend_from_slice(&[0; 8]);
-        for op in ops {
-            op.encode(&mut self.buf);
-        }
-        let payload_len = self.buf.len() - 8;
-        let len =
-            u32::try_from(payload_len).map_err(|_| self.io(io::Error::other("group too large")))?;
-        let crc = crc32fast::hash(&self.buf[8..]);
-        self.buf[..4].copy_from_slice(&len.to_le_bytes());
-        self.buf[4..8].copy_from_slice(&crc.to_le_bytes());
-        match self.write_record() {
-            Ok(()) => {
-                self.good_len += self.buf.len() as u64;
-                Ok(())
+        push_record(&mut self.buf, ops, self.version).map_err(|e| self.io(e))?;
+        let written = (|| {
+            self.disk.seek(SeekFrom::Start(self.good_len))?;
+            self.disk.write_all(&self.buf)?;
+            self.disk.flush()
+        })();
+        if let Err(e) = written {
+            // Nothing was synced: cut the partial record so that the next
+            // append does not land behind garbage, and keep taking writes
+            // (a full disk frees up). If even the cut fails, stop writing.
+            let rolled_back = self
+                .disk
+                .truncate(self.good_len)
+                .and_then(|()| self.disk.sync())
+                .is_ok();
+            self.broken = !rolled_back;
+            if e.kind() == io::ErrorKind::StorageFull || e.raw_os_error() == Some(28) {
+                return Err(StoreError::Full {
+                    path: self.path.clone(),
+                });
             }
-            Err(e) => {
-                // Cut the partial record so that the next append does not
-                // land behind garbage; if even that fails, stop writing.
-                let rolled_back = self
-                    .disk
-                    .truncate(self.good_len)
-                    .and_then(|()| self.disk.sync())
-                    .is_ok();
-                self.broken = !rolled_back;
-                Err(self.io(e))
-            }
+            return Err(self.io(e));
         }
+        if let Err(e) = self.disk.sync() {
+            // Fail-stop: see the module docs.
+            self.broken = true;
+            tracing::error!(file = %self.path, error = %e, "fsync failed; refusing writes until a restart");
+            return Err(self.io(e));
+        }
+        self.good_len += self.buf.len() as u64;
+        Ok(())
     }
 
     fn load(&mut self, sink: &mut dyn FnMut(OpRef<'_>)) -> Result<LoadStats, StoreError> {
+        let file_len = self.disk.seek(SeekFrom::End(0)).map_err(|e| self.io(e))?;
         self.disk.seek(SeekFrom::Start(0)).map_err(|e| self.io(e))?;
-        let mut data = Vec::new();
-        self.disk.read_to_end(&mut data).map_err(|e| self.io(e))?;
         let mut stats = LoadStats::default();
-        if data.is_empty() {
-            let mut header = Vec::with_capacity(HEADER_LEN as usize);
-            header.extend_from_slice(MAGIC);
-            header.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
-            header.extend_from_slice(&[0; 4]);
+        let mut header = [0u8; HEADER_LEN as usize];
+        let have = (file_len as usize).min(header.len());
+        self.disk
+            .read_exact(&mut header[..have])
+            .map_err(|e| self.io(e))?;
+        let fresh = record::file_header(FORMAT_VERSION);
+        if file_len < HEADER_LEN && header[..have] == fresh[..have] {
+            // Empty, or a header cut by a crash right after creation.
+            self.disk.truncate(0).map_err(|e| self.io(e))?;
             self.disk.seek(SeekFrom::Start(0)).map_err(|e| self.io(e))?;
-            self.disk.write_all(&header).map_err(|e| self.io(e))?;
+            self.disk.write_all(&fresh).map_err(|e| self.io(e))?;
             self.disk.sync().map_err(|e| self.io(e))?;
             self.good_len = HEADER_LEN;
+            self.version = FORMAT_VERSION;
             return Ok(stats);
         }
-        if data.len() < HEADER_LEN as usize || &data[..8] != MAGIC {
+        if file_len < HEADER_LEN || &header[..8] != MAGIC {
             return Err(self.corrupt(0, "not a typeahead log (bad or missing header)"));
         }
-        let version = u32::from_le_bytes(data[8..12].try_into().expect("4 bytes"));
-        if version != FORMAT_VERSION {
+        let version = u32::from_le_bytes(header[8..12].try_into().expect("4 bytes"));
+        if !(1..=FORMAT_VERSION).contains(&version) {
             return Err(self.corrupt(
                 8,
-                format!("written by log format version {version}; this build reads version {FORMAT_VERSION}"),
+                format!("written by log format version {version}; this build reads versions 1 to {FORMAT_VERSION}"),
             ));
         }
-        let mut pos = HEADER_LEN as usize;
-        while pos < data.len() {
-            match self.record_at(&data, pos, sink)? {
-                Ok((len, ops)) => {
-                    stats.ops += ops;
-                    pos += len;
-                }
-                Err(why) => {
-                    tracing::warn!(
-                        file = %self.path,
-                        offset = pos,
-                        bytes = data.len() - pos,
-                        "cutting a torn last record ({why}): a write interrupted by a crash, never acknowledged"
-                    );
-                    stats.truncated_tail = (data.len() - pos) as u64;
-                    self.disk.truncate(pos as u64).map_err(|e| self.io(e))?;
-                    self.disk.sync().map_err(|e| self.io(e))?;
+        self.version = version;
+        let mut pos = HEADER_LEN;
+        let mut payload = Vec::new();
+        let mut problem = None;
+        {
+            let mut reader = BufReader::with_capacity(1 << 20, &mut self.disk);
+            while pos < file_len {
+                let left = file_len - pos;
+                if left < RECORD_HEADER as u64 {
+                    problem = Some("incomplete record header");
                     break;
                 }
+                let mut head = [0u8; RECORD_HEADER];
+                reader.read_exact(&mut head).map_err(|e| StoreError::Io {
+                    path: self.path.clone(),
+                    source: e,
+                })?;
+                let len = u32::from_le_bytes(head[..4].try_into().expect("4 bytes")) as u64;
+                let crc = u32::from_le_bytes(head[4..].try_into().expect("4 bytes"));
+                if left - (RECORD_HEADER as u64) < len {
+                    problem = Some("incomplete record");
+                    break;
+                }
+                payload.resize(len as usize, 0);
+                reader
+                    .read_exact(&mut payload)
+                    .map_err(|e| StoreError::Io {
+                        path: self.path.clone(),
+                        source: e,
+                    })?;
+                if record::checksum(version, &payload) != crc {
+                    problem = Some("checksum mismatch");
+                    break;
+                }
+                let ops = Op::decode_all(&payload, &mut *sink).map_err(|(at, why)| {
+                    StoreError::Corrupt {
+                        path: self.path.clone(),
+                        offset: pos + RECORD_HEADER as u64 + at as u64,
+                        reason: why,
+                    }
+                })?;
+                stats.ops += ops;
+                pos += RECORD_HEADER as u64 + len;
             }
         }
-        stats.bytes = pos as u64;
-        self.good_len = pos as u64;
+        if let Some(why) = problem {
+            stats.truncated_tail = self.settle_tail(pos, file_len, why)?;
+        }
+        stats.bytes = pos;
+        self.good_len = pos;
         Ok(stats)
     }
 }

@@ -30,9 +30,12 @@
 //! ordered scan.
 
 mod codec;
+mod lock;
 mod log;
+mod record;
 
 pub use codec::{Op, OpRef};
+pub use lock::{DirLock, LockError, LOCK_FILE};
 pub use log::{Disk, LogStore, LOG_FILE};
 
 /// Errors of the storage layer.
@@ -47,8 +50,25 @@ pub enum StoreError {
         /// The cause.
         source: std::io::Error,
     },
+    /// The disk is full: nothing of the write was kept, and later writes
+    /// may succeed once space is free.
+    #[error("no space left on the disk holding {path}; nothing was written")]
+    Full {
+        /// The file.
+        path: String,
+    },
+    /// An earlier sync failed (or a failed write could not be rolled back),
+    /// so what is on disk is unknown: every write is refused until a restart
+    /// re-reads the file.
+    #[error(
+        "an earlier sync of {path} failed; writes are refused until a restart recovers the log"
+    )]
+    Failed {
+        /// The file.
+        path: String,
+    },
     /// The data is damaged or was written by an incompatible version.
-    #[error("{path} is damaged at byte offset {offset}: {reason}; move it away to start empty, or restore a backup")]
+    #[error("{path} is damaged at byte offset {offset}: {reason}. The file was not changed. To keep every record before the damage, copy the file aside and cut it at that offset (truncate -s {offset} FILE), or restore a backup")]
     Corrupt {
         /// The file.
         path: String,

@@ -19,8 +19,12 @@ struct DiskState {
     /// Bytes that may still be written before writes fail (None: no limit).
     write_budget: Option<usize>,
     fail_sync: bool,
+    /// Writes past the budget fail as a full disk (`ENOSPC`).
+    full_kind: bool,
     fail_truncate: bool,
     fail_replace: bool,
+    /// Side files written by `keep_aside`.
+    aside: Vec<(std::path::PathBuf, Vec<u8>)>,
 }
 
 impl Read for FaultyDisk {
@@ -33,6 +37,7 @@ impl Write for FaultyDisk {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let mut s = self.state.lock().unwrap();
         match s.write_budget {
+            Some(0) if s.full_kind => Err(io::Error::from_raw_os_error(28)),
             Some(0) => Err(io::Error::other("disk full")),
             Some(n) => {
                 let k = n.min(buf.len());
@@ -75,6 +80,11 @@ impl Disk for FaultyDisk {
             return Err((io::Error::other("disk full"), true));
         }
         s.file = Cursor::new(content.to_vec());
+        Ok(())
+    }
+    fn keep_aside(&mut self, path: &Path, content: &[u8]) -> io::Result<()> {
+        let mut s = self.state.lock().unwrap();
+        s.aside.push((path.to_path_buf(), content.to_vec()));
         Ok(())
     }
 }
@@ -132,13 +142,106 @@ fn a_write_failing_midway_leaves_no_partial_group() {
 }
 
 #[test]
-fn a_failed_sync_is_rolled_back() {
+fn a_failed_sync_stops_every_later_write() {
     let (disk, mut store) = fresh();
     store.append(&group(0)).unwrap();
     disk.state.lock().unwrap().fail_sync = true;
     assert!(store.append(&group(1)).is_err());
     disk.state.lock().unwrap().fail_sync = false;
-    assert_eq!(reload(&disk).unwrap(), group(0));
+    assert!(
+        matches!(store.append(&group(2)), Err(StoreError::Failed { .. })),
+        "a write was taken after a failed sync"
+    );
+    // Recovery decides at start-up: the unsynced group is whatever the disk
+    // kept, and nothing after it was written.
+    let got = reload(&disk).unwrap();
+    assert!(
+        got == group(0) || got == [group(0), group(1)].concat(),
+        "{got:?}"
+    );
+}
+
+#[test]
+fn a_full_disk_refuses_the_write_and_recovers_by_itself() {
+    let (disk, mut store) = fresh();
+    store.append(&group(0)).unwrap();
+    disk.state.lock().unwrap().write_budget = Some(3);
+    disk.state.lock().unwrap().full_kind = true;
+    assert!(matches!(
+        store.append(&group(1)),
+        Err(StoreError::Full { .. })
+    ));
+    disk.state.lock().unwrap().write_budget = None;
+    store.append(&group(2)).unwrap();
+    assert_eq!(reload(&disk).unwrap(), [group(0), group(2)].concat());
+}
+
+/// One bit flipped anywhere after the header, in a log of several groups:
+/// start-up refuses and the bytes are unchanged, or every group is back.
+#[test]
+fn a_flipped_bit_is_refused_or_harmless_never_cut() {
+    let (disk, mut store) = fresh();
+    for g in 0..4 {
+        store.append(&group(g)).unwrap();
+    }
+    let full = disk.state.lock().unwrap().file.get_ref().clone();
+    let want: Vec<Op> = (0..4).flat_map(group).collect();
+    for bit in 0..full.len() * 8 {
+        let mut bytes = full.clone();
+        bytes[bit / 8] ^= 1 << (bit % 8);
+        let d = FaultyDisk::default();
+        d.state.lock().unwrap().file = Cursor::new(bytes.clone());
+        match reload(&d) {
+            Err(StoreError::Corrupt { .. }) => {
+                assert_eq!(d.state.lock().unwrap().file.get_ref(), &bytes, "bit {bit}");
+            }
+            Ok(ops) => assert_eq!(ops, want, "bit {bit}"),
+            Err(e) => panic!("bit {bit}: {e}"),
+        }
+        assert!(d.state.lock().unwrap().aside.is_empty(), "bit {bit}");
+    }
+}
+
+#[test]
+fn a_torn_tail_is_kept_aside_before_it_is_cut() {
+    let (disk, mut store) = fresh();
+    store.append(&group(0)).unwrap();
+    let good = disk.state.lock().unwrap().file.get_ref().len();
+    store.append(&group(1)).unwrap();
+    let mut bytes = disk.state.lock().unwrap().file.get_ref().clone();
+    bytes.truncate(bytes.len() - 3);
+    let d = FaultyDisk::default();
+    d.state.lock().unwrap().file = Cursor::new(bytes.clone());
+    assert_eq!(reload(&d).unwrap(), group(0));
+    let s = d.state.lock().unwrap();
+    assert_eq!(s.file.get_ref().len(), good);
+    assert_eq!(s.aside.len(), 1);
+    assert_eq!(s.aside[0].1, bytes[good..]);
+    assert!(s.aside[0]
+        .0
+        .to_string_lossy()
+        .ends_with(&format!(".torn-{good}")));
+}
+
+#[test]
+fn a_version_1_log_is_read_and_appended_to_in_its_format() {
+    let d = FaultyDisk::default();
+    let mut bytes = record::file_header(1).to_vec();
+    push_record(&mut bytes, &group(0), 1).unwrap();
+    d.state.lock().unwrap().file = Cursor::new(bytes);
+    let mut store = LogStore::with_disk(d.clone(), "test.log".into());
+    let mut ops = Vec::new();
+    store.load(&mut |op| ops.push(op.to_op())).unwrap();
+    assert_eq!(ops, group(0));
+    store.append(&group(1)).unwrap();
+    assert_eq!(reload(&d).unwrap(), [group(0), group(1)].concat());
+    // A rewrite upgrades the file.
+    store
+        .rewrite(&mut |sink| group(2).into_iter().for_each(&mut *sink))
+        .unwrap();
+    assert_eq!(d.state.lock().unwrap().file.get_ref()[8], 2);
+    store.append(&group(3)).unwrap();
+    assert_eq!(reload(&d).unwrap(), [group(2), group(3)].concat());
 }
 
 #[test]

@@ -1,0 +1,174 @@
+//! Hardening with the real binary: one process per data directory, damage
+//! never mistaken for a torn tail, errors a person can act on.
+
+mod common;
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::Server;
+use serde_json::json;
+
+fn bin() -> Command {
+    let mut c = Command::new(assert_cmd::cargo::cargo_bin("typeahead"));
+    c.env_remove("TYPEAHEAD_TOKEN")
+        .env_remove("TYPEAHEAD_DATA_DIR")
+        .env_remove("TYPEAHEAD_ADDR");
+    c
+}
+
+/// Runs `typeahead serve` on `dir` and waits for it to exit (it must).
+fn serve_expecting_exit(dir: &std::path::Path) -> (std::process::ExitStatus, String, Duration) {
+    let started = Instant::now();
+    let mut child = bin()
+        .args(["serve", "--addr", "127.0.0.1:0", "--data-dir"])
+        .arg(dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = started + Duration::from_secs(60);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            let mut err = String::new();
+            std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+            return (status, err, started.elapsed());
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("a second server on a held data directory kept running");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn a_second_server_on_one_data_directory_exits_and_the_first_is_unaffected() {
+    let mut first = Server::start();
+    for i in 0..30 {
+        let r = first.post_json("/v1/stacks/s/push", &json!({ "value": i }));
+        assert_eq!(r.0, 200);
+    }
+    let (status, err, took) = serve_expecting_exit(&first.data_dir);
+    assert!(!status.success(), "second server exited 0: {err}");
+    assert!(
+        err.contains(&first.data_dir.display().to_string()),
+        "the message does not name the directory: {err}"
+    );
+    assert!(
+        err.contains(&format!("pid {}", first.pid())),
+        "the message does not name the holder's pid: {err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+    eprintln!("second server exited after {took:?}");
+    // The first keeps working, and everything it acknowledged survives.
+    for i in 30..60 {
+        assert_eq!(
+            first
+                .post_json("/v1/stacks/s/push", &json!({ "value": i }))
+                .0,
+            200
+        );
+    }
+    first.kill9();
+    first.respawn();
+    let (status, body, _) = first.get("/v1/stacks/s");
+    assert_eq!(status, 200);
+    assert_eq!(body["len"], 60, "{body}");
+}
+
+/// Flips one bit at each of several offsets of a log of 20 acknowledged
+/// writes: start-up either refuses, leaving the file byte for byte as it
+/// was, or comes up with all 20.
+#[test]
+fn a_flipped_bit_is_refused_with_the_file_unchanged_or_harmless() {
+    let mut server = Server::start();
+    for i in 0..20 {
+        let body = json!({"entries": [{"key": format!("k{i:02}"), "value": i}]});
+        assert_eq!(server.post_json("/v1/tries/d/entries", &body).0, 200);
+    }
+    server.stop();
+    let log = server.data_dir.join("typeahead.log");
+    let good = std::fs::read(&log).unwrap();
+    // The first record's length field (its top bit), its checksum, its
+    // payload, a middle record, the last record's length and payload.
+    let mut offsets = vec![(16 + 3, 0x80u8), (16 + 5, 0x01), (16 + 10, 0x04)];
+    offsets.push((good.len() / 2, 0x10));
+    offsets.push((good.len() - 2, 0x01));
+    offsets.push((good.len() - 1, 0x80));
+    for (at, mask) in offsets {
+        let mut bytes = good.clone();
+        bytes[at] ^= mask;
+        std::fs::write(&log, &bytes).unwrap();
+        let (status, err, _) = serve_expecting_or_serving(&server.data_dir);
+        match status {
+            Outcome::Refused => {
+                assert_eq!(
+                    std::fs::read(&log).unwrap(),
+                    bytes,
+                    "start-up changed a damaged log (offset {at})"
+                );
+                assert!(
+                    err.contains("typeahead.log") && err.contains("offset"),
+                    "unclear error for offset {at}: {err}"
+                );
+            }
+            Outcome::Served(count) => assert_eq!(count, 20, "offset {at}: {err}"),
+        }
+        let entries = std::fs::read_dir(&server.data_dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect::<Vec<_>>();
+        assert!(
+            !entries.iter().any(|n| n.contains(".torn-")),
+            "damage at {at} was cut as a torn tail: {entries:?}"
+        );
+    }
+    std::fs::write(&log, &good).unwrap();
+}
+
+enum Outcome {
+    Refused,
+    /// It started; how many keys trie "d" held.
+    Served(usize),
+}
+
+/// Starts a server on `dir`: either it exits (refused), or it listens, and
+/// then the keys of trie "d" are counted and it is stopped.
+fn serve_expecting_or_serving(dir: &std::path::Path) -> (Outcome, String, ()) {
+    use std::io::BufRead;
+    let mut child = bin()
+        .args(["serve", "--addr", "127.0.0.1:0", "--data-dir"])
+        .arg(dir)
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut log = String::new();
+    for line in stderr.lines() {
+        let line = line.unwrap();
+        log.push_str(&line);
+        log.push('\n');
+        if let Some(rest) = line.split("listening on http://").nth(1) {
+            let addr = rest.split_whitespace().next().unwrap();
+            let addr = addr.trim_end_matches(|c: char| !c.is_ascii_digit());
+            let body: serde_json::Value =
+                reqwest::blocking::get(format!("http://{addr}/v1/tries/d/suggest?q=k&limit=100"))
+                    .unwrap()
+                    .json()
+                    .unwrap();
+            let n = body["entries"].as_array().map_or(0, Vec::len);
+            let _ = Command::new("kill")
+                .args(["-TERM", &child.id().to_string()])
+                .status();
+            child.wait().unwrap();
+            return (Outcome::Served(n), log, ());
+        }
+    }
+    let status = child.wait().unwrap();
+    assert!(!status.success(), "exited 0 without serving: {log}");
+    assert!(!log.contains("panicked"), "{log}");
+    (Outcome::Refused, log, ())
+}
