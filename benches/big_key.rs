@@ -6,7 +6,7 @@
 //! published version), so copy-on-write has to copy whatever the write
 //! touches. Timed per operation, median of rounds:
 //! - add one new value to the key, and remove one;
-//! - the same on the design this replaced, one contiguous list plus a sorted
+//! - the same on the contiguous design, one contiguous list plus a sorted
 //!   index behind an `Arc` (a write to a shared key copies both: O(k)).
 //!
 //! It prints ns per operation for every k and the ratio of the largest k to
@@ -24,7 +24,7 @@ fn smoke() -> bool {
     std::env::args().any(|a| a == "--test")
 }
 
-/// The previous design: values in insertion order and positions sorted by
+/// The contiguous design: values in insertion order and positions sorted by
 /// value, both contiguous, shared by snapshots through one `Arc`.
 #[derive(Clone, Default)]
 struct Contiguous {

@@ -3,7 +3,7 @@
 //! textbook `RwLock<Trie>`, a `Mutex<Trie>`, `crossbeam_skiplist::SkipMap`
 //! and `scc::TreeIndex` (range scans over (key, id) pairs).
 //! Run: `cargo bench --bench concurrency` (`-- --test` for a quick smoke run).
-//! Knobs for borrowed machines and diagnosis: `READERS=1,2,4`,
+//! Knobs for short runs and diagnosis (docs/benchmarks.md): `READERS=1,2,4`,
 //! `RETENTION_ONLY=1` (skip the table), `WRITE_BATCH=n`, `PAIRS=n`
 //! (`PAIRS=0`: no retention), `RETENTION=windows|both`, `SLOTS=n`,
 //! `SLOT_MS=n`, and `RETENTION_ONLY=1 PROFILE=writer|alone` (one reader for
@@ -470,9 +470,8 @@ fn main() {
         }
         t
     };
-    // READERS=1,2,4 measures only those counts (a borrowed machine's time is
-    // short); zero, unparsable or empty lists, and smoke runs, keep the
-    // default counts.
+    // READERS=1,2,4 measures only those counts (for short runs); zero,
+    // unparsable or empty lists, and smoke runs, keep the default counts.
     let chosen: Vec<usize> = std::env::var("READERS")
         .unwrap_or_default()
         .split(',')
@@ -517,7 +516,7 @@ fn main() {
             Arc::new(Scc(m))
         }),
     ];
-    // RETENTION_ONLY=1 skips the table (a borrowed machine's time is short).
+    // RETENTION_ONLY=1 skips the table (for short runs).
     let table = std::env::var_os("RETENTION_ONLY").is_none();
     // results[contender][writer][thread index]
     let mut names = Vec::new();
@@ -593,8 +592,8 @@ fn main() {
             }
         }
     }
-    // PAIRS=n overrides the rounds per reader count (a borrowed machine's
-    // time is short); PAIRS=0 skips the retention rounds.
+    // PAIRS=n overrides the rounds per reader count of the windowed method;
+    // PAIRS=0 skips the retention rounds.
     let pairs = env_usize("PAIRS").unwrap_or(if smoke() { 1 } else { 7 });
     if pairs == 0 {
         return;
@@ -609,9 +608,9 @@ fn main() {
     // every 100 ms, 40 (off, on) pairs, the median pair ratio reported
     // (`toggled`; `SLOTS=n`, `SLOT_MS=n`). `RETENTION=windows` uses the
     // older method instead (`PAIRS` alternating rounds of 1 s windows, a
-    // fresh set of threads per window), `RETENTION=both` runs both. On 2
-    // cores the toggled medians of three runs were 90.4 / 90.7 / 90.4%
-    // where the windows gave 85-91% (ranges of 25-30 points).
+    // fresh set of threads per window), `RETENTION=both` runs both. Toggled
+    // medians agree from run to run far better than the windows' (figures
+    // in docs/benchmarks.md).
     // A CPU-only spinner in the writer's place is the control: what the
     // readers lose to any busy neighbour core on this machine (shared
     // physical cores, frequency), as opposed to what the writer's work costs.

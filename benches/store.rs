@@ -1,5 +1,5 @@
-//! The durable store, measured against the alternative the durability issue
-//! names: redb (an embedded copy-on-write B-tree). Same operations, same
+//! The durable store, measured against the obvious alternative: redb (an
+//! embedded copy-on-write B-tree). Same operations, same
 //! groups, every group durable before the next starts.
 //! Run: `cargo bench --bench store` (`-- --test` for a quick smoke run).
 //!

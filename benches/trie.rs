@@ -178,9 +178,9 @@ const ROUNDS: usize = 3;
 /// Times every query on every design, the designs taking turns: each turn a
 /// warm-up pass over all queries, then a timed pass, `ROUNDS` times, so that
 /// every design sees the same phases of a shared, noisy machine. (Timing one
-/// design after the other put a whole design into a slow or a quiet phase:
-/// the textbook trie's p50 moved from 1.4 to 2.5 us between runs.) A whole
-/// warm-up pass, not a few queries, because shorter turns measured each
+/// design after the other puts a whole design into a slow or a quiet phase,
+/// and its p50 then moves between runs by more than the gaps between designs.) A whole
+/// warm-up pass, not a few queries, because shorter turns measure each
 /// design with the caches the one before had filled, which hides what a
 /// smaller structure gains from fitting them. Returns each design's (p50,
 /// p99) in ns.

@@ -47,8 +47,8 @@ fn main() {
         .max(1);
     // ITER=1 reads the walk an entry at a time (`next_entry`), as the
     // concurrency bench's readers do, instead of collecting a `Matches`.
-    // (Each way is timed by its own copy of the loop: sharing one changed
-    // how `query` itself compiled, 38 more instructions under callgrind.)
+    // (Each way is timed by its own copy of the loop: sharing one changes
+    // how `query` itself compiles, adding instructions under callgrind.)
     let (mut ns, mut total) = if std::env::var("ITER").is_ok() {
         time_all(&qs, runs, |q| query_iter(&t, q))
     } else {

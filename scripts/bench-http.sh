@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The HTTP benchmarks of the README, in one run, on this machine:
+# The HTTP benchmarks (docs/benchmarks.md), in one run, on this machine:
 #   1. import 1M synthetic users (3M entries) with the CLI: time, records/s,
 #      the server's peak and final RSS;
 #   2. restart on that data dir: time until it answers; disk bytes per entry;
@@ -117,7 +117,7 @@ fi
 ROUNDS=${ROUNDS:-3}
 # All contenders share the server core, so the ones not being measured are
 # stopped (SIGSTOP) during a round: an idle Go process still collects and
-# scavenges its heap after its own round, which used to land as multi-ms
+# scavenges its heap after its own round, which would land as multi-ms
 # stalls in the next round's p99, whoever ran it.
 CONTENDERS=("$SERVER" "$CEILING")
 [ -n "$HAVE_GO" ] && CONTENDERS+=("$GOPID")

@@ -118,15 +118,12 @@ struct Shared<V> {
 ///
 /// Every read loads the snapshot pointer; the writer writes its mutex and
 /// its copy's fields on every operation. With the two fields on one line,
-/// each write took that line away from the readers and their next load of
-/// the pointer missed. One reader beside the bench's writer on 2 cores
+/// each write would take that line away from the readers and their next
+/// load of the pointer would miss: a profile of one reader beside the bench's writer
 /// (`RETENTION_ONLY=1 PROFILE=writer cargo bench --bench concurrency`,
-/// `perf record -e cpu-clock`): arc-swap's `load` took 3.9% of the reader's
-/// time (1.7% with no writer), 8.6% beside a writer confined to keys no
-/// reader visits (825k writes/s), nearly all on the pointer's load; 1.5%
-/// once apart. Retention (`READERS=1`, two runs each): 88.1 / 88.5% before,
-/// 91.4 / 91.4% after; 92.9 / 92.1% before and 96.1 / 98.4% after beside the
-/// confined writer.
+/// `perf record -e cpu-clock`) puts nearly all of arc-swap's `load` time on
+/// the pointer's load when the two share a line (figures in
+/// docs/design.md).
 #[derive(Debug)]
 #[repr(align(128))]
 struct Lines<T>(T);

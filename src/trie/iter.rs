@@ -66,8 +66,8 @@ impl<'a, V> Suggestions<'a, V> {
     /// A walk over nothing, to [`descend`](Self::descend) from in place.
     /// `Trie::suggest` does that rather than take a walk from `new`: a
     /// started walk is a few hundred bytes (its stack and key buffer are
-    /// inline), and returning one copied it with a `memcpy` (88
-    /// instructions a query under callgrind).
+    /// inline), and returning one would copy it with a `memcpy` (see
+    /// docs/design.md).
     #[inline]
     pub(crate) fn empty() -> Self {
         Suggestions {
@@ -329,8 +329,8 @@ impl<V> Matches<V> {
             // bucket's path and the record's suffix, with no trip through
             // the iterator's key buffer. The loop steps through the run as
             // `advance`'s bucket arm does; sharing those steps in a helper
-            // cost 21-27 more instructions per query (callgrind), so they
-            // are written out in both places.
+            // costs more instructions per query (callgrind), so they are
+            // written out in both places.
             if let Some(Frame::Bucket {
                 bucket,
                 at,
@@ -341,8 +341,7 @@ impl<V> Matches<V> {
                 let path = &it.key[..*path_len];
                 // Short paths and suffixes are copied as fixed 16-byte
                 // windows and the text cut back to the key's length: a few
-                // instructions each instead of two `memcpy` calls per key
-                // (1,870 to 1,835 instructions per query under callgrind).
+                // instructions each instead of two `memcpy` calls per key.
                 let mut path_window = [0u8; WINDOW];
                 let short_path = path.len() <= WINDOW;
                 if short_path {

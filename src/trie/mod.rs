@@ -36,7 +36,7 @@
 //!   lends each key from a buffer, which the server uses to write JSON.
 //! - **One `unsafe` hint, fenced.** `prefetch` (a cache hint, in its own
 //!   module, tested under Miri) lets a bucket's values load while its records
-//!   are compared, about 10% off a cold suggest; `prefetch_line`, the same
+//!   are compared, shortening a cold suggest; `prefetch_line`, the same
 //!   hint by address, lets a reader fetch a new index version's fresh nodes
 //!   at once (`Trie::fresh_lines`).
 //! - **Copy-on-write.** Children are `Arc`s. `Trie::clone` is O(1) (one `Arc`
@@ -47,8 +47,8 @@
 //!
 //! # Choosing the burst size
 //! The default, [`DEFAULT_BURST`] = 256, comes from `cargo bench --bench trie`
-//! over 1M synthetic users (see the README for the figures). Larger buckets
-//! save node overhead (bytes per entry fall from ~28 at 16 to ~17 at 256)
+//! over 1M synthetic users (docs/benchmarks.md has the figures). Larger
+//! buckets save node overhead (bytes per entry fall as the burst grows)
 //! and, since buckets carry a sparse index, a seek in a big bucket decodes
 //! only a few records, so suggest got faster up to 256 as the descent got
 //! shorter. Beyond 256 the gain is in the noise while every write shifts,

@@ -25,12 +25,11 @@ use super::values::{BigValues, Values, DEMOTE, HEAD, PROMOTE};
 /// line of their own, apart from the node. Copying an inner node (every write
 /// does, along its path) bumps the counter of each of its children, and
 /// dropping the old version drops them again; with the counters beside the
-/// node's fields, each bump took the line that every reader passing through
-/// the child needs away from the readers' caches. In
-/// `RETENTION_ONLY=1 cargo bench --bench concurrency` (one reader beside the
-/// writer on 2 cores) the reader kept 79-87% of its read-only throughput
-/// before (four runs) and 87-90% after (four runs, alternated with them), for
-/// 0.9 more bytes per entry (18.1 to 19.0 at 1M users).
+/// node's fields, each bump would take the line that every reader passing
+/// through the child needs away from the readers' caches. The alignment costs a
+/// little memory per node and raises a reader's throughput beside a writer
+/// (`RETENTION_ONLY=1 cargo bench --bench concurrency`; figures in
+/// docs/design.md).
 #[derive(Clone, Debug)]
 #[repr(align(64))]
 pub(crate) enum Node<V> {
@@ -223,14 +222,13 @@ impl<V: Clone + Ord> Vals<V> {
 /// a scan of the bucket that the write's own shifting already pays.
 ///
 /// The index's layout: all heads (each `head()` value as a little-endian
-/// `u32`, so that the scan loads it as is: 52 fewer instructions per
-/// suggestion under callgrind than big-endian bytes), then the
-/// positions. In nearly every bucket a position fits in 16 bits (see
+/// `u32`, so that the scan loads it as is, with no byte swap per head),
+/// then the positions. In nearly every bucket a position fits in 16 bits (see
 /// [`Bucket::narrow`]): byte offset and value index as two `u16`, and the
 /// big indexes after them as `u16`, only in a bucket that has big keys.
 /// Otherwise each position is three `u32`. About two bytes per key (four
-/// with 32-bit positions everywhere, as before). Prefetching all of a full
-/// bucket's narrow positions while the heads are compared did not measure
+/// with 32-bit positions everywhere). Prefetching all of a full
+/// bucket's narrow positions while the heads are compared measures no
 /// faster than fetching the one needed afterwards, so a seek does not.
 ///
 /// The fields are in a fixed order (`repr(C)`) so that everything a seek

@@ -9,18 +9,17 @@
 //! touching the value with an ordinary load would need `V: Copy` and would
 //! hold up retirement until it arrived.
 //!
-//! It pays: `examples/profile_suggest` (1M users, the benchmark's query mix)
-//! alternating a build with and without it on the 2-core machine, the
-//! prefetching build had the lower p50 in 11 of 12 pairs, about 10% (for
-//! instance 708 to 538 ns, 603 to 501 ns).
+//! It pays: in `examples/profile_suggest` (1M users, the benchmark's query
+//! mix), alternating a build with and without it, the prefetching build has
+//! the lower p50 (figures in docs/design.md).
 //!
 //! [`prefetch_line`] takes an address instead of a reference: a new index
 //! version names the lines its writer created, and a reader that meets the
 //! version prefetches them all at once, so that its misses on the writer's
 //! fresh copies overlap instead of following one another (see `warm` in
-//! `sync/index.rs`). On 16 cores it raised a reader's share of its
-//! read-only throughput beside a writer from 90-95% to 96.5-98%
-//! (`RETENTION_ONLY=1 cargo bench --bench concurrency`, docs/design.md).
+//! `sync/index.rs`). It raises a reader's share of its read-only throughput
+//! beside a writer (`RETENTION_ONLY=1 cargo bench --bench concurrency`;
+//! figures in docs/design.md).
 //!
 //! Tested under Miri: `.ci/run` runs this module's tests, the trie tests
 //! that seek in indexed buckets and an index test that warms new versions

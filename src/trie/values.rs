@@ -24,11 +24,10 @@
 //! - the **index** holds the live positions sorted by value (a B+ tree of
 //!   `u32`s, each branch keeping its children's smallest positions), so a
 //!   duplicate check is O(log k) comparisons. Storing positions rather than
-//!   values keeps it at 4 bytes per value, as the sorted `Vec<u32>` before it.
+//!   values keeps it at 4 bytes per value, as a sorted `Vec<u32>` would be.
 //!
-//! Memory stays what the contiguous layout cost (a value plus 4 bytes, plus
-//! one small node per 64 values), which keeps the 1M-user benchmark under
-//! its 20 bytes per entry.
+//! Memory stays what a contiguous layout costs (a value plus 4 bytes, plus
+//! one small node per 64 values).
 
 use std::cmp::Ordering;
 use std::sync::Arc;
