@@ -172,3 +172,109 @@ fn serve_expecting_or_serving(dir: &std::path::Path) -> (Outcome, String, ()) {
     assert!(!log.contains("panicked"), "{log}");
     (Outcome::Refused, log, ())
 }
+
+#[test]
+fn a_cross_origin_write_is_refused_and_changes_nothing() {
+    let server = Server::start_with(&["--cors-origin", "https://app.example"]);
+    let push = |origin: Option<&str>| {
+        let mut rb = server
+            .req(reqwest::Method::POST, "/v1/stacks/s/push")
+            .json(&json!({"value": 1}));
+        if let Some(o) = origin {
+            rb = rb.header("Origin", o);
+        }
+        server.send(rb)
+    };
+    push(Some("https://evil.example")).assert_error(403, "forbidden_origin");
+    push(Some("null")).assert_error(403, "forbidden_origin");
+    // A simple form POST (no preflight) from another origin: refused too.
+    let r = server.send(
+        server
+            .req(reqwest::Method::POST, "/v1/caches/c/keys/k/incr")
+            .header("Origin", "http://attacker.test")
+            .header("Content-Type", "text/plain"),
+    );
+    r.assert_error(403, "forbidden_origin");
+    assert_eq!(
+        server.get("/v1/stacks/s").0,
+        404,
+        "a refused write changed the stack"
+    );
+    assert_eq!(
+        server.get("/v1/caches/c").0,
+        404,
+        "a refused incr created the cache"
+    );
+    // Allowed: no Origin (curl, servers), the allowed origin, the server's own.
+    assert_eq!(push(None).status, 200);
+    assert_eq!(push(Some("https://app.example")).status, 200);
+    let own = server.base.clone();
+    assert_eq!(push(Some(&own)).status, 200);
+    assert_eq!(server.get("/v1/stacks/s").1["len"], 3);
+    // Reads from any origin are unaffected.
+    let r = server.send(
+        server
+            .req(reqwest::Method::GET, "/v1/stacks/s")
+            .header("Origin", "https://evil.example"),
+    );
+    assert_eq!(r.status, 200);
+}
+
+#[test]
+fn a_foreign_host_name_is_refused_on_loopback_unless_allowed() {
+    let server = Server::start_with(&["--allow-host", "typeahead.internal"]);
+    assert_eq!(
+        server
+            .post_json(
+                "/v1/tries/t/entries",
+                &json!({"entries": [{"key": "a", "value": 1}]})
+            )
+            .0,
+        200
+    );
+    let port = server.base.rsplit(':').next().unwrap().to_owned();
+    let get = |host: String, path: &str| {
+        server.send(server.req(reqwest::Method::GET, path).header("Host", host))
+    };
+    // DNS rebinding: the attacker's name resolves to 127.0.0.1.
+    for path in ["/v1/tries/t/suggest?q=a", "/v1/tries/t/keys/a", "/v1/tries"] {
+        get(format!("rebind.attacker.test:{port}"), path).assert_error(403, "forbidden_host");
+    }
+    for host in ["localhost", "127.0.0.1", "[::1]", "typeahead.internal"] {
+        let r = get(format!("{host}:{port}"), "/v1/tries/t/suggest?q=a");
+        assert_eq!(r.status, 200, "Host {host}: {}", r.text);
+    }
+}
+
+/// Every sync takes 3 s and requests time out after 1 s: a write queued
+/// behind the slow sync is answered 504 `outcome_unknown` (never a 408 that
+/// claims it was stopped), and one whose client is gone before the writer
+/// reaches it is not applied.
+#[test]
+fn a_timed_out_write_is_never_told_it_was_stopped() {
+    let server = Server::start_with_env(
+        &["--request-timeout", "1"],
+        &[("TYPEAHEAD_TEST_SYNC_DELAY_MS", "3000")],
+    );
+    let push = |v: i64| server.post_json("/v1/stacks/s/push", &json!({ "value": v }));
+    // A is taken by the writer at once and waits in its 3 s sync.
+    common::assert_error(&push(1), 504, "outcome_unknown");
+    // B is sent after A's answer, while the writer still syncs A: it waits
+    // in the queue, times out, and the writer then skips it.
+    common::assert_error(&push(2), 504, "outcome_unknown");
+    // A graceful stop lets the writer finish everything queued (A's sync,
+    // then B, skipped); a restart without the delay shows what was applied.
+    let mut server = server;
+    server.stop();
+    server.envs.clear();
+    server.respawn();
+    let (status, body, _) = server.get("/v1/stacks/s");
+    assert_eq!(status, 200, "A was not applied: {body}");
+    assert_eq!(
+        body["len"], 1,
+        "B was applied after its client gave up: {body}"
+    );
+    assert_eq!(body["top"], 1, "{body}");
+    let logs = server.logs();
+    assert!(!logs.contains("panicked"), "{logs}");
+}

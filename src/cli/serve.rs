@@ -29,6 +29,15 @@ pub struct ServeArgs {
     /// Load 50,000 bundled synthetic users into the trie "users" if it does not exist.
     #[arg(long, env = "TYPEAHEAD_DEMO")]
     demo: bool,
+    /// While listening on a loopback address, also answer requests whose
+    /// Host is this name (repeatable; comma-separated in the variable).
+    /// Other names are refused, against DNS rebinding.
+    #[arg(
+        long = "allow-host",
+        env = "TYPEAHEAD_ALLOW_HOST",
+        value_delimiter = ','
+    )]
+    allowed_hosts: Vec<String>,
     /// Longest a request may take, in seconds.
     #[arg(long, env = "TYPEAHEAD_REQUEST_TIMEOUT", default_value_t = 30)]
     request_timeout: u64,
@@ -50,6 +59,7 @@ pub fn run(a: ServeArgs) -> anyhow::Result<()> {
         cors_origins: a.cors_origins,
         demo: a.demo,
         request_timeout: Duration::from_secs(a.request_timeout.max(1)),
+        allowed_hosts: a.allowed_hosts,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -176,6 +176,32 @@ pub enum DbError {
     ShuttingDown,
 }
 
+/// Set by [`Db::execute`] once a command is queued for the writer, for the
+/// request running inside [`QueuedFlag::scope`]: from then on the command
+/// may be applied whether or not anyone waits for its answer.
+#[derive(Clone, Default, Debug)]
+pub struct QueuedFlag(Arc<std::sync::atomic::AtomicBool>);
+
+tokio::task_local! {
+    static QUEUED: QueuedFlag;
+}
+
+impl QueuedFlag {
+    /// Runs `fut` with this flag as the one [`Db::execute`] sets.
+    pub async fn scope<F: std::future::Future>(&self, fut: F) -> F::Output {
+        QUEUED.scope(self.clone(), fut).await
+    }
+
+    /// Whether a command was queued.
+    pub fn is_set(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    fn mark() {
+        let _ = QUEUED.try_with(|q| q.0.store(true, std::sync::atomic::Ordering::Release));
+    }
+}
+
 pub(crate) struct Request {
     command: Command,
     reply: oneshot::Sender<Result<Reply, DbError>>,
@@ -267,6 +293,7 @@ impl Db {
             .send(Request { command, reply })
             .await
             .map_err(|_| DbError::ShuttingDown)?;
+        QueuedFlag::mark();
         rx.await.map_err(|_| DbError::ShuttingDown)?
     }
 

@@ -74,6 +74,35 @@ impl ApiError {
         )
     }
 
+    /// 403 `forbidden_origin`: a write from a page on another origin.
+    pub fn forbidden_origin() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "forbidden_origin",
+            "writes from a page on this Origin are refused; allow it with --cors-origin",
+        )
+    }
+
+    /// 403 `forbidden_host`: a `Host` that is not this loopback server's
+    /// (DNS rebinding).
+    pub fn forbidden_host() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "forbidden_host",
+            "this server listens on a loopback address and answers only loopback host names; allow others with --allow-host",
+        )
+    }
+
+    /// 504 `outcome_unknown`: the request timed out after its write was
+    /// queued, so it may or may not have been applied.
+    pub fn outcome_unknown() -> Self {
+        Self::new(
+            StatusCode::GATEWAY_TIMEOUT,
+            "outcome_unknown",
+            "the request timed out after its write was queued: it may or may not have been applied; read back, or retry with the same Idempotency-Key",
+        )
+    }
+
     /// The store failed (a sync error): writes are refused until a restart.
     pub fn storage_failed() -> Self {
         Self::new(

@@ -85,6 +85,79 @@ pub struct ServerConfig {
     pub demo: bool,
     /// Longest a request may take.
     pub request_timeout: Duration,
+    /// Host names accepted besides loopback ones while listening on a
+    /// loopback address.
+    pub allowed_hosts: Vec<String>,
+}
+
+/// What the edge checks on every request, from [`ServerConfig`].
+#[derive(Debug, Clone, Default)]
+pub struct EdgePolicy {
+    /// Longest a request other than GET or HEAD may take.
+    pub timeout: Duration,
+    /// Origins (besides the server's own) whose pages may write.
+    pub cors_origins: Vec<String>,
+    /// When set (listening on loopback), a `Host` must be a loopback name or
+    /// one of these: a page reached through DNS rebinding sends its own name.
+    pub loopback_hosts: Option<Vec<String>>,
+}
+
+impl EdgePolicy {
+    /// The policy for `config`: host checks only while listening on a
+    /// loopback address.
+    pub fn for_config(config: &ServerConfig) -> Self {
+        EdgePolicy {
+            timeout: config.request_timeout,
+            cors_origins: config.cors_origins.clone(),
+            loopback_hosts: config
+                .addr
+                .ip()
+                .is_loopback()
+                .then(|| config.allowed_hosts.clone()),
+        }
+    }
+
+    /// Whether the request's host is one this server answers to.
+    fn host_allowed(&self, headers: &axum::http::HeaderMap) -> bool {
+        let Some(extra) = &self.loopback_hosts else {
+            return true;
+        };
+        let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) else {
+            return true;
+        };
+        let name = host_name(host);
+        is_loopback_name(name) || extra.iter().any(|h| h.eq_ignore_ascii_case(name))
+    }
+
+    /// Whether a write carrying `Origin: origin` may go ahead: the server's
+    /// own origin (the request's `Host`), or one allowed by `--cors-origin`.
+    fn origin_allowed(&self, origin: &str, headers: &axum::http::HeaderMap) -> bool {
+        if self.cors_origins.iter().any(|o| o == origin) {
+            return true;
+        }
+        let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+        let own = origin
+            .strip_prefix("http://")
+            .or_else(|| origin.strip_prefix("https://"));
+        matches!((own, host), (Some(o), Some(h)) if o.eq_ignore_ascii_case(h))
+    }
+}
+
+/// The name part of a `Host` value (no port; IPv6 brackets kept).
+fn host_name(host: &str) -> &str {
+    if host.starts_with('[') {
+        return host.split_inclusive(']').next().unwrap_or(host);
+    }
+    host.rsplit_once(':').map_or(host, |(name, _)| name)
+}
+
+fn is_loopback_name(name: &str) -> bool {
+    name.eq_ignore_ascii_case("localhost")
+        || name.to_ascii_lowercase().ends_with(".localhost")
+        || name == "[::1]"
+        || name
+            .parse::<std::net::Ipv4Addr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 impl AppState {
@@ -101,7 +174,8 @@ impl AppState {
 }
 
 /// The router with every route and layer.
-pub fn app(state: AppState, cors_origins: &[String], timeout: Duration) -> Router {
+pub fn app(state: AppState, policy: EdgePolicy) -> Router {
+    let policy = Arc::new(policy);
     let (router, openapi) = OpenApiRouter::new()
         .routes(routes!(tries::tries_list))
         .routes(routes!(tries::trie_get, tries::trie_delete))
@@ -141,16 +215,21 @@ pub fn app(state: AppState, cors_origins: &[String], timeout: Duration) -> Route
         .with_state(state.clone())
         .layer(DefaultBodyLimit::max(validate::MAX_BODY))
         .layer(middleware::from_fn_with_state(
-            (state.clone(), timeout),
+            (state.clone(), Arc::clone(&policy)),
             edge,
         ));
     // Every request passes the suggest fast path first (see `FastSuggest`),
     // then the router; CORS wraps both.
-    let router = Router::new().fallback_service(FastSuggest { state, router });
-    let router = if cors_origins.is_empty() {
+    let router = Router::new().fallback_service(FastSuggest {
+        state,
+        router,
+        policy: Arc::clone(&policy),
+    });
+    let router = if policy.cors_origins.is_empty() {
         router
     } else {
-        let origins: Vec<HeaderValue> = cors_origins
+        let origins: Vec<HeaderValue> = policy
+            .cors_origins
             .iter()
             .filter_map(|o| HeaderValue::from_str(o).ok())
             .collect();
@@ -164,7 +243,11 @@ pub fn app(state: AppState, cors_origins: &[String], timeout: Duration) -> Route
                     Method::DELETE,
                     Method::HEAD,
                 ])
-                .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION])
+                .allow_headers([
+                    header::CONTENT_TYPE,
+                    header::AUTHORIZATION,
+                    header::HeaderName::from_static("idempotency-key"),
+                ])
                 .expose_headers([tries::RESPONSE_TIME])
                 .max_age(Duration::from_secs(600)),
         )
@@ -191,7 +274,7 @@ async fn not_found() -> ApiError {
 /// `Router::layer` wraps each route (and the fallback) after routing, so the
 /// matched route pattern is known here.
 async fn edge(
-    State((state, timeout)): State<(AppState, Duration)>,
+    State((state, policy)): State<(AppState, Arc<EdgePolicy>)>,
     req: Request,
     next: Next,
 ) -> Response {
@@ -207,11 +290,20 @@ async fn edge(
     // snapshot), so a timer could not stop them anyway: only the others,
     // which read bodies and wait for the durable writer, get one.
     let res = if matches!(method, Method::GET | Method::HEAD) {
-        edge_inner(&state, req, next).await
+        edge_inner(&state, &policy, req, next).await
     } else {
-        tokio::time::timeout(timeout, edge_inner(&state, req, next))
-            .await
-            .unwrap_or_else(|_| ApiError::for_status(StatusCode::REQUEST_TIMEOUT).into_response())
+        // Once a command is queued for the writer, its outcome is no longer
+        // this request's to decide: the writer skips it if nobody waits for
+        // it any more, but it may already be applied. A timeout after that
+        // point says so (504 `outcome_unknown`) instead of claiming the
+        // request was stopped (408).
+        let queued = crate::db::QueuedFlag::default();
+        let work = crate::db::QueuedFlag::scope(&queued, edge_inner(&state, &policy, req, next));
+        match tokio::time::timeout(policy.timeout, work).await {
+            Ok(res) => res,
+            Err(_) if queued.is_set() => ApiError::outcome_unknown().into_response(),
+            Err(_) => ApiError::for_status(StatusCode::REQUEST_TIMEOUT).into_response(),
+        }
     };
     let route = route.as_ref().map(axum::extract::MatchedPath::as_str);
     let route = route.map_or("unmatched", metrics::intern);
@@ -270,6 +362,7 @@ fn log_request(
 struct FastSuggest {
     state: AppState,
     router: Router,
+    policy: Arc<EdgePolicy>,
 }
 
 /// Whether `path` is `/v1/tries/{trie}/suggest` with a non-empty `{trie}`
@@ -301,9 +394,13 @@ impl tower::Service<Request> for FastSuggest {
             return Either::Right(self.router.call(req));
         }
         let started = std::time::Instant::now();
+        let host_ok = self.policy.host_allowed(req.headers());
         let params = Segments(req.into_parts().0.uri);
-        let res =
-            tries::suggest_now(&self.state, &params).unwrap_or_else(IntoResponse::into_response);
+        let res = if host_ok {
+            tries::suggest_now(&self.state, &params).unwrap_or_else(IntoResponse::into_response)
+        } else {
+            ApiError::forbidden_host().into_response()
+        };
         log_request(
             &self.state,
             &Method::GET,
@@ -316,7 +413,20 @@ impl tower::Service<Request> for FastSuggest {
     }
 }
 
-async fn edge_inner(state: &AppState, req: Request, next: Next) -> Response {
+async fn edge_inner(state: &AppState, policy: &EdgePolicy, req: Request, next: Next) -> Response {
+    if !policy.host_allowed(req.headers()) {
+        return ApiError::forbidden_host().into_response();
+    }
+    if !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+        if let Some(origin) = req.headers().get(header::ORIGIN) {
+            let allowed = origin
+                .to_str()
+                .is_ok_and(|o| policy.origin_allowed(o, req.headers()));
+            if !allowed {
+                return ApiError::forbidden_origin().into_response();
+            }
+        }
+    }
     if let Some(token) = &state.token {
         if !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
             let presented = req
@@ -440,9 +550,26 @@ pub async fn serve(config: ServerConfig) -> Result<(), ServeError> {
         })?;
     let dir = config.data_dir.clone();
     let started = std::time::Instant::now();
-    let store = tokio::task::spawn_blocking(move || crate::store::LogStore::open(&dir))
-        .await
-        .expect("store open task")?;
+    let sync_delay = std::env::var("TYPEAHEAD_TEST_SYNC_DELAY_MS")
+        .ok()
+        .and_then(|ms| ms.parse::<u64>().ok())
+        .map(Duration::from_millis);
+    let store = tokio::task::spawn_blocking(
+        move || -> Result<Box<dyn crate::store::Store>, crate::store::StoreError> {
+            Ok(match sync_delay {
+                Some(delay) => Box::new(crate::store::LogStore::open_slow(&dir, delay)?),
+                None => Box::new(crate::store::LogStore::open(&dir)?),
+            })
+        },
+    )
+    .await
+    .expect("store open task")?;
+    if let Some(delay) = sync_delay {
+        tracing::warn!(
+            ?delay,
+            "TYPEAHEAD_TEST_SYNC_DELAY_MS: every sync is delayed (a test setting)"
+        );
+    }
     let (db, stats, writer) = tokio::task::spawn_blocking(move || Db::open(store))
         .await
         .expect("load task")?;
@@ -459,7 +586,7 @@ pub async fn serve(config: ServerConfig) -> Result<(), ServeError> {
     }
     let local = listener.local_addr()?;
     let state = AppState::new(db, config.token.clone());
-    let router = app(state, &config.cors_origins, config.request_timeout);
+    let router = app(state, EdgePolicy::for_config(&config));
     tracing::info!("listening on http://{local}");
     if config.demo {
         tracing::info!("demo: open http://{local}/ and type a name");

@@ -94,6 +94,75 @@ impl Disk for File {
     }
 }
 
+/// A [`Disk`] whose syncs take at least `delay` longer: a slow or
+/// overloaded disk, for tests of what clients are told while a write waits
+/// (the binary uses it when `TYPEAHEAD_TEST_SYNC_DELAY_MS` is set).
+pub struct SlowSync<D: Disk> {
+    /// The disk underneath.
+    pub inner: D,
+    /// Added to every sync.
+    pub delay: std::time::Duration,
+}
+
+impl<D: Disk> Read for SlowSync<D> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.inner.read(buf)
+    }
+}
+
+impl<D: Disk> Write for SlowSync<D> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.inner.write(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+impl<D: Disk> Seek for SlowSync<D> {
+    fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
+        self.inner.seek(pos)
+    }
+}
+
+impl<D: Disk> Disk for SlowSync<D> {
+    fn sync(&mut self) -> io::Result<()> {
+        std::thread::sleep(self.delay);
+        self.inner.sync()
+    }
+    fn truncate(&mut self, len: u64) -> io::Result<()> {
+        self.inner.truncate(len)
+    }
+    fn replace(&mut self, path: &Path, content: &[u8]) -> Result<(), (io::Error, bool)> {
+        self.inner.replace(path, content)
+    }
+    fn keep_aside(&mut self, path: &Path, content: &[u8]) -> io::Result<()> {
+        self.inner.keep_aside(path, content)
+    }
+}
+
+impl LogStore<SlowSync<File>> {
+    /// As [`LogStore::open`], with every sync delayed by `delay`.
+    ///
+    /// # Errors
+    /// As [`LogStore::open`].
+    pub fn open_slow(dir: &Path, delay: std::time::Duration) -> Result<Self, StoreError> {
+        let store = LogStore::open(dir)?;
+        Ok(LogStore {
+            disk: SlowSync {
+                inner: store.disk,
+                delay,
+            },
+            path: store.path,
+            file: store.file,
+            good_len: store.good_len,
+            broken: store.broken,
+            version: store.version,
+            buf: store.buf,
+        })
+    }
+}
+
 /// The embedded default store: a write-ahead log (see the module docs).
 pub struct LogStore<D: Disk = File> {
     disk: D,

@@ -36,7 +36,7 @@ mod record;
 
 pub use codec::{Op, OpRef};
 pub use lock::{DirLock, LockError, LOCK_FILE};
-pub use log::{Disk, LogStore, LOG_FILE};
+pub use log::{Disk, LogStore, SlowSync, LOG_FILE};
 
 /// Errors of the storage layer.
 #[derive(Debug, thiserror::Error)]
@@ -122,6 +122,18 @@ pub trait Store: Send + 'static {
     fn rewrite(&mut self, produce: &mut Producer<'_>) -> Result<(), StoreError> {
         let _ = produce;
         Ok(())
+    }
+}
+
+impl<S: Store + ?Sized> Store for Box<S> {
+    fn append(&mut self, ops: &[Op]) -> Result<(), StoreError> {
+        (**self).append(ops)
+    }
+    fn load(&mut self, sink: &mut dyn FnMut(OpRef<'_>)) -> Result<LoadStats, StoreError> {
+        (**self).load(sink)
+    }
+    fn rewrite(&mut self, produce: &mut Producer<'_>) -> Result<(), StoreError> {
+        (**self).rewrite(produce)
     }
 }
 

@@ -127,6 +127,8 @@ pub struct Server {
     pub data_dir: PathBuf,
     _dir: tempfile::TempDir,
     args: Vec<String>,
+    /// Extra environment variables for the next (re)start.
+    pub envs: Vec<(String, String)>,
     child: Option<Child>,
     logs: Arc<Mutex<Vec<String>>>,
 }
@@ -139,6 +141,11 @@ impl Server {
 
     /// `typeahead serve --addr 127.0.0.1:0 --data-dir <tmp> <extra...>`.
     pub fn start_with(extra: &[&str]) -> Server {
+        Server::start_with_env(extra, &[])
+    }
+
+    /// As [`Server::start_with`], with extra environment variables.
+    pub fn start_with_env(extra: &[&str], envs: &[(&str, &str)]) -> Server {
         let dir = tempfile::TempDir::new().expect("temp data dir");
         let client = Client::builder()
             .timeout(Duration::from_secs(120))
@@ -150,6 +157,10 @@ impl Server {
             data_dir: dir.path().to_path_buf(),
             _dir: dir,
             args: extra.iter().map(|s| s.to_string()).collect(),
+            envs: envs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             child: None,
             logs: Arc::new(Mutex::new(Vec::new())),
         };
@@ -173,6 +184,7 @@ impl Server {
             .env_remove("TYPEAHEAD_DEMO")
             .env_remove("TYPEAHEAD_ADDR")
             .env_remove("TYPEAHEAD_DATA_DIR")
+            .envs(self.envs.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
