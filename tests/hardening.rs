@@ -278,3 +278,65 @@ fn a_timed_out_write_is_never_told_it_was_stopped() {
     let logs = server.logs();
     assert!(!logs.contains("panicked"), "{logs}");
 }
+
+/// A write retried with the same `Idempotency-Key` is applied once and
+/// answered as the first time, across a crash; the key cannot be reused for
+/// another request.
+#[test]
+fn a_retried_write_with_an_idempotency_key_is_applied_once() {
+    let mut server = Server::start();
+    let keyed = |server: &Server, path: &str, key: &str, body: serde_json::Value| {
+        let rb = server
+            .req(reqwest::Method::POST, path)
+            .header("Idempotency-Key", key);
+        server.send(if body.is_null() { rb } else { rb.json(&body) })
+    };
+    for v in ["a", "b", "c"] {
+        assert_eq!(
+            server
+                .post_json("/v1/stacks/s/push", &json!({ "value": v }))
+                .0,
+            200
+        );
+    }
+    let first = keyed(&server, "/v1/stacks/s/pop", "pop-1", json!(null));
+    assert_eq!(first.status, 200, "{}", first.text);
+    assert_eq!(first.json, json!({"value": "c", "len": 2}));
+    let incr = keyed(
+        &server,
+        "/v1/caches/hits/keys/home/incr",
+        "incr-1",
+        json!(null),
+    );
+    assert_eq!(incr.json["value"], 1, "{}", incr.text);
+    server.kill9();
+    server.respawn();
+    // Retries after the crash: the same answers, nothing applied twice.
+    let again = keyed(&server, "/v1/stacks/s/pop", "pop-1", json!(null));
+    assert_eq!((again.status, &again.json), (200, &first.json));
+    let again = keyed(
+        &server,
+        "/v1/caches/hits/keys/home/incr",
+        "incr-1",
+        json!(null),
+    );
+    assert_eq!(again.json["value"], 1, "{}", again.text);
+    assert_eq!(server.get("/v1/stacks/s").1["len"], 2);
+    assert_eq!(server.get("/v1/caches/hits/keys/home").1["value"], 1);
+    // The same key with another request is refused and changes nothing.
+    keyed(&server, "/v1/stacks/s/push", "pop-1", json!({"value": "x"}))
+        .assert_error(422, "idempotency_key_reused");
+    assert_eq!(server.get("/v1/stacks/s").1["len"], 2);
+    // A new key applies again.
+    let next = keyed(&server, "/v1/stacks/s/pop", "pop-2", json!(null));
+    assert_eq!(next.json, json!({"value": "b", "len": 1}));
+    for bad in ["", "ключ", &"k".repeat(256)] {
+        let r = server.send(
+            server
+                .req(reqwest::Method::POST, "/v1/stacks/s/pop")
+                .header("Idempotency-Key", bad.as_bytes()),
+        );
+        r.assert_error(400, "invalid_idempotency_key");
+    }
+    assert_eq!(server.get("/v1/stacks/s").1["len"], 1);
+}

@@ -19,6 +19,7 @@
 //! disk sync and one snapshot publish per group, which is what makes
 //! thousands of durable writes per second possible on one disk.
 
+mod idempotency;
 mod value;
 mod writer;
 
@@ -30,6 +31,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::store::{LoadStats, Store, StoreError};
 use crate::sync::{Cache, Index, Stack};
+pub use idempotency::{fingerprint, IdemKey, WINDOW as IDEMPOTENCY_WINDOW};
 pub use value::{Value, ValueError, MAX_VALUE_BYTES};
 
 /// A trie of JSON values.
@@ -171,6 +173,9 @@ pub enum DbError {
     /// space is free.
     #[error("the disk is full, nothing was written: {0}")]
     StorageFull(String),
+    /// The idempotency key was already used with a different request.
+    #[error("this Idempotency-Key was already used with a different request")]
+    IdempotencyKeyReused,
     /// The writer has stopped (the server is shutting down).
     #[error("the server is shutting down")]
     ShuttingDown,
@@ -180,13 +185,22 @@ pub enum DbError {
 /// request running inside [`QueuedFlag::scope`]: from then on the command
 /// may be applied whether or not anyone waits for its answer.
 #[derive(Clone, Default, Debug)]
-pub struct QueuedFlag(Arc<std::sync::atomic::AtomicBool>);
+pub struct QueuedFlag(Arc<std::sync::atomic::AtomicBool>, Option<Arc<IdemKey>>);
 
 tokio::task_local! {
     static QUEUED: QueuedFlag;
 }
 
 impl QueuedFlag {
+    /// A flag whose request's write carries an idempotency key.
+    pub fn with_key(key: Option<IdemKey>) -> Self {
+        QueuedFlag(Arc::default(), key.map(Arc::new))
+    }
+
+    fn key() -> Option<IdemKey> {
+        QUEUED.try_with(|q| q.1.as_deref().cloned()).ok().flatten()
+    }
+
     /// Runs `fut` with this flag as the one [`Db::execute`] sets.
     pub async fn scope<F: std::future::Future>(&self, fut: F) -> F::Output {
         QUEUED.scope(self.clone(), fut).await
@@ -205,6 +219,7 @@ impl QueuedFlag {
 pub(crate) struct Request {
     command: Command,
     reply: oneshot::Sender<Result<Reply, DbError>>,
+    idem: Option<IdemKey>,
 }
 
 /// Published state; only the writer thread changes it.
@@ -212,6 +227,9 @@ pub(crate) struct Request {
 pub(crate) struct State {
     /// Set once the store failed in a way only a restart recovers from.
     failed: std::sync::atomic::AtomicBool,
+    /// Answers to writes sent with an idempotency key (only the writer
+    /// thread locks it).
+    remembered: std::sync::Mutex<idempotency::Remembered>,
     tries: ArcSwap<BTreeMap<String, TrieIndex>>,
     stacks: ArcSwap<BTreeMap<String, Arc<ValueStack>>>,
     caches: ArcSwap<BTreeMap<String, Arc<IntCache>>>,
@@ -289,8 +307,13 @@ impl Db {
     /// when the disk failed, [`DbError::ShuttingDown`] when the writer is gone.
     pub async fn execute(&self, command: Command) -> Result<Reply, DbError> {
         let (reply, rx) = oneshot::channel();
+        let idem = QueuedFlag::key();
         self.tx
-            .send(Request { command, reply })
+            .send(Request {
+                command,
+                reply,
+                idem,
+            })
             .await
             .map_err(|_| DbError::ShuttingDown)?;
         QueuedFlag::mark();
@@ -304,7 +327,11 @@ impl Db {
     pub fn execute_blocking(&self, command: Command) -> Result<Reply, DbError> {
         let (reply, rx) = oneshot::channel();
         self.tx
-            .blocking_send(Request { command, reply })
+            .blocking_send(Request {
+                command,
+                reply,
+                idem: None,
+            })
             .map_err(|_| DbError::ShuttingDown)?;
         rx.blocking_recv().map_err(|_| DbError::ShuttingDown)?
     }

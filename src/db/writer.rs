@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use tokio::sync::mpsc;
 
+use super::idempotency::{self, Remembered, Seen};
 use super::{Command, DbError, IntCache, Reply, Request, State, TrieIndex, Value, ValueStack};
 use crate::store::{LoadStats, Op, OpRef, Store, StoreError};
 use crate::trie::Trie;
@@ -44,7 +45,38 @@ pub(super) fn run(state: Arc<State>, mut store: Box<dyn Store>, mut rx: mpsc::Re
             continue;
         }
         let mut batch = Batch::new(&state);
-        let replies: Vec<_> = requests.iter().map(|r| batch.apply(&r.command)).collect();
+        let mut remembered = state.remembered.lock().unwrap_or_else(|e| e.into_inner());
+        // Keyed answers of this group, remembered once it is durable.
+        let mut fresh: Vec<(String, i64, Reply)> = Vec::new();
+        let mut replies = Vec::with_capacity(requests.len());
+        for r in &requests {
+            let Some(k) = &r.idem else {
+                replies.push(batch.apply(&r.command));
+                continue;
+            };
+            let seen = match fresh.iter().find(|(key, _, _)| *key == k.key) {
+                Some((_, f, reply)) if *f == k.fingerprint => Seen::Again(reply.clone()),
+                Some(_) => Seen::Conflict,
+                None => remembered.check(k),
+            };
+            let out = match seen {
+                Seen::Again(reply) => Ok(reply),
+                Seen::Conflict => Err(DbError::IdempotencyKeyReused),
+                Seen::New => {
+                    let out = batch.apply(&r.command);
+                    if let Ok(reply) = &out {
+                        batch.ops.push(Op::Idempotent {
+                            key: k.key.clone(),
+                            fingerprint: k.fingerprint,
+                            reply: idempotency::encode(reply),
+                        });
+                        fresh.push((k.key.clone(), k.fingerprint, reply.clone()));
+                    }
+                    out
+                }
+            };
+            replies.push(out);
+        }
         let outcome = if batch.ops.is_empty() {
             Ok(())
         } else {
@@ -53,6 +85,10 @@ pub(super) fn run(state: Arc<State>, mut store: Box<dyn Store>, mut rx: mpsc::Re
         match outcome {
             Ok(()) => {
                 batch.commit();
+                for (key, f, reply) in fresh {
+                    remembered.remember(key, f, reply);
+                }
+                drop(remembered);
                 for (req, reply) in requests.into_iter().zip(replies) {
                     // A client that went away no longer waits for its answer.
                     let _ = req.reply.send(reply);
@@ -60,6 +96,7 @@ pub(super) fn run(state: Arc<State>, mut store: Box<dyn Store>, mut rx: mpsc::Re
             }
             Err(e) => {
                 tracing::error!(error = %e, requests = requests.len(), "store refused a group; nothing applied");
+                drop(remembered);
                 batch.abort();
                 let err = match e {
                     StoreError::Full { .. } => DbError::StorageFull(e.to_string()),
@@ -495,7 +532,12 @@ pub(super) fn compact_if_worth_it(state: &State, store: &mut dyn Store, stats: &
         .map(|t| 1 + t.stats().entries as u64)
         .sum::<u64>()
         + stacks.values().map(|s| s.len().max(2) as u64).sum::<u64>()
-        + caches.values().map(|c| c.len().max(2) as u64).sum::<u64>();
+        + caches.values().map(|c| c.len().max(2) as u64).sum::<u64>()
+        + state
+            .remembered
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .len() as u64;
     if stats.ops < 100_000 || stats.ops <= 2 * live {
         return;
     }
@@ -532,6 +574,14 @@ pub(super) fn compact_if_worth_it(state: &State, store: &mut dyn Store, stats: &
                     value,
                 });
             }
+        }
+        for op in state
+            .remembered
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .ops()
+        {
+            sink(op);
         }
         for (name, cache) in caches.iter() {
             let entries = cache.entries();
@@ -687,6 +737,7 @@ pub(super) fn load(store: &mut dyn Store) -> Result<(State, LoadStats), StoreErr
     let mut tries: BTreeMap<String, TrieModel> = BTreeMap::new();
     let mut stacks: BTreeMap<String, Vec<Value>> = BTreeMap::new();
     let mut caches: BTreeMap<String, HashMap<String, i64>> = BTreeMap::new();
+    let mut remembered = Remembered::default();
     let started = std::time::Instant::now();
     let mut n: u64 = 0;
     // Consecutive inserts often carry the same value (one user's keys):
@@ -748,10 +799,18 @@ pub(super) fn load(store: &mut dyn Store) -> Result<(State, LoadStats), StoreErr
             OpRef::CacheDrop { cache } => {
                 caches.remove(cache);
             }
+            OpRef::Idempotent {
+                key,
+                fingerprint,
+                reply,
+            } => remembered.replay(key, fingerprint, reply),
         }
     })?;
     let replayed_ms = started.elapsed().as_millis() as u64;
-    let state = State::default();
+    let state = State {
+        remembered: std::sync::Mutex::new(remembered),
+        ..State::default()
+    };
     state.tries.store(Arc::new(
         tries
             .into_iter()

@@ -74,6 +74,11 @@ impl ApiError {
         )
     }
 
+    /// 400 `invalid_idempotency_key`.
+    pub fn invalid_idempotency_key(m: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_idempotency_key", m)
+    }
+
     /// 403 `forbidden_origin`: a write from a page on another origin.
     pub fn forbidden_origin() -> Self {
         Self::new(
@@ -163,6 +168,11 @@ impl From<DbError> for ApiError {
                     "the disk is full: the write was not applied; reads still work, and writes work again once space is free",
                 )
             }
+            DbError::IdempotencyKeyReused => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency_key_reused",
+                "this Idempotency-Key was already used with a different request (method, path or body); use a new key",
+            ),
             DbError::ShuttingDown => Self::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",

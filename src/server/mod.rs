@@ -297,7 +297,11 @@ async fn edge(
         // it any more, but it may already be applied. A timeout after that
         // point says so (504 `outcome_unknown`) instead of claiming the
         // request was stopped (408).
-        let queued = crate::db::QueuedFlag::default();
+        let (req, key) = match idempotency_key(req).await {
+            Ok(x) => x,
+            Err(e) => return e.into_response(),
+        };
+        let queued = crate::db::QueuedFlag::with_key(key);
         let work = crate::db::QueuedFlag::scope(&queued, edge_inner(&state, &policy, req, next));
         match tokio::time::timeout(policy.timeout, work).await {
             Ok(res) => res,
@@ -309,6 +313,44 @@ async fn edge(
     let route = route.map_or("unmatched", metrics::intern);
     log_request(&state, &method, route, uri.path(), &res, started);
     res
+}
+
+/// The header a client sets on a write so that a retry is applied once.
+pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
+
+/// Reads a write's `Idempotency-Key` (1 to 255 visible ASCII characters) and
+/// fingerprints the request it came with (method, path and query, body), so
+/// that the key cannot be replayed against another request. The body is
+/// read whole here (the API's body limit applies); imports, whose bodies
+/// stream, do not take a key.
+async fn idempotency_key(req: Request) -> Result<(Request, Option<crate::db::IdemKey>), ApiError> {
+    let Some(raw) = req.headers().get(IDEMPOTENCY_KEY) else {
+        return Ok((req, None));
+    };
+    let key = raw
+        .to_str()
+        .ok()
+        .filter(|k| (1..=255).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic()))
+        .ok_or_else(|| {
+            ApiError::invalid_idempotency_key(
+                "Idempotency-Key must be 1 to 255 visible ASCII characters",
+            )
+        })?
+        .to_owned();
+    if req.uri().path().ends_with("/import") {
+        return Err(ApiError::invalid_idempotency_key(
+            "imports do not take an Idempotency-Key; a job's id identifies it",
+        ));
+    }
+    let (parts, body) = req.into_parts();
+    let bytes = axum::body::to_bytes(body, validate::MAX_BODY)
+        .await
+        .map_err(|_| ApiError::payload_too_large("the request body is over 16 MiB"))?;
+    let target = parts.uri.path_and_query().map_or("", |p| p.as_str());
+    let fingerprint =
+        crate::db::fingerprint(&[parts.method.as_str().as_bytes(), target.as_bytes(), &bytes]);
+    let req = Request::from_parts(parts, axum::body::Body::from(bytes));
+    Ok((req, Some(crate::db::IdemKey { key, fingerprint })))
 }
 
 /// Counts and times one request for `/metrics` and logs it at INFO.

@@ -77,6 +77,17 @@ pub enum Op {
         /// Cache name.
         cache: String,
     },
+    /// Remember the answer to a write sent with an `Idempotency-Key`, so a
+    /// retry gets it again instead of applying the write twice. Recorded in
+    /// the same group as the write itself.
+    Idempotent {
+        /// The client's key.
+        key: String,
+        /// A fingerprint of the request (method, path, body).
+        fingerprint: i64,
+        /// The answer, encoded by the writer.
+        reply: String,
+    },
 }
 
 const TRIE_CREATE: u8 = 1;
@@ -90,6 +101,7 @@ const STACK_DROP: u8 = 8;
 const CACHE_SET: u8 = 9;
 const CACHE_REMOVE: u8 = 10;
 const CACHE_DROP: u8 = 11;
+const IDEMPOTENT: u8 = 12;
 
 fn put_str(out: &mut Vec<u8>, s: &str) {
     let mut n = s.len();
@@ -165,6 +177,16 @@ impl Op {
             Op::CacheDrop { cache } => {
                 out.push(CACHE_DROP);
                 put_str(out, cache);
+            }
+            Op::Idempotent {
+                key,
+                fingerprint,
+                reply,
+            } => {
+                out.push(IDEMPOTENT);
+                put_str(out, key);
+                out.extend_from_slice(&fingerprint.to_le_bytes());
+                put_str(out, reply);
             }
         }
     }
@@ -271,6 +293,11 @@ impl<'a> Reader<'a> {
                 key: self.str()?,
             },
             CACHE_DROP => OpRef::CacheDrop { cache: self.str()? },
+            IDEMPOTENT => OpRef::Idempotent {
+                key: self.str()?,
+                fingerprint: self.i64()?,
+                reply: self.str()?,
+            },
             other => return Err(format!("unknown operation tag {other}")),
         })
     }
@@ -319,6 +346,11 @@ pub enum OpRef<'a> {
     CacheDrop {
         cache: &'a str,
     },
+    Idempotent {
+        key: &'a str,
+        fingerprint: i64,
+        reply: &'a str,
+    },
 }
 
 impl OpRef<'_> {
@@ -355,6 +387,15 @@ impl OpRef<'_> {
                 key: s(key),
             },
             OpRef::CacheDrop { cache } => Op::CacheDrop { cache: s(cache) },
+            OpRef::Idempotent {
+                key,
+                fingerprint,
+                reply,
+            } => Op::Idempotent {
+                key: s(key),
+                fingerprint,
+                reply: s(reply),
+            },
         }
     }
 }
@@ -388,6 +429,15 @@ impl Op {
             },
             Op::CacheRemove { cache, key } => OpRef::CacheRemove { cache, key },
             Op::CacheDrop { cache } => OpRef::CacheDrop { cache },
+            Op::Idempotent {
+                key,
+                fingerprint,
+                reply,
+            } => OpRef::Idempotent {
+                key,
+                fingerprint: *fingerprint,
+                reply,
+            },
         }
     }
 }
@@ -433,6 +483,11 @@ mod tests {
                 key: "k".into(),
             },
             Op::CacheDrop { cache: "c".into() },
+            Op::Idempotent {
+                key: "retry-7".into(),
+                fingerprint: -3,
+                reply: "P 2 {\"id\":7}".into(),
+            },
         ];
         let mut buf = Vec::new();
         for op in &ops {
