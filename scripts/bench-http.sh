@@ -36,7 +36,7 @@ fi
 [ -n "${NO_BUILD:-}" ] || cargo build --release --bins --examples -q
 mkdir -p "$OUT"
 if [ ! -s "$OUT/users.csv" ] || [ "$(($(wc -l < "$OUT/users.csv") - 1))" != "$USERS" ]; then
-  target/release/examples/gen_data "$USERS" 100000 "$OUT"
+  target/release/typeahead gen-users "$USERS" "$OUT" --queries 100000
 fi
 export QUERIES=$OUT/queries.txt LASTNAMES=data/last.txt
 
@@ -97,7 +97,7 @@ taskset -c "$SERVER_CPU" target/release/examples/ceiling "127.0.0.1:$CEIL_PORT" 
 CEILING=$!
 PIDS+=("$CEILING")
 wait_up "http://127.0.0.1:$CEIL_PORT/"
-GO_SEED=${GO_SEED:-../shared/anchors/go-seed}
+GO_SEED=${GO_SEED:-bench/go-seed}
 HAVE_GO=""
 # GO_BIN: a Go design binary built elsewhere (a machine without Go).
 if [ -n "${GO_BIN:-}" ] || { command -v go >/dev/null && [ -d "$GO_SEED" ]; }; then

@@ -1,12 +1,11 @@
 //! Synthetic users for the demo and the benchmarks, generated from the census
 //! name lists the project carries (`data/first.txt`, `data/last.txt`).
 //!
-//! The generator follows `shared/data/gen_users.py`: first and last names are
-//! drawn independently, weighted by census frequency (names rounded to 0.000
+//! First and last names are drawn independently, weighted by census frequency (names rounded to 0.000
 //! get weight 0.000186, the census tail's real average), and the username is
 //! `lowercase(first initial + last)` plus the smallest numeric suffix (2, 3, ...)
-//! that makes it unique. It is deterministic for a seed, but uses its own small
-//! PRNG (splitmix64), so its users differ from the Python script's.
+//! that makes it unique. It is deterministic for a seed (its own small PRNG,
+//! splitmix64).
 
 use std::collections::{HashMap, HashSet};
 
@@ -130,6 +129,36 @@ pub fn write_csv(users: &[User], mut out: impl std::io::Write) -> std::io::Resul
     writeln!(out, "id,first,last,username")?;
     for u in users {
         writeln!(out, "{},{},{},{}", u.id, u.first, u.last, u.username)?;
+    }
+    Ok(())
+}
+
+/// Writes `count` prefixes sampled as a person types, one per line: a
+/// random user, a random field among lowercase first name, lowercase last
+/// name and username, a prefix of 1 to 8 characters. Deterministic for a
+/// `seed`.
+pub fn write_queries(
+    users: &[User],
+    count: usize,
+    seed: u64,
+    mut out: impl std::io::Write,
+) -> std::io::Result<()> {
+    if users.is_empty() {
+        return Ok(());
+    }
+    let mut x = seed;
+    let mut next = || {
+        x = x
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (x >> 33) as usize
+    };
+    for _ in 0..count {
+        let u = &users[next() % users.len()];
+        let keys = u.keys();
+        let field = &keys[next() % 3];
+        let n = field.chars().count().min(1 + next() % 8);
+        writeln!(out, "{}", field.chars().take(n).collect::<String>())?;
     }
     Ok(())
 }

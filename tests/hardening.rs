@@ -340,3 +340,120 @@ fn a_retried_write_with_an_idempotency_key_is_applied_once() {
     }
     assert_eq!(server.get("/v1/stacks/s").1["len"], 1);
 }
+
+/// Three hundred clients trickle a request's headers a line at a time;
+/// normal requests keep being answered, and the trickling connections are
+/// closed once the header-read timeout passes.
+#[test]
+fn clients_that_trickle_headers_are_closed_and_others_are_served() {
+    use std::io::{Read, Write};
+    let server = Server::start_with(&["--header-timeout", "2"]);
+    let addr = server.base.trim_start_matches("http://").to_owned();
+    let mut socks: Vec<std::net::TcpStream> = (0..300)
+        .map(|_| {
+            let mut s = std::net::TcpStream::connect(&addr).unwrap();
+            s.write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+                .unwrap();
+            s
+        })
+        .collect();
+    let started = Instant::now();
+    let mut slowest = Duration::ZERO;
+    let mut rounds = 0;
+    while started.elapsed() < Duration::from_secs(4) {
+        for s in &mut socks {
+            // Errors mean the server closed it: what should happen.
+            let _ = s.write_all(b"X-Slow: 1\r\n");
+        }
+        let t = Instant::now();
+        assert_eq!(server.get("/healthz").0, 200);
+        slowest = slowest.max(t.elapsed());
+        rounds += 1;
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    eprintln!("{rounds} normal requests, slowest {slowest:?}");
+    assert!(
+        slowest < Duration::from_secs(1),
+        "a normal request took {slowest:?} beside the trickling clients"
+    );
+    // Closed: end of file or a reset. Still open: the read times out.
+    let is_closed = |r: std::io::Result<usize>| match r {
+        Ok(0) => true,
+        Ok(_) => false,
+        Err(e) => !matches!(
+            e.kind(),
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+        ),
+    };
+    let mut closed = 0;
+    for s in &mut socks {
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut buf = [0u8; 256];
+        let first = s.read(&mut buf);
+        // hyper may answer 408 before closing; the next read is then EOF.
+        let closed_now = match first {
+            Ok(n) if n > 0 => is_closed(s.read(&mut buf)),
+            other => is_closed(other),
+        };
+        closed += usize::from(closed_now);
+    }
+    assert_eq!(closed, socks.len(), "trickling connections left open");
+}
+
+/// 64 clients each send a 16 MiB batch at once: every one is answered with
+/// a 4xx or 503, the server stays up, and its peak memory stays far below
+/// what parsing all of them at once would take.
+#[test]
+fn sixty_four_parallel_16_mib_bodies_do_not_exhaust_the_server() {
+    let server = Server::start();
+    let mut body = String::from("{\"entries\":[");
+    let mut i = 0u64;
+    while body.len() < (16 << 20) - 64 {
+        if i > 0 {
+            body.push(',');
+        }
+        body.push_str(&format!("{{\"key\":\"k{i}\",\"value\":{i}}}"));
+        i += 1;
+    }
+    body.push_str("]}");
+    let body = bytes::Bytes::from(body);
+    let statuses: Vec<u16> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..64)
+            .map(|_| {
+                let body = body.clone();
+                let server = &server;
+                s.spawn(move || {
+                    let r = server
+                        .client
+                        .post(server.url("/v1/tries/big/entries"))
+                        .header("Content-Type", "application/json")
+                        .body(body)
+                        .send();
+                    r.map_or(0, |r| r.status().as_u16())
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for st in &statuses {
+        assert!(
+            (400..500).contains(st) || *st == 503,
+            "a 16 MiB batch got {st}: {statuses:?}"
+        );
+    }
+    let status = std::fs::read_to_string(format!("/proc/{}/status", server.pid())).unwrap();
+    let hwm_kib: u64 = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|n| n.parse().ok())
+        .unwrap();
+    eprintln!("statuses {statuses:?}, peak RSS {} MiB", hwm_kib >> 10);
+    assert!(hwm_kib < 1 << 20, "peak RSS {} MiB", hwm_kib >> 10);
+    assert_eq!(server.get("/healthz").0, 200);
+    assert_eq!(
+        server.get("/v1/tries/big").0,
+        404,
+        "a refused batch changed something"
+    );
+}

@@ -112,6 +112,11 @@ pub fn run(a: ImportArgs) -> anyhow::Result<()> {
                     return Err(api_error(res));
                 }
             }
+            // A job that failed at once (a column not in the header, say):
+            // the server stops reading and says why in the job.
+            if let Some(why) = latest_failure(&client, base, &a.trie) {
+                bail!("the server refused the import: {why}");
+            }
             return Err(anyhow::Error::new(e).context(format!("could not reach {base}")));
         }
     };
@@ -167,7 +172,31 @@ pub fn run(a: ImportArgs) -> anyhow::Result<()> {
             view["failure"].as_str().unwrap_or("unknown reason")
         );
     }
+    if records == 0 && view["error_count"].as_u64().unwrap_or(0) > 0 {
+        bail!("nothing was imported: every line was bad (see above)");
+    }
     Ok(())
+}
+
+/// Why the newest job for `trie` failed, if it did.
+fn latest_failure(client: &reqwest::blocking::Client, base: &str, trie: &str) -> Option<String> {
+    let jobs: serde_json::Value = client
+        .get(format!("{base}/v1/jobs"))
+        .send()
+        .ok()?
+        .json()
+        .ok()?;
+    let job = jobs["jobs"]
+        .as_array()?
+        .iter()
+        .filter(|j| j["trie"] == trie)
+        .max_by_key(|j| j["id"].as_u64())?;
+    (job["state"] == "failed").then(|| {
+        job["failure"]
+            .as_str()
+            .unwrap_or("unknown reason")
+            .to_owned()
+    })
 }
 
 /// Counts bytes as the upload reads them.

@@ -1,6 +1,7 @@
-//! Command-line interface: `serve`, `import` and `suggest`, each in its own
+//! Command-line interface: `serve`, `import`, `suggest` and `gen-users`, each in its own
 //! file. Raw clap arguments are turned into validated configs here.
 
+mod gen_users;
 mod import;
 mod serve;
 mod suggest;
@@ -25,6 +26,8 @@ pub enum Command {
     Import(import::ImportArgs),
     /// Print suggestions from a running server.
     Suggest(suggest::SuggestArgs),
+    /// Write N synthetic users (CSV) and sampled prefixes to a directory.
+    GenUsers(gen_users::GenUsersArgs),
 }
 
 /// Runs the chosen subcommand.
@@ -33,6 +36,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(a) => serve::run(a),
         Command::Import(a) => import::run(a),
         Command::Suggest(a) => suggest::run(a),
+        Command::GenUsers(a) => gen_users::run(a),
     }
 }
 

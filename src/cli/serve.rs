@@ -38,6 +38,22 @@ pub struct ServeArgs {
         value_delimiter = ','
     )]
     allowed_hosts: Vec<String>,
+    /// Seconds an import upload may send nothing before its job fails.
+    #[arg(long, env = "TYPEAHEAD_IMPORT_IDLE_TIMEOUT", default_value_t = 30)]
+    import_idle_timeout: u64,
+    /// MiB of request bodies in flight at once; a request past it gets 503
+    /// `overloaded` without its body being read (at least 16).
+    #[arg(long, env = "TYPEAHEAD_BODY_BUDGET_MIB", default_value_t = 64)]
+    body_budget_mib: usize,
+    /// Seconds a request's headers may take to arrive.
+    #[arg(long, env = "TYPEAHEAD_HEADER_TIMEOUT", default_value_t = 10)]
+    header_timeout: u64,
+    /// Seconds a connection may stay open without sending anything.
+    #[arg(long, env = "TYPEAHEAD_IDLE_TIMEOUT", default_value_t = 60)]
+    idle_timeout: u64,
+    /// Most client connections open at once (later ones wait to be accepted).
+    #[arg(long, env = "TYPEAHEAD_MAX_CONNECTIONS", default_value_t = 1024)]
+    max_connections: usize,
     /// Longest a request may take, in seconds.
     #[arg(long, env = "TYPEAHEAD_REQUEST_TIMEOUT", default_value_t = 30)]
     request_timeout: u64,
@@ -60,6 +76,13 @@ pub fn run(a: ServeArgs) -> anyhow::Result<()> {
         demo: a.demo,
         request_timeout: Duration::from_secs(a.request_timeout.max(1)),
         allowed_hosts: a.allowed_hosts,
+        body_budget: a.body_budget_mib.saturating_mul(1 << 20),
+        conn_limits: typeahead::server::ConnLimits {
+            header_read: Duration::from_secs(a.header_timeout.max(1)),
+            idle: Duration::from_secs(a.idle_timeout.max(1)),
+            max_connections: a.max_connections.max(1),
+        },
+        import_idle_timeout: Duration::from_secs(a.import_idle_timeout.max(1)),
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -170,25 +170,50 @@ impl Job {
 
 /// The recent jobs (the last 100), newest last.
 ///
-/// Imports run one at a time: each saturates the parse workers and the
-/// writer by itself, so a second one would only interleave with it. Later
-/// jobs wait in state `queued` (and their uploads wait on TCP backpressure).
+/// Up to [`CONCURRENT_IMPORTS`] imports run at once (their commits still go
+/// through the one writer), so one stalled upload cannot block the others;
+/// later jobs wait in state `queued` (their uploads on TCP backpressure).
 #[derive(Debug, Clone)]
 pub struct Jobs {
     inner: Arc<Mutex<(u64, VecDeque<Arc<Job>>)>>,
     slot: Arc<tokio::sync::Semaphore>,
+    idle: std::time::Duration,
 }
+
+/// Imports that run at once; later ones wait in state `queued`.
+pub const CONCURRENT_IMPORTS: usize = 4;
+/// How long an upload may send nothing before its job fails, by default.
+pub const IDLE_BODY: std::time::Duration = std::time::Duration::from_secs(30);
 
 impl Default for Jobs {
     fn default() -> Self {
-        Jobs {
-            inner: Arc::default(),
-            slot: Arc::new(tokio::sync::Semaphore::new(1)),
-        }
+        Jobs::new(IDLE_BODY)
     }
 }
 
 impl Jobs {
+    /// Jobs whose uploads fail after `idle` without a byte.
+    ///
+    /// Ids start from the wall clock (milliseconds since 1970, times 1000)
+    /// and count up, so they are unique across restarts: a client polling
+    /// its job after a restart never reads another one's.
+    pub fn new(idle: std::time::Duration) -> Self {
+        let start = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64)
+            .saturating_mul(1000);
+        Jobs {
+            inner: Arc::new(Mutex::new((start, VecDeque::new()))),
+            slot: Arc::new(tokio::sync::Semaphore::new(CONCURRENT_IMPORTS)),
+            idle,
+        }
+    }
+
+    /// How long an upload may be idle.
+    pub fn idle(&self) -> std::time::Duration {
+        self.idle
+    }
+
     /// Registers a new queued job.
     pub fn create(&self, trie: String, format: Format) -> Arc<Job> {
         let mut g = self.inner.lock().unwrap_or_else(|e| e.into_inner());
@@ -214,7 +239,7 @@ impl Jobs {
         job
     }
 
-    /// The import slot (one import runs at a time).
+    /// The import slots ([`CONCURRENT_IMPORTS`] run at a time).
     pub fn slot(&self) -> Arc<tokio::sync::Semaphore> {
         Arc::clone(&self.slot)
     }

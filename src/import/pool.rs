@@ -27,6 +27,7 @@ pub async fn run<S, E>(
     db: Db,
     body: S,
     slot: Arc<tokio::sync::Semaphore>,
+    idle: std::time::Duration,
 ) where
     S: Stream<Item = Result<bytes::Bytes, E>> + Unpin,
     E: std::fmt::Display,
@@ -36,7 +37,7 @@ pub async fn run<S, E>(
         return;
     };
     job.set_state(JobState::Running);
-    let outcome = pipeline(&job, &spec, db, body).await;
+    let outcome = pipeline(&job, &spec, db, body, idle).await;
     match outcome {
         Ok(()) if job.view().state != JobState::Failed => {
             job.set_state(JobState::Done);
@@ -55,7 +56,27 @@ pub async fn run<S, E>(
     }
 }
 
-async fn pipeline<S, E>(job: &Arc<Job>, spec: &Spec, db: Db, mut body: S) -> Result<(), String>
+/// The body's next chunk, or an error once it has been idle for `idle`: a
+/// stalled upload must not hold an import slot forever.
+async fn next_chunk<S, T>(body: &mut S, idle: std::time::Duration) -> Result<Option<T>, String>
+where
+    S: Stream<Item = T> + Unpin,
+{
+    tokio::time::timeout(idle, body.next()).await.map_err(|_| {
+        format!(
+            "the upload sent nothing for {} s; the job was stopped",
+            idle.as_secs()
+        )
+    })
+}
+
+async fn pipeline<S, E>(
+    job: &Arc<Job>,
+    spec: &Spec,
+    db: Db,
+    mut body: S,
+    idle: std::time::Duration,
+) -> Result<(), String>
 where
     S: Stream<Item = Result<bytes::Bytes, E>> + Unpin,
     E: std::fmt::Display,
@@ -73,7 +94,7 @@ where
             if buf.len() > MAX_LINE {
                 return Err("the header row is longer than 1 MiB: is this a CSV file?".into());
             }
-            match body.next().await {
+            match next_chunk(&mut body, idle).await? {
                 Some(chunk) => {
                     let chunk = chunk.map_err(read_err)?;
                     job.bytes_read
@@ -84,7 +105,15 @@ where
             }
         };
         next_line += 1;
-        Some(Arc::new(CsvColumns::from_header(&header, spec)?))
+        // A header that names no such column is the file's first line's
+        // fault: reported in `errors` as line 1, like any bad line.
+        let columns = CsvColumns::from_header(&header, spec).inspect_err(|why| {
+            job.add_errors(vec![super::LineError {
+                line: 1,
+                message: why.clone(),
+            }]);
+        })?;
+        Some(Arc::new(columns))
     } else {
         None
     };
@@ -122,7 +151,14 @@ where
     let mut send_error = None;
     let mut finished = false;
     while !finished {
-        match body.next().await {
+        let next = match next_chunk(&mut body, idle).await {
+            Ok(next) => next,
+            Err(why) => {
+                send_error = Some(why);
+                break;
+            }
+        };
+        match next {
             Some(Ok(bytes)) => {
                 job.bytes_read
                     .fetch_add(bytes.len() as u64, Ordering::Relaxed);

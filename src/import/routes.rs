@@ -91,6 +91,7 @@ pub async fn import_start(
         db,
         body.into_data_stream(),
         state.jobs.slot(),
+        state.jobs.idle(),
     ));
     Ok((StatusCode::ACCEPTED, Json(json!({ "job": id }))).into_response())
 }

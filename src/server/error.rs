@@ -74,6 +74,19 @@ impl ApiError {
         )
     }
 
+    /// 503 `overloaded`: the request bodies in flight already fill the
+    /// server's budget.
+    pub fn overloaded(total: usize) -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "overloaded",
+            format!(
+                "request bodies in flight already fill the server's {} MiB budget; retry shortly",
+                total >> 20
+            ),
+        )
+    }
+
     /// 400 `invalid_idempotency_key`.
     pub fn invalid_idempotency_key(m: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "invalid_idempotency_key", m)

@@ -19,6 +19,7 @@
 //! limit → routes.
 
 mod caches;
+mod conn;
 mod demo;
 mod error;
 mod metrics;
@@ -42,6 +43,7 @@ use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
 use utoipa_axum::routes;
 
 use crate::db::Db;
+pub use conn::ConnLimits;
 pub use error::ApiError;
 pub use metrics::Metrics;
 use metrics::SUGGEST_ROUTE;
@@ -85,6 +87,12 @@ pub struct ServerConfig {
     pub demo: bool,
     /// Longest a request may take.
     pub request_timeout: Duration,
+    /// Bytes of request bodies in flight at once ([`BodyBudget`]).
+    pub body_budget: usize,
+    /// Connection limits (header-read and idle timeouts, connection cap).
+    pub conn_limits: ConnLimits,
+    /// How long an import upload may send nothing before its job fails.
+    pub import_idle_timeout: Duration,
     /// Host names accepted besides loopback ones while listening on a
     /// loopback address.
     pub allowed_hosts: Vec<String>,
@@ -97,6 +105,9 @@ pub struct EdgePolicy {
     pub timeout: Duration,
     /// Origins (besides the server's own) whose pages may write.
     pub cors_origins: Vec<String>,
+    /// Bytes of request bodies that may be in flight at once (see
+    /// [`BodyBudget`]).
+    pub body_budget: Option<Arc<BodyBudget>>,
     /// When set (listening on loopback), a `Host` must be a loopback name or
     /// one of these: a page reached through DNS rebinding sends its own name.
     pub loopback_hosts: Option<Vec<String>>,
@@ -109,6 +120,7 @@ impl EdgePolicy {
         EdgePolicy {
             timeout: config.request_timeout,
             cors_origins: config.cors_origins.clone(),
+            body_budget: Some(Arc::new(BodyBudget::new(config.body_budget))),
             loopback_hosts: config
                 .addr
                 .ip()
@@ -143,6 +155,65 @@ impl EdgePolicy {
     }
 }
 
+/// A budget of request-body bytes in flight across all requests.
+///
+/// A body up to 16 MiB is read and parsed whole (about 2.5 times its size in
+/// memory), so many large bodies at once could take the server's memory
+/// before any of them is refused. Each request with a body reserves its
+/// `Content-Length` (or the body limit, when it streams without one) for
+/// its life; one that does not fit is answered 503 `overloaded` at once,
+/// without reading its body. Imports stream in bounded chunks and are not
+/// counted.
+#[derive(Debug)]
+pub struct BodyBudget {
+    bytes: Arc<tokio::sync::Semaphore>,
+    total: usize,
+}
+
+impl BodyBudget {
+    /// A budget of `total` bytes (at least one maximal body).
+    pub fn new(total: usize) -> Self {
+        let total = total.clamp(validate::MAX_BODY, u32::MAX as usize);
+        BodyBudget {
+            bytes: Arc::new(tokio::sync::Semaphore::new(total)),
+            total,
+        }
+    }
+
+    fn reserve(
+        &self,
+        headers: &axum::http::HeaderMap,
+    ) -> Result<Option<tokio::sync::OwnedSemaphorePermit>, ApiError> {
+        let declared = headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        let want = match declared {
+            Some(0) => return Ok(None),
+            Some(n) => n.min(validate::MAX_BODY),
+            None if headers.contains_key(header::TRANSFER_ENCODING) => validate::MAX_BODY,
+            None => return Ok(None),
+        };
+        Arc::clone(&self.bytes)
+            .try_acquire_many_owned(want as u32)
+            .map(Some)
+            .map_err(|_| ApiError::overloaded(self.total))
+    }
+}
+
+/// Reads and drops up to one maximal body.
+async fn drain(body: axum::body::Body) {
+    use futures_util::StreamExt;
+    let mut stream = body.into_data_stream();
+    let mut seen = 0usize;
+    while let Some(Ok(chunk)) = stream.next().await {
+        seen += chunk.len();
+        if seen > validate::MAX_BODY {
+            break;
+        }
+    }
+}
+
 /// The name part of a `Host` value (no port; IPv6 brackets kept).
 fn host_name(host: &str) -> &str {
     if host.starts_with('[') {
@@ -163,12 +234,17 @@ fn is_loopback_name(name: &str) -> bool {
 impl AppState {
     /// State over `db`, with the token writes need (if any).
     pub fn new(db: Db, token: Option<String>) -> Self {
+        Self::with_jobs(db, token, crate::import::Jobs::default())
+    }
+
+    /// As [`AppState::new`], with the import jobs' settings.
+    pub fn with_jobs(db: Db, token: Option<String>, jobs: crate::import::Jobs) -> Self {
         AppState(Arc::new(Shared {
             db,
             metrics: Metrics::default(),
             token,
             openapi: std::sync::OnceLock::new(),
-            jobs: crate::import::Jobs::default(),
+            jobs,
         }))
     }
 }
@@ -459,7 +535,22 @@ async fn edge_inner(state: &AppState, policy: &EdgePolicy, req: Request, next: N
     if !policy.host_allowed(req.headers()) {
         return ApiError::forbidden_host().into_response();
     }
+    let mut _reserved = None;
     if !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+        if let Some(budget) = &policy.body_budget {
+            if !req.uri().path().ends_with("/import") {
+                match budget.reserve(req.headers()) {
+                    Ok(permit) => _reserved = permit,
+                    Err(e) => {
+                        // Read the body to its end (keeping none of it) so
+                        // that the client, still uploading, gets the answer
+                        // instead of a reset connection.
+                        drain(req.into_body()).await;
+                        return e.into_response();
+                    }
+                }
+            }
+        }
         if let Some(origin) = req.headers().get(header::ORIGIN) {
             let allowed = origin
                 .to_str()
@@ -627,15 +718,14 @@ pub async fn serve(config: ServerConfig) -> Result<(), ServeError> {
         demo::load_demo(&db).await?;
     }
     let local = listener.local_addr()?;
-    let state = AppState::new(db, config.token.clone());
+    let jobs = crate::import::Jobs::new(config.import_idle_timeout);
+    let state = AppState::with_jobs(db, config.token.clone(), jobs);
     let router = app(state, EdgePolicy::for_config(&config));
     tracing::info!("listening on http://{local}");
     if config.demo {
         tracing::info!("demo: open http://{local}/ and type a name");
     }
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    conn::serve_connections(listener, router, config.conn_limits, shutdown_signal()).await;
     tracing::info!("stopped accepting requests; waiting for the writer to finish");
     // The router (and every Db handle in it) is gone: the writer drains its
     // queue and stops.
