@@ -239,12 +239,17 @@ impl Upload {
 #[test]
 fn jobs_move_queued_running_done() {
     let s = Server::start();
-    let (a, mut upload_a) = Upload::start(&s, "ja");
-    wait_job(&s, a, |j| j["state"] == "running");
-    let (b, upload_b) = Upload::start(&s, "jb");
-    // One import runs at a time: b waits while a's upload is open.
-    let (_, jb, _) = s.get(&format!("/v1/jobs/{b}"));
-    assert_eq!(jb["state"], "queued");
+    // Four imports run at once; a fifth waits while all four uploads are open.
+    let mut running = Vec::new();
+    for i in 0..4 {
+        let (id, upload) = Upload::start(&s, &format!("j{i}"));
+        wait_job(&s, id, |j| j["state"] == "running");
+        running.push((id, upload));
+    }
+    let (e, upload_e) = Upload::start(&s, "je");
+    let (_, je, _) = s.get(&format!("/v1/jobs/{e}"));
+    assert_eq!(je["state"], "queued");
+    let (a, mut upload_a) = running.remove(0);
     upload_a.send(b"{\"keys\": [\"second\"], \"value\": 1}\n");
     upload_a.finish();
     let ja = wait_job(&s, a, done);
@@ -252,18 +257,54 @@ fn jobs_move_queued_running_done() {
         (ja["state"].as_str(), ja["records"].as_u64()),
         (Some("done"), Some(2))
     );
-    wait_job(&s, b, |j| j["state"] == "running");
-    upload_b.finish();
-    let jb = wait_job(&s, b, done);
-    assert_eq!(jb["state"], "done");
+    // a's slot goes to e.
+    wait_job(&s, e, |j| j["state"] == "running");
+    upload_e.finish();
+    assert_eq!(wait_job(&s, e, done)["state"], "done");
+    let mut ids: Vec<u64> = running.iter().map(|(id, _)| *id).collect();
+    for (id, upload) in running {
+        upload.finish();
+        assert_eq!(wait_job(&s, id, done)["state"], "done");
+    }
+    ids.insert(0, a);
+    ids.push(e);
     let (_, list, _) = s.get("/v1/jobs");
-    let ids: Vec<u64> = list["jobs"]
+    let listed: Vec<u64> = list["jobs"]
         .as_array()
         .unwrap()
         .iter()
         .map(|j| j["id"].as_u64().unwrap())
         .collect();
-    assert_eq!(ids, [a, b]);
+    assert_eq!(listed, ids);
+}
+
+/// An upload that stalls fails its job after the idle timeout, while an
+/// import beside it finishes; job ids are never reused after a restart.
+#[test]
+fn a_stalled_upload_fails_alone_and_job_ids_survive_a_restart() {
+    let mut s = Server::start_with(&["--import-idle-timeout", "1"]);
+    let (stalled, _held_open) = Upload::start(&s, "stall");
+    let (ok, upload) = Upload::start(&s, "fine");
+    upload.finish();
+    assert_eq!(wait_job(&s, ok, done)["state"], "done");
+    let job = wait_job(&s, stalled, done);
+    assert_eq!(job["state"], "failed", "{job}");
+    assert!(
+        job["failure"]
+            .as_str()
+            .unwrap_or("")
+            .contains("sent nothing"),
+        "{job}"
+    );
+    s.restart();
+    let (next, upload) = Upload::start(&s, "after");
+    upload.finish();
+    wait_job(&s, next, done);
+    assert!(
+        next > ok && next > stalled,
+        "job id {next} reused after a restart"
+    );
+    assert_eq!(s.get(&format!("/v1/jobs/{ok}")).0, 404);
 }
 
 #[test]
@@ -439,4 +480,61 @@ fn a_file_without_line_breaks_fails_instead_of_filling_memory() {
             .contains("longer than 1 MiB"),
         "{job}"
     );
+}
+
+/// The CLI says why the server refused a job, and fails when nothing could
+/// be imported.
+#[test]
+fn cli_reports_a_refused_job_and_fails_when_every_line_is_bad() {
+    let s = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("users.csv");
+    let users = typeahead::users::generate(20_000, 3);
+    typeahead::users::write_csv(&users, std::fs::File::create(&csv).unwrap()).unwrap();
+    let out = cli()
+        .args(["import"])
+        .arg(&csv)
+        .args([
+            "--trie",
+            "u",
+            "--key-columns",
+            "first,nope",
+            "--value-column",
+            "id",
+        ])
+        .args(["--server", &s.base])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("\"nope\"") && stderr.contains("header"),
+        "the server's reason is missing: {stderr}"
+    );
+    assert!(!stderr.contains("receiver is gone"), "{stderr}");
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(&bad, "id,first\r\nx\r\ny\r\nz").unwrap();
+    let out = cli()
+        .args(["import"])
+        .arg(&bad)
+        .args([
+            "--trie",
+            "u",
+            "--key-columns",
+            "first",
+            "--value-column",
+            "id",
+        ])
+        .args(["--server", &s.base])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        !out.status.success(),
+        "an import of only bad lines exited 0: {stdout}"
+    );
+    // CRLF line ends and a last line without one: lines 2, 3 and 4.
+    for line in ["line 2:", "line 3:", "line 4:"] {
+        assert!(stdout.contains(line), "{line} missing: {stdout}");
+    }
 }

@@ -386,11 +386,31 @@ fn parse_csv(chunk: &Chunk, cols: &CsvColumns, out: &mut Parsed) {
         .flexible(true)
         .from_reader(&chunk.data[..]);
     let mut rec = csv::ByteRecord::new();
+    // Line numbers are counted here, from the record's byte offset: the csv
+    // reader counts a CRLF's `\n` only when the next record starts, so its
+    // own line numbers lag by one after a `\r\n`.
+    let data = &chunk.data[..];
+    let (mut counted_to, mut newlines) = (0usize, 0u64);
+    let mut line_at = |offset: usize| {
+        let mut at = offset.min(data.len());
+        if data.get(at) == Some(&b'\n') {
+            at += 1; // the rest of the previous record's CRLF
+        }
+        if at > counted_to {
+            newlines += data[counted_to..at].iter().filter(|&&b| b == b'\n').count() as u64;
+            counted_to = at;
+        }
+        chunk.first_line + newlines
+    };
     loop {
-        let line = chunk.first_line + rdr.position().line() - 1;
+        let mut line = line_at(rdr.position().byte() as usize);
         match rdr.read_byte_record(&mut rec) {
             Ok(false) => break,
-            Ok(true) => {}
+            Ok(true) => {
+                if let Some(p) = rec.position() {
+                    line = line_at(p.byte() as usize);
+                }
+            }
             Err(e) => {
                 out.errors.push(LineError {
                     line,
