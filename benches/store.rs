@@ -12,8 +12,8 @@
 use std::time::Instant;
 
 use redb::{Database, ReadableTable, TableDefinition};
-use typeahead::db::Value;
 use typeahead::store::{LogStore, Op, Store};
+use typeahead::Value;
 
 const TABLE: TableDefinition<u64, &[u8]> = TableDefinition::new("groups");
 

@@ -1,29 +1,35 @@
 //! typeahead: a concurrent suggest-as-you-type index and server.
 //!
 //! # Layout
+//! Lowest first; a module uses only modules above it in this list
+//! (`tests/layering.rs` checks it).
 //! - [`trie`]: the engine, a multi-valued copy-on-write burst trie over UTF-8
 //!   keys with ordered prefix suggestions and a memory report.
 //! - [`sync`]: the concurrency layer: [`Index`] (lock-free snapshot reads,
 //!   serialized copy-on-write writes), [`Stack`] and [`Cache`].
-//! - [`store`]: durability: the [`store::Store`] trait and the embedded
-//!   write-ahead log, with torn-tail recovery at start-up.
-//! - [`db`]: the served state (tries, stacks, caches by name) and the single
-//!   group-commit writer every write goes through.
-//! - [`import`]: bulk CSV/NDJSON import over a channel worker pool, with
-//!   job progress.
-//! - [`server`]: the HTTP/JSON API (axum), metrics, OpenAPI, the demo page.
-//! - [`users`]: deterministic synthetic users from the bundled census name
-//!   lists, for the demo and the benchmarks.
-//!
-//! Dependencies point down this list, never up.
+//! - [`value`]: [`Value`], a JSON value kept as canonical text.
+//! - [`limits`]: the sizes every layer checks (keys, names, batches, bodies).
+//! - [`store`]: durability: the [`store::Store`] trait, the embedded
+//!   write-ahead log with its damage rules, and the data-directory lock.
+//! - [`db`]: the served state (tries, stacks, caches by name), the single
+//!   group-commit writer every write goes through, replay and compaction.
+//! - [`import`]: bulk CSV/NDJSON parsing over a worker pool, and job records.
+//! - `users` (feature `users`, on by default): deterministic synthetic users
+//!   from the bundled census name lists, for the demo and the benchmarks.
+//! - [`server`]: the HTTP/JSON API (axum on a hyper-util connection loop),
+//!   import routes, metrics, OpenAPI, the demo page.
 
 pub mod db;
 pub mod import;
+pub mod limits;
 pub mod server;
 pub mod store;
 pub mod sync;
 pub mod trie;
+#[cfg(feature = "users")]
 pub mod users;
+pub mod value;
 
 pub use sync::{Cache, Index, Snapshot, Stack};
 pub use trie::{Matches, MemoryReport, Trie, TrieError, Values};
+pub use value::{Value, ValueError};

@@ -129,10 +129,19 @@ pub fn run(a: ImportArgs) -> anyhow::Result<()> {
         .as_u64()
         .context("the server did not return a job id")?;
     let view = loop {
-        let res = client
-            .get(format!("{base}/v1/jobs/{id}"))
-            .send()
-            .with_context(|| format!("could not reach {base}"))?;
+        // The upload's connection may be closed by the server once the job
+        // stops reading it (a refused header, say): a poll that lands on it
+        // fails, and the next one opens a fresh connection.
+        let mut tries = 0;
+        let res = loop {
+            match client.get(format!("{base}/v1/jobs/{id}")).send() {
+                Ok(res) => break res,
+                Err(_) if tries < 3 => tries += 1,
+                Err(e) => {
+                    return Err(anyhow::Error::new(e).context(format!("could not reach {base}")))
+                }
+            }
+        };
         if !res.status().is_success() {
             return Err(api_error(res));
         }

@@ -6,7 +6,7 @@
 //! to published state and never wait: the registries of names are published
 //! like the tries themselves (an `ArcSwap` of an immutable map), a trie read
 //! is an [`Index`] snapshot read, and stacks and caches are read under their
-//! own short locks. Every write is a [`Command`] sent over a bounded channel
+//! own short locks. Every write is a command sent over a bounded channel
 //! to the single writer thread (module `writer`), which takes everything waiting,
 //! applies it to staged copies, makes it durable with one [`Store::append`],
 //! and only then publishes it and answers. Readers therefore never see a
@@ -19,8 +19,10 @@
 //! disk sync and one snapshot publish per group, which is what makes
 //! thousands of durable writes per second possible on one disk.
 
+mod batch;
+mod compact;
 mod idempotency;
-mod value;
+mod replay;
 mod writer;
 
 use std::collections::BTreeMap;
@@ -31,8 +33,8 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::store::{LoadStats, Store, StoreError};
 use crate::sync::{Cache, Index, Stack};
+pub use crate::value::Value;
 pub use idempotency::{fingerprint, IdemKey, WINDOW as IDEMPOTENCY_WINDOW};
-pub use value::{Value, ValueError, MAX_VALUE_BYTES};
 
 /// A trie of JSON values.
 pub type TrieIndex = Index<Value>;
@@ -42,9 +44,9 @@ pub type ValueStack = Stack<Value>;
 pub type IntCache = Cache<String, i64>;
 
 /// A write, as sent to the writer. Inputs are validated by the caller.
+/// Private to this module: callers use [`Db`]'s typed methods.
 #[derive(Debug, Clone)]
-#[non_exhaustive]
-pub enum Command {
+enum Command {
     /// Add pairs in order (creates the trie): [`Reply::Added`].
     TrieAdd {
         /// Trie name.
@@ -125,8 +127,7 @@ pub enum Command {
 
 /// The writer's answer to a [`Command`].
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Reply {
+enum Reply {
     /// Pairs added and pairs that were already there.
     Added {
         /// New pairs.
@@ -176,12 +177,15 @@ pub enum DbError {
     /// The idempotency key was already used with a different request.
     #[error("this Idempotency-Key was already used with a different request")]
     IdempotencyKeyReused,
+    /// The writer answered a command with the reply of another (a bug).
+    #[error("internal error: the writer gave an unexpected reply")]
+    Internal,
     /// The writer has stopped (the server is shutting down).
     #[error("the server is shutting down")]
     ShuttingDown,
 }
 
-/// Set by [`Db::execute`] once a command is queued for the writer, for the
+/// Set by [`Db`]'s write methods once a command is queued for the writer, for the
 /// request running inside [`QueuedFlag::scope`]: from then on the command
 /// may be applied whether or not anyone waits for its answer.
 #[derive(Clone, Default, Debug)]
@@ -201,7 +205,7 @@ impl QueuedFlag {
         QUEUED.try_with(|q| q.1.as_deref().cloned()).ok().flatten()
     }
 
-    /// Runs `fut` with this flag as the one [`Db::execute`] sets.
+    /// Runs `fut` with this flag as the one [`Db`]'s write methods set.
     pub async fn scope<F: std::future::Future>(&self, fut: F) -> F::Output {
         QUEUED.scope(self.clone(), fut).await
     }
@@ -214,6 +218,15 @@ impl QueuedFlag {
     fn mark() {
         let _ = QUEUED.try_with(|q| q.0.store(true, std::sync::atomic::Ordering::Release));
     }
+}
+
+/// What [`Db::add_entries`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Added {
+    /// New pairs.
+    pub added: usize,
+    /// Pairs that were already there.
+    pub existing: usize,
 }
 
 pub(crate) struct Request {
@@ -246,6 +259,32 @@ pub struct Db {
 /// (backpressure instead of unbounded buffering).
 const QUEUE: usize = 4096;
 
+fn unexpected<T>(reply: Reply) -> Result<T, DbError> {
+    tracing::error!(?reply, "the writer gave an unexpected reply");
+    Err(DbError::Internal)
+}
+
+fn added(r: Result<Reply, DbError>) -> Result<Added, DbError> {
+    match r? {
+        Reply::Added { added, existing } => Ok(Added { added, existing }),
+        other => unexpected(other),
+    }
+}
+
+fn done(r: Result<Reply, DbError>) -> Result<(), DbError> {
+    match r? {
+        Reply::Done | Reply::Removed(_) => Ok(()),
+        other => unexpected(other),
+    }
+}
+
+fn int(r: Result<Reply, DbError>) -> Result<i64, DbError> {
+    match r? {
+        Reply::Int(v) => Ok(v),
+        other => unexpected(other),
+    }
+}
+
 impl Command {
     /// Roughly how many bytes of input the command carries, for bounding a
     /// group in bytes.
@@ -275,8 +314,8 @@ impl Db {
     pub fn open(
         mut store: impl Store,
     ) -> Result<(Db, LoadStats, std::thread::JoinHandle<()>), StoreError> {
-        let (state, stats) = writer::load(&mut store)?;
-        writer::compact_if_worth_it(&state, &mut store, &stats);
+        let (state, stats) = replay::load(&mut store)?;
+        compact::compact_if_worth_it(&state, &mut store, &stats);
         let state = Arc::new(state);
         let (tx, rx) = mpsc::channel(QUEUE);
         let thread_state = Arc::clone(&state);
@@ -305,7 +344,7 @@ impl Db {
     /// # Errors
     /// The command's own refusals (see [`Command`]), [`DbError::Unavailable`]
     /// when the disk failed, [`DbError::ShuttingDown`] when the writer is gone.
-    pub async fn execute(&self, command: Command) -> Result<Reply, DbError> {
+    async fn execute(&self, command: Command) -> Result<Reply, DbError> {
         let (reply, rx) = oneshot::channel();
         let idem = QueuedFlag::key();
         self.tx
@@ -324,7 +363,7 @@ impl Db {
     ///
     /// # Errors
     /// As [`Db::execute`].
-    pub fn execute_blocking(&self, command: Command) -> Result<Reply, DbError> {
+    fn execute_blocking(&self, command: Command) -> Result<Reply, DbError> {
         let (reply, rx) = oneshot::channel();
         self.tx
             .blocking_send(Request {
@@ -334,6 +373,130 @@ impl Db {
             })
             .map_err(|_| DbError::ShuttingDown)?;
         rx.blocking_recv().map_err(|_| DbError::ShuttingDown)?
+    }
+
+    /// Adds pairs in order, creating the trie if needed; all or nothing.
+    ///
+    /// # Errors
+    /// [`DbError::Unavailable`], [`DbError::StorageFull`] and the other
+    /// storage and idempotency errors every write can get.
+    pub async fn add_entries(
+        &self,
+        trie: String,
+        entries: Vec<(String, Value)>,
+    ) -> Result<Added, DbError> {
+        added(self.execute(Command::TrieAdd { trie, entries }).await)
+    }
+
+    /// As [`Db::add_entries`], for threads outside the async runtime.
+    ///
+    /// # Errors
+    /// As [`Db::add_entries`].
+    pub fn add_entries_blocking(
+        &self,
+        trie: String,
+        entries: Vec<(String, Value)>,
+    ) -> Result<Added, DbError> {
+        added(self.execute_blocking(Command::TrieAdd { trie, entries }))
+    }
+
+    /// Removes pairs, or whole keys where the value is `None`; returns the
+    /// pairs removed.
+    ///
+    /// # Errors
+    /// [`DbError::NotFound`] for a missing trie, and the storage errors.
+    pub async fn remove_entries(
+        &self,
+        trie: String,
+        entries: Vec<(String, Option<Value>)>,
+    ) -> Result<usize, DbError> {
+        match self.execute(Command::TrieRemove { trie, entries }).await? {
+            Reply::Removed(n) => Ok(n),
+            other => unexpected(other),
+        }
+    }
+
+    /// Removes one key with all its values; returns the pairs removed.
+    ///
+    /// # Errors
+    /// [`DbError::NotFound`] when the trie or the key is missing, and the
+    /// storage errors.
+    pub async fn remove_key(&self, trie: String, key: String) -> Result<usize, DbError> {
+        match self.execute(Command::TrieRemoveKey { trie, key }).await? {
+            Reply::Removed(n) => Ok(n),
+            other => unexpected(other),
+        }
+    }
+
+    /// Deletes a trie.
+    ///
+    /// # Errors
+    /// [`DbError::NotFound`], and the storage errors.
+    pub async fn drop_trie(&self, trie: String) -> Result<(), DbError> {
+        done(self.execute(Command::TrieDrop { trie }).await)
+    }
+
+    /// Pushes onto a stack (creating it); returns its length after.
+    ///
+    /// # Errors
+    /// The storage errors.
+    pub async fn push(&self, stack: String, value: Value) -> Result<usize, DbError> {
+        match self.execute(Command::StackPush { stack, value }).await? {
+            Reply::Len(n) => Ok(n),
+            other => unexpected(other),
+        }
+    }
+
+    /// Pops a stack's top; returns it and the length left.
+    ///
+    /// # Errors
+    /// [`DbError::Empty`], and the storage errors.
+    pub async fn pop(&self, stack: String) -> Result<(Value, usize), DbError> {
+        match self.execute(Command::StackPop { stack }).await? {
+            Reply::Popped(v, n) => Ok((v, n)),
+            other => unexpected(other),
+        }
+    }
+
+    /// Deletes a stack.
+    ///
+    /// # Errors
+    /// [`DbError::NotFound`], and the storage errors.
+    pub async fn drop_stack(&self, stack: String) -> Result<(), DbError> {
+        done(self.execute(Command::StackDrop { stack }).await)
+    }
+
+    /// Sets a cache key (creating the cache); returns the value.
+    ///
+    /// # Errors
+    /// The storage errors.
+    pub async fn cache_set(&self, cache: String, key: String, value: i64) -> Result<i64, DbError> {
+        int(self.execute(Command::CacheSet { cache, key, value }).await)
+    }
+
+    /// Adds `by` to a cache key (from 0 when missing); returns the value.
+    ///
+    /// # Errors
+    /// [`DbError::Overflow`] (nothing changes), and the storage errors.
+    pub async fn incr(&self, cache: String, key: String, by: i64) -> Result<i64, DbError> {
+        int(self.execute(Command::CacheIncr { cache, key, by }).await)
+    }
+
+    /// Removes a cache key.
+    ///
+    /// # Errors
+    /// [`DbError::NotFound`] for a missing cache or key, and the storage
+    /// errors.
+    pub async fn cache_remove(&self, cache: String, key: String) -> Result<(), DbError> {
+        done(self.execute(Command::CacheRemove { cache, key }).await)
+    }
+
+    /// Deletes a cache.
+    ///
+    /// # Errors
+    /// [`DbError::NotFound`], and the storage errors.
+    pub async fn drop_cache(&self, cache: String) -> Result<(), DbError> {
+        done(self.execute(Command::CacheDrop { cache }).await)
     }
 
     /// Whether the store failed in a way that refuses every write until a

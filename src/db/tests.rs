@@ -1,6 +1,6 @@
 //! The writer's semantics, and a failing store that must leave no trace.
 
-use super::writer::Batch;
+use super::batch::Batch;
 use super::*;
 use crate::store::{NullStore, Op};
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -3,7 +3,7 @@
 //!
 //! # What it owns
 //! [`Jobs`] (the recent import jobs and their progress), the record parsers
-//! ([`parse_chunk`]), and the pipeline ([`pool`]):
+//! ([`parse_chunk`]), and the pipeline (`pool`):
 //!
 //! ```text
 //! body stream ─► splitter ─► bounded channel ─► N parse workers ─► bounded channel
@@ -18,8 +18,7 @@
 //! backpressure reaches the uploader. The committer restores file order, so
 //! values of a key keep the order of the file's lines.
 
-pub mod pool;
-pub mod routes;
+pub(crate) mod pool;
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -27,8 +26,8 @@ use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 
-use crate::db::Value;
-use crate::server::validate::MAX_KEY_BYTES;
+use crate::limits::MAX_KEY_BYTES;
+use crate::value::Value;
 
 /// Errors kept per job; later ones are counted but not stored.
 pub const MAX_KEPT_ERRORS: usize = 100;

@@ -8,7 +8,7 @@ use std::sync::{mpsc as std_mpsc, Arc, Mutex};
 use futures_util::{Stream, StreamExt};
 
 use super::{parse_chunk, Chunk, CsvColumns, Format, Job, JobState, Parsed, Spec};
-use crate::db::{Command, Db, Reply};
+use crate::db::Db;
 
 /// Bytes per chunk handed to a worker.
 const CHUNK_BYTES: usize = 256 * 1024;
@@ -254,15 +254,11 @@ fn commit_in_order(job: &Job, db: &Db, rx: std_mpsc::Receiver<Parsed>) -> Result
             let mut entries = p.entries;
             while !entries.is_empty() {
                 let rest = entries.split_off(entries.len().min(COMMIT_ENTRIES));
-                let cmd = Command::TrieAdd {
-                    trie: job.trie.clone(),
-                    entries,
-                };
-                match db.execute_blocking(cmd) {
-                    Ok(Reply::Added { added, .. }) => {
-                        job.entries_added.fetch_add(added as u64, Ordering::Relaxed);
+                match db.add_entries_blocking(job.trie.clone(), entries) {
+                    Ok(done) => {
+                        job.entries_added
+                            .fetch_add(done.added as u64, Ordering::Relaxed);
                     }
-                    Ok(_) => {}
                     Err(e) => {
                         failure = Some(format!("writing to the trie failed: {e}"));
                         break;

@@ -7,10 +7,8 @@ use axum::Json;
 use serde_json::json;
 
 use super::error::ApiError;
-use super::tries::unexpected;
 use super::validate::{self, JsonBody, OptionalJsonBody};
 use super::{segment_key, segment_name, AppState, Segments};
-use crate::db::{Command, Reply};
 
 /// Cache keys follow the trie key rules (non-empty, at most 1024 bytes).
 fn cache_key(params: &Segments) -> Result<String, ApiError> {
@@ -30,18 +28,8 @@ pub async fn cache_put(
     let cache = segment_name(&params, "cache")?;
     let key = cache_key(&params)?;
     let value = validate::json_i64(validate::object(&body)?.get("value"), "value")?;
-    match state
-        .db
-        .execute(Command::CacheSet {
-            cache,
-            key: key.clone(),
-            value,
-        })
-        .await?
-    {
-        Reply::Int(v) => Ok(Json(json!({"key": key, "value": v})).into_response()),
-        other => Err(unexpected(other)),
-    }
+    let v = state.db.cache_set(cache, key.clone(), value).await?;
+    Ok(Json(json!({"key": key, "value": v})).into_response())
 }
 
 /// `GET /v1/caches/{cache}/keys/{key}`
@@ -57,10 +45,10 @@ pub async fn cache_key_get(
     let cache = state
         .db
         .cache(&name)
-        .ok_or_else(|| ApiError::not_found(format!("cache {name} not found")))?;
+        .ok_or_else(|| ApiError::missing(format!("cache {name}")))?;
     let value = cache
         .get(key.as_str())
-        .ok_or_else(|| ApiError::not_found(format!("key {key:?} not found in cache {name}")))?;
+        .ok_or_else(|| ApiError::missing(format!("key {key:?} in cache {name}")))?;
     Ok(Json(json!({"key": key, "value": value})).into_response())
 }
 
@@ -84,18 +72,8 @@ pub async fn cache_incr(
             by => validate::json_i64(by, "by")?,
         },
     };
-    match state
-        .db
-        .execute(Command::CacheIncr {
-            cache,
-            key: key.clone(),
-            by,
-        })
-        .await?
-    {
-        Reply::Int(v) => Ok(Json(json!({"key": key, "value": v})).into_response()),
-        other => Err(unexpected(other)),
-    }
+    let v = state.db.incr(cache, key.clone(), by).await?;
+    Ok(Json(json!({"key": key, "value": v})).into_response())
 }
 
 /// `DELETE /v1/caches/{cache}/keys/{key}`
@@ -108,10 +86,7 @@ pub async fn cache_key_delete(
 ) -> Result<StatusCode, ApiError> {
     let cache = segment_name(&params, "cache")?;
     let key = cache_key(&params)?;
-    state
-        .db
-        .execute(Command::CacheRemove { cache, key })
-        .await?;
+    state.db.cache_remove(cache, key).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -127,7 +102,7 @@ pub async fn cache_get(
     let cache = state
         .db
         .cache(&name)
-        .ok_or_else(|| ApiError::not_found(format!("cache {name} not found")))?;
+        .ok_or_else(|| ApiError::missing(format!("cache {name}")))?;
     Ok(Json(json!({"name": name, "keys": cache.len()})).into_response())
 }
 
@@ -140,6 +115,6 @@ pub async fn cache_delete(
     params: Segments,
 ) -> Result<StatusCode, ApiError> {
     let cache = segment_name(&params, "cache")?;
-    state.db.execute(Command::CacheDrop { cache }).await?;
+    state.db.drop_cache(cache).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -6,12 +6,13 @@ use axum::http::{header, HeaderValue};
 use axum::response::{Html, IntoResponse, Response};
 
 use super::AppState;
-use crate::db::{Command, Db, DbError, Value};
+use crate::db::{Db, DbError};
 
 /// The demo page: plain HTML/JS/CSS, no build step, no network.
 const INDEX_HTML: &str = include_str!("../../assets/index.html");
 
 /// Users loaded by `serve --demo`.
+#[cfg(feature = "users")]
 pub const DEMO_USERS: usize = 50_000;
 
 /// `GET /healthz`
@@ -49,9 +50,18 @@ pub async fn index() -> Html<&'static str> {
     Html(INDEX_HTML)
 }
 
+/// Without the `users` feature there is nothing to load: the demo page
+/// still serves whatever trie "users" holds.
+#[cfg(not(feature = "users"))]
+pub async fn load_demo(_db: &Db) -> Result<(), DbError> {
+    tracing::warn!("demo: built without the `users` feature; no users to load");
+    Ok(())
+}
+
 /// Loads the bundled users into the trie "users" unless it already exists
 /// (a data dir that has it keeps what it has). Keys: lowercase first name,
 /// lowercase last name, username; value: `{"id", "name", "username"}`.
+#[cfg(feature = "users")]
 pub async fn load_demo(db: &Db) -> Result<(), DbError> {
     if db.trie("users").is_some() {
         tracing::info!("demo: trie \"users\" exists, keeping it");
@@ -64,7 +74,7 @@ pub async fn load_demo(db: &Db) -> Result<(), DbError> {
     for chunk in users.chunks(10_000) {
         let mut entries = Vec::with_capacity(chunk.len() * 3);
         for u in chunk {
-            let value = Value::from_json(&serde_json::json!({
+            let value = crate::value::Value::from_json(&serde_json::json!({
                 "id": u.id,
                 "name": format!("{} {}", u.first, u.last),
                 "username": u.username,
@@ -74,11 +84,7 @@ pub async fn load_demo(db: &Db) -> Result<(), DbError> {
                 entries.push((key, value.clone()));
             }
         }
-        db.execute(Command::TrieAdd {
-            trie: "users".into(),
-            entries,
-        })
-        .await?;
+        db.add_entries("users".into(), entries).await?;
     }
     let stats = db.trie("users").map(|t| t.stats());
     tracing::info!(

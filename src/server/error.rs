@@ -49,9 +49,15 @@ impl ApiError {
     pub fn invalid_query(m: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "invalid_query", m)
     }
-    /// 404 `not_found`.
-    pub fn not_found(m: impl Into<String>) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not_found", m)
+    /// 404 `not_found` for `what` ("trie t", "key \"k\" in cache c"): the
+    /// one shape every lookup answers with, the writer's
+    /// [`DbError::NotFound`] included.
+    pub fn missing(what: impl std::fmt::Display) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("{what} not found"),
+        )
     }
     /// 413 `payload_too_large`.
     pub fn payload_too_large(m: impl Into<String>) -> Self {
@@ -160,7 +166,7 @@ impl ApiError {
 impl From<DbError> for ApiError {
     fn from(e: DbError) -> Self {
         match e {
-            DbError::NotFound(_) => Self::new(StatusCode::NOT_FOUND, "not_found", e.to_string()),
+            DbError::NotFound(what) => Self::missing(what),
             DbError::Empty(_) => Self::new(StatusCode::NOT_FOUND, "empty", e.to_string()),
             DbError::Overflow { .. } => {
                 Self::new(StatusCode::BAD_REQUEST, "overflow", e.to_string())
@@ -186,6 +192,7 @@ impl From<DbError> for ApiError {
                 "idempotency_key_reused",
                 "this Idempotency-Key was already used with a different request (method, path or body); use a new key",
             ),
+            DbError::Internal => Self::for_status(StatusCode::INTERNAL_SERVER_ERROR),
             DbError::ShuttingDown => Self::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",

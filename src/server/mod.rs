@@ -7,7 +7,7 @@
 //! with its layers, callable from tests without a socket), [`serve`] (bind,
 //! load, serve until Ctrl-C/SIGTERM, drain), and [`ApiError`], the one error
 //! type every route answers with. It knows nothing of the trie's insides:
-//! reads go through snapshots, writes through [`Db::execute`].
+//! reads go through snapshots, writes through [`Db`]'s typed methods.
 //!
 //! # Layers, outermost first
 //! CORS (preflights answered here, without a token) → the suggest fast path
@@ -22,10 +22,11 @@ mod caches;
 mod conn;
 mod demo;
 mod error;
+mod imports;
 mod metrics;
 mod stacks;
 mod tries;
-pub mod validate;
+pub(crate) mod validate;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -57,7 +58,7 @@ pub struct AppState(Arc<Shared>);
 /// The contents of [`AppState`].
 pub struct Shared {
     /// The served state.
-    pub db: Db,
+    pub(crate) db: Db,
     metrics: Metrics,
     token: Option<String>,
     openapi: std::sync::OnceLock<String>,
@@ -269,9 +270,9 @@ pub fn app(state: AppState, policy: EdgePolicy) -> Router {
         ))
         .routes(routes!(caches::cache_incr))
         .routes(routes!(caches::cache_get, caches::cache_delete))
-        .routes(routes!(crate::import::routes::import_start).layer(DefaultBodyLimit::disable()))
-        .routes(routes!(crate::import::routes::jobs_list))
-        .routes(routes!(crate::import::routes::job_get))
+        .routes(routes!(imports::import_start).layer(DefaultBodyLimit::disable()))
+        .routes(routes!(imports::jobs_list))
+        .routes(routes!(imports::job_get))
         .routes(routes!(demo::healthz))
         .routes(routes!(demo::openapi_get))
         .routes(routes!(metrics::metrics_get))

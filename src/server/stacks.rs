@@ -7,10 +7,9 @@ use axum::Json;
 use serde_json::json;
 
 use super::error::ApiError;
-use super::tries::{json_response, unexpected};
+use super::tries::json_response;
 use super::validate::{self, JsonBody};
 use super::{segment_name, AppState, Segments};
-use crate::db::{Command, Reply};
 
 /// `POST /v1/stacks/{stack}/push`
 #[utoipa::path(post, path = "/v1/stacks/{stack}/push", tag = "stacks",
@@ -24,14 +23,8 @@ pub async fn stack_push(
 ) -> Result<Response, ApiError> {
     let stack = segment_name(&params, "stack")?;
     let value = validate::json_value(validate::object(&body)?.get("value"), || "body".to_owned())?;
-    match state
-        .db
-        .execute(Command::StackPush { stack, value })
-        .await?
-    {
-        Reply::Len(n) => Ok(Json(json!({ "len": n })).into_response()),
-        other => Err(unexpected(other)),
-    }
+    let n = state.db.push(stack, value).await?;
+    Ok(Json(json!({ "len": n })).into_response())
 }
 
 /// `POST /v1/stacks/{stack}/pop`
@@ -44,12 +37,10 @@ pub async fn stack_pop(
     params: Segments,
 ) -> Result<Response, ApiError> {
     let stack = segment_name(&params, "stack")?;
-    match state.db.execute(Command::StackPop { stack }).await? {
-        Reply::Popped(value, len) => Ok(json_response(format!(
-            "{{\"value\":{value},\"len\":{len}}}"
-        ))),
-        other => Err(unexpected(other)),
-    }
+    let (value, len) = state.db.pop(stack).await?;
+    Ok(json_response(format!(
+        "{{\"value\":{value},\"len\":{len}}}"
+    )))
 }
 
 /// `GET /v1/stacks/{stack}`
@@ -64,7 +55,7 @@ pub async fn stack_get(
     let stack = state
         .db
         .stack(&name)
-        .ok_or_else(|| ApiError::not_found(format!("stack {name} not found")))?;
+        .ok_or_else(|| ApiError::missing(format!("stack {name}")))?;
     let (len, top) = stack.with_items(|items| (items.len(), items.last().cloned()));
     let top = top.map_or_else(|| "null".to_string(), |v| v.as_str().to_owned());
     Ok(json_response(format!(
@@ -81,6 +72,6 @@ pub async fn stack_delete(
     params: Segments,
 ) -> Result<StatusCode, ApiError> {
     let stack = segment_name(&params, "stack")?;
-    state.db.execute(Command::StackDrop { stack }).await?;
+    state.db.drop_stack(stack).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -11,7 +11,6 @@ use serde_json::json;
 use super::error::ApiError;
 use super::validate::{self, JsonBody};
 use super::{segment_key, segment_name, AppState, Segments};
-use crate::db::{Command, Reply};
 
 /// `GET /v1/tries`
 #[utoipa::path(get, path = "/v1/tries", tag = "tries",
@@ -42,7 +41,7 @@ pub async fn trie_get(
     let t = state
         .db
         .trie(&name)
-        .ok_or_else(|| ApiError::not_found(format!("trie {name} not found")))?;
+        .ok_or_else(|| ApiError::missing(format!("trie {name}")))?;
     let s = t.stats();
     Ok(
         Json(json!({"name": name, "keys": s.keys, "entries": s.entries, "version": s.version}))
@@ -59,7 +58,7 @@ pub async fn trie_delete(
     params: Segments,
 ) -> Result<StatusCode, ApiError> {
     let trie = segment_name(&params, "trie")?;
-    state.db.execute(Command::TrieDrop { trie }).await?;
+    state.db.drop_trie(trie).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -81,12 +80,8 @@ pub async fn entries_add(
         // With values required, every entry has one.
         .filter_map(|(k, v)| Some((k, v?)))
         .collect();
-    match state.db.execute(Command::TrieAdd { trie, entries }).await? {
-        Reply::Added { added, existing } => {
-            Ok(Json(json!({"added": added, "existing": existing})).into_response())
-        }
-        other => Err(unexpected(other)),
-    }
+    let done = state.db.add_entries(trie, entries).await?;
+    Ok(Json(json!({"added": done.added, "existing": done.existing})).into_response())
 }
 
 /// `POST /v1/tries/{trie}/remove`
@@ -103,14 +98,8 @@ pub async fn entries_remove(
 ) -> Result<Response, ApiError> {
     let trie = segment_name(&params, "trie")?;
     let entries = validate::batch(&body, false)?;
-    match state
-        .db
-        .execute(Command::TrieRemove { trie, entries })
-        .await?
-    {
-        Reply::Removed(n) => Ok(Json(json!({ "removed": n })).into_response()),
-        other => Err(unexpected(other)),
-    }
+    let n = state.db.remove_entries(trie, entries).await?;
+    Ok(Json(json!({ "removed": n })).into_response())
 }
 
 /// `GET /v1/tries/{trie}/keys/{key}`
@@ -126,7 +115,7 @@ pub async fn key_get(
     let t = state
         .db
         .trie(&name)
-        .ok_or_else(|| ApiError::not_found(format!("trie {name} not found")))?;
+        .ok_or_else(|| ApiError::missing(format!("trie {name}")))?;
     let body = t.read(|s| {
         let values = s.trie().get(&key);
         if values.is_empty() {
@@ -145,8 +134,7 @@ pub async fn key_get(
         out.push_str("]}");
         Some(out)
     });
-    let body =
-        body.ok_or_else(|| ApiError::not_found(format!("key {key:?} not found in trie {name}")))?;
+    let body = body.ok_or_else(|| ApiError::missing(format!("key {key:?} in trie {name}")))?;
     Ok(json_response(body))
 }
 
@@ -160,14 +148,8 @@ pub async fn key_delete(
 ) -> Result<Response, ApiError> {
     let trie = segment_name(&params, "trie")?;
     let key = segment_key(&params)?;
-    match state
-        .db
-        .execute(Command::TrieRemoveKey { trie, key })
-        .await?
-    {
-        Reply::Removed(n) => Ok(Json(json!({ "removed": n })).into_response()),
-        other => Err(unexpected(other)),
-    }
+    let n = state.db.remove_key(trie, key).await?;
+    Ok(Json(json!({ "removed": n })).into_response())
 }
 
 /// The header that gives the server's time for a suggest, in microseconds.
@@ -216,7 +198,7 @@ pub(super) fn suggest_now(state: &AppState, params: &Segments) -> Result<Respons
     let t = state
         .db
         .trie(&name)
-        .ok_or_else(|| ApiError::not_found(format!("trie {name} not found")))?;
+        .ok_or_else(|| ApiError::missing(format!("trie {name}")))?;
     // One snapshot for the whole answer; JSON written straight from the
     // iterator as bytes, keys and values copied as stored (both are UTF-8
     // already, so nothing checks them again).
@@ -282,9 +264,4 @@ pub(super) fn json_response(body: String) -> Response {
         HeaderValue::from_static("application/json"),
     );
     res
-}
-
-pub(super) fn unexpected(reply: Reply) -> ApiError {
-    tracing::error!(?reply, "writer gave an unexpected reply");
-    ApiError::for_status(StatusCode::INTERNAL_SERVER_ERROR)
 }

@@ -7,18 +7,8 @@ use serde_json::Value as Json;
 use std::borrow::Cow;
 
 use super::error::ApiError;
-use crate::db::{Value, ValueError};
-
-/// Longest trie key, in bytes.
-pub const MAX_KEY_BYTES: usize = 1024;
-/// Most entries in one batch.
-pub const MAX_BATCH: usize = 100_000;
-/// Largest request body (other than imports).
-pub const MAX_BODY: usize = 16 * 1024 * 1024;
-/// Default and largest `limit`.
-pub const DEFAULT_LIMIT: usize = 10;
-/// Largest `limit`.
-pub const MAX_LIMIT: usize = 1000;
+pub(crate) use crate::limits::{DEFAULT_LIMIT, MAX_BATCH, MAX_BODY, MAX_KEY_BYTES, MAX_LIMIT};
+use crate::value::{Value, ValueError};
 
 /// A trie, stack or cache name: 1 to 64 of `A-Z a-z 0-9 _ -`.
 pub fn name(kind: &str, s: impl AsRef<str> + Into<String>) -> Result<String, ApiError> {

@@ -5,7 +5,7 @@
 //! everything (tags, lengths, UTF-8) and reports what is wrong instead of
 //! panicking, since the bytes come from disk.
 
-use crate::db::Value;
+use crate::value::Value;
 
 /// One recorded change.
 #[derive(Debug, Clone, PartialEq, Eq)]

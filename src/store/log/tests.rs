@@ -2,7 +2,7 @@
 //! partial group that a restart would replay.
 
 use super::*;
-use crate::db::Value;
+use crate::value::Value;
 use std::io::Cursor;
 use std::path::Path;
 use std::sync::{Arc, Mutex};

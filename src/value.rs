@@ -92,7 +92,7 @@ impl Value {
     ///
     /// # Examples
     /// ```
-    /// use typeahead::db::Value;
+    /// use typeahead::Value;
     /// let a = Value::from_json(&serde_json::json!({"b": 1, "a": [true]})).unwrap();
     /// assert_eq!(a.as_str(), r#"{"a":[true],"b":1}"#);
     /// ```

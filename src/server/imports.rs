@@ -1,4 +1,5 @@
-//! Import routes: start an import, list jobs, get a job.
+//! Import routes: start an import, list jobs, get a job. The pipeline and
+//! the job records live in [`crate::import`]; this module only speaks HTTP.
 
 use axum::body::Body;
 use axum::extract::{RawQuery, State};
@@ -7,9 +8,9 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 
-use super::{Format, Spec};
-use crate::server::validate;
-use crate::server::{ApiError, AppState, Segments};
+use super::validate;
+use super::{ApiError, AppState, Segments};
+use crate::import::{Format, Spec};
 
 /// `POST /v1/tries/{trie}/import?format=csv|ndjson&key_columns=a,b&value_column=id`
 #[utoipa::path(post, path = "/v1/tries/{trie}/import", tag = "import",
@@ -26,7 +27,7 @@ pub async fn import_start(
     RawQuery(query): RawQuery,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let trie = crate::server::segment_name(&params, "trie")?;
+    let trie = super::segment_name(&params, "trie")?;
     let mut format = None;
     let (mut key_columns, mut value_column) = (None, None);
     for (k, v) in validate::query_params(query.as_deref()) {
@@ -85,7 +86,7 @@ pub async fn import_start(
     let job = state.jobs.create(trie, format);
     let id = job.id;
     let db = state.db.clone();
-    tokio::spawn(super::pool::run(
+    tokio::spawn(crate::import::pool::run(
         job,
         spec,
         db,
@@ -113,11 +114,11 @@ pub async fn job_get(
     State(state): State<AppState>,
     params: Segments,
 ) -> Result<Response, ApiError> {
-    let raw = crate::server::segment_job(&params);
+    let raw = super::segment_job(&params);
     let job = raw
         .parse::<u64>()
         .ok()
         .and_then(|id| state.jobs.get(id))
-        .ok_or_else(|| ApiError::not_found(format!("job {raw} not found")))?;
+        .ok_or_else(|| ApiError::missing(format!("job {raw}")))?;
     Ok(Json(job.view()).into_response())
 }
