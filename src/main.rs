@@ -30,13 +30,21 @@ fn main() -> std::process::ExitCode {
     } else {
         "warn"
     };
+    // Lines go to a bounded queue that one thread writes to stderr: a
+    // request thread never waits on a slow terminal or a full pipe (when the
+    // queue is full, lines are dropped rather than blocking). The guard
+    // flushes what is queued when `main` returns.
+    let (writer, _flush_on_exit) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(true)
+        .thread_name("typeahead-log")
+        .finish(std::io::stderr());
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)),
         )
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr)
+        .with_writer(writer)
         .init();
     match cli::run(args) {
         Ok(()) => std::process::ExitCode::SUCCESS,
