@@ -1,0 +1,100 @@
+//! Meta routes, in-process: `/healthz`, `/metrics` (per-route request
+//! counts, unmatched requests, the data gauges) and `/v1/openapi.json` (every
+//! route and method of the API listed).
+
+use serde_json::{json, Value as Json};
+
+use crate::add;
+use crate::in_process::App;
+
+#[test]
+fn meta_healthz_metrics_openapi() {
+    let s = App::start();
+    let (st, body, h) = s.get("/healthz");
+    assert_eq!(st, 200);
+    assert_eq!(body, json!({"status": "ok"}));
+    assert!(h["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("application/json"));
+
+    add(&s, "m", &[("a", json!(1)), ("b", json!(2))]);
+    s.post_json("/v1/stacks/ms/push", &json!({"value": 1}));
+    s.put_json("/v1/caches/mc/keys/k", &json!({"value": 1}));
+    assert_eq!(s.get_raw("/no/such/route").status, 404);
+    let r = s.get_raw("/metrics");
+    assert_eq!(r.status, 200);
+    for name in [
+        "typeahead_http_requests",
+        "typeahead_http_request_duration_seconds",
+        "typeahead_trie_entries",
+        "typeahead_trie_keys",
+        "typeahead_stack_length",
+        "typeahead_cache_keys",
+    ] {
+        assert!(r.text.contains(name), "no {name} in:\n{}", r.text);
+    }
+    assert!(
+        r.text.contains("/v1/tries/{trie}/entries"),
+        "requests are counted per route:\n{}",
+        r.text
+    );
+    assert!(
+        r.text
+            .lines()
+            .any(|l| l.starts_with("typeahead_http_requests_total{")
+                && l.contains("route=\"unmatched\"")
+                && l.contains("status=\"404\"")),
+        "a request no route matched is counted as unmatched:\n{}",
+        r.text
+    );
+    assert!(
+        r.text
+            .lines()
+            .any(|l| l.starts_with("typeahead_trie_entries{")
+                && l.contains("\"m\"")
+                && l.ends_with(" 2")),
+        "no gauge for trie m with 2 entries:\n{}",
+        r.text
+    );
+    assert!(
+        r.content_type().starts_with("application/openmetrics-text")
+            || r.content_type().starts_with("text/plain")
+    );
+
+    let r = s.get_raw("/v1/openapi.json");
+    assert_eq!(r.status, 200);
+    assert!(r.content_type().starts_with("application/json"));
+    let doc: Json = serde_json::from_str(&r.text).expect("openapi.json is JSON");
+    assert!(
+        doc["openapi"].as_str().is_some_and(|v| v.starts_with('3')),
+        "openapi field: {}",
+        doc["openapi"]
+    );
+    let paths = doc["paths"].as_object().expect("paths object");
+    let expected: &[(&str, &[&str])] = &[
+        ("/healthz", &["get"]),
+        ("/metrics", &["get"]),
+        ("/v1/openapi.json", &["get"]),
+        ("/v1/tries", &["get"]),
+        ("/v1/tries/{trie}", &["get", "delete"]),
+        ("/v1/tries/{trie}/entries", &["post"]),
+        ("/v1/tries/{trie}/remove", &["post"]),
+        ("/v1/tries/{trie}/keys/{key}", &["get", "delete"]),
+        ("/v1/tries/{trie}/suggest", &["get"]),
+        ("/v1/stacks/{stack}", &["get", "delete"]),
+        ("/v1/stacks/{stack}/push", &["post"]),
+        ("/v1/stacks/{stack}/pop", &["post"]),
+        ("/v1/caches/{cache}", &["get", "delete"]),
+        ("/v1/caches/{cache}/keys/{key}", &["get", "put", "delete"]),
+        ("/v1/caches/{cache}/keys/{key}/incr", &["post"]),
+    ];
+    for (path, methods) in expected {
+        let item = paths
+            .get(*path)
+            .unwrap_or_else(|| panic!("{path} missing from openapi paths: {:?}", paths.keys()));
+        for m in *methods {
+            assert!(item.get(*m).is_some(), "{m} {path} missing from openapi");
+        }
+    }
+}
