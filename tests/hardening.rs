@@ -457,3 +457,31 @@ fn sixty_four_parallel_16_mib_bodies_do_not_exhaust_the_server() {
         "a refused batch changed something"
     );
 }
+
+/// Creating tries, stacks or caches past their caps is refused with 409
+/// `resource_limit` and changes nothing; deleting one makes room.
+#[test]
+fn names_past_the_caps_are_refused() {
+    let server =
+        Server::start_with(&["--max-tries", "2", "--max-stacks", "1", "--max-caches", "1"]);
+    let add = |t: &str| {
+        server.post_json(
+            &format!("/v1/tries/{t}/entries"),
+            &json!({"entries": [{"key": "k", "value": 1}]}),
+        )
+    };
+    assert_eq!(add("a").0, 200);
+    assert_eq!(add("b").0, 200);
+    common::assert_error(&add("c"), 409, "resource_limit");
+    assert_eq!(server.get("/v1/tries/c").0, 404);
+    assert_eq!(add("a").0, 200, "an existing trie still takes writes");
+    assert_eq!(server.delete("/v1/tries/a").0, 204);
+    assert_eq!(add("c").0, 200);
+    let push = |s: &str| server.post_json(&format!("/v1/stacks/{s}/push"), &json!({"value": 1}));
+    assert_eq!(push("s1").0, 200);
+    common::assert_error(&push("s2"), 409, "resource_limit");
+    let incr = |c: &str| server.post_json(&format!("/v1/caches/{c}/keys/k/incr"), &json!({}));
+    assert_eq!(incr("c1").0, 200);
+    common::assert_error(&incr("c2"), 409, "resource_limit");
+    assert_eq!(server.get("/v1/caches/c2").0, 404);
+}

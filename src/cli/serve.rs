@@ -41,6 +41,15 @@ pub struct ServeArgs {
     /// Seconds an import upload may send nothing before its job fails.
     #[arg(long, env = "TYPEAHEAD_IMPORT_IDLE_TIMEOUT", default_value_t = 30)]
     import_idle_timeout: u64,
+    /// Most tries this server holds; creating one more is 409 `resource_limit`.
+    #[arg(long, env = "TYPEAHEAD_MAX_TRIES", default_value_t = 10_000)]
+    max_tries: usize,
+    /// Most stacks.
+    #[arg(long, env = "TYPEAHEAD_MAX_STACKS", default_value_t = 10_000)]
+    max_stacks: usize,
+    /// Most caches.
+    #[arg(long, env = "TYPEAHEAD_MAX_CACHES", default_value_t = 10_000)]
+    max_caches: usize,
     /// MiB of request bodies in flight at once; a request past it gets 503
     /// `overloaded` without its body being read (at least 16).
     #[arg(long, env = "TYPEAHEAD_BODY_BUDGET_MIB", default_value_t = 64)]
@@ -77,6 +86,11 @@ pub fn run(a: ServeArgs) -> anyhow::Result<()> {
         request_timeout: Duration::from_secs(a.request_timeout.max(1)),
         allowed_hosts: a.allowed_hosts,
         body_budget: a.body_budget_mib.saturating_mul(1 << 20),
+        db_limits: typeahead::db::Limits {
+            max_tries: a.max_tries,
+            max_stacks: a.max_stacks,
+            max_caches: a.max_caches,
+        },
         conn_limits: typeahead::server::ConnLimits {
             header_read: Duration::from_secs(a.header_timeout.max(1)),
             idle: Duration::from_secs(a.idle_timeout.max(1)),

@@ -62,16 +62,49 @@ impl<'a> Batch<'a> {
         }
     }
 
-    fn trie_or_create(&mut self, name: &str) -> TrieIndex {
+    fn trie_or_create(&mut self, name: &str) -> Result<TrieIndex, DbError> {
         if let Some(t) = self.trie(name) {
-            return t;
+            return Ok(t);
         }
+        let published = self.state.tries.load();
+        let live = count(&published, self.tries.iter().map(|(k, t)| (k, t.is_some())));
+        room("tries", live, self.state.limits.max_tries)?;
         let t = TrieIndex::new();
         self.tries.insert(name.to_owned(), Some(t.clone()));
         self.ops.push(Op::TrieCreate {
             trie: name.to_owned(),
         });
-        t
+        Ok(t)
+    }
+
+    /// Refuses to create one more stack past the limit.
+    fn stack_room(&mut self, name: &str) -> Result<(), DbError> {
+        if self.stack_state(name, false).is_some() {
+            return Ok(());
+        }
+        let published = self.state.stacks.load();
+        let live = count(
+            &published,
+            self.stacks
+                .iter()
+                .map(|(k, s)| (k, matches!(s, StackState::Live { .. }))),
+        );
+        room("stacks", live, self.state.limits.max_stacks)
+    }
+
+    /// Refuses to create one more cache past the limit.
+    fn cache_room(&mut self, name: &str) -> Result<(), DbError> {
+        if self.cache_state(name, false).is_some() {
+            return Ok(());
+        }
+        let published = self.state.caches.load();
+        let live = count(
+            &published,
+            self.caches
+                .iter()
+                .map(|(k, c)| (k, matches!(c, CacheState::Live { .. }))),
+        );
+        room("caches", live, self.state.limits.max_caches)
     }
 
     fn touch(&mut self, t: &TrieIndex) {
@@ -140,7 +173,7 @@ impl<'a> Batch<'a> {
     pub(super) fn apply(&mut self, command: &Command) -> Result<Reply, DbError> {
         match command {
             Command::TrieAdd { trie, entries } => {
-                let index = self.trie_or_create(trie);
+                let index = self.trie_or_create(trie)?;
                 let ops = &mut self.ops;
                 let (added, existing) = index.stage(|t| {
                     let (mut added, mut existing) = (0, 0);
@@ -217,6 +250,7 @@ impl<'a> Batch<'a> {
                 Ok(Reply::Done)
             }
             Command::StackPush { stack, value } => {
+                self.stack_room(stack)?;
                 let Some(StackState::Live {
                     stack: live,
                     popped,
@@ -277,6 +311,7 @@ impl<'a> Batch<'a> {
                 Ok(Reply::Done)
             }
             Command::CacheSet { cache, key, value } => {
+                self.cache_room(cache)?;
                 let Some(CacheState::Live { changes, .. }) = self.cache_state(cache, true) else {
                     unreachable!("created above")
                 };
@@ -289,6 +324,7 @@ impl<'a> Batch<'a> {
                 Ok(Reply::Int(*value))
             }
             Command::CacheIncr { cache, key, by } => {
+                self.cache_room(cache)?;
                 let Some(CacheState::Live {
                     cache: live,
                     changes,
@@ -410,6 +446,31 @@ impl<'a> Batch<'a> {
             index.discard();
         }
     }
+}
+
+/// How many names are live once a batch's changes (`name`, live after?)
+/// apply over `published`.
+fn count<'n, T>(
+    published: &BTreeMap<String, T>,
+    changes: impl Iterator<Item = (&'n String, bool)>,
+) -> usize {
+    let mut n = published.len();
+    for (name, live) in changes {
+        match (live, published.contains_key(name)) {
+            (true, false) => n += 1,
+            (false, true) => n -= 1,
+            _ => {}
+        }
+    }
+    n
+}
+
+/// Whether one more of `kind` fits under `limit` with `live` of them.
+fn room(kind: &'static str, live: usize, limit: usize) -> Result<(), DbError> {
+    if live >= limit {
+        return Err(DbError::TooMany { kind, limit });
+    }
+    Ok(())
 }
 
 /// Publishes a new map of names: `Some` adds or replaces, `None` removes.

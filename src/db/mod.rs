@@ -177,6 +177,14 @@ pub enum DbError {
     /// The idempotency key was already used with a different request.
     #[error("this Idempotency-Key was already used with a different request")]
     IdempotencyKeyReused,
+    /// Creating one more trie, stack or cache would pass the server's limit.
+    #[error("this server holds at most {limit} {kind}; delete one first or raise the limit")]
+    TooMany {
+        /// "tries", "stacks" or "caches".
+        kind: &'static str,
+        /// The limit.
+        limit: usize,
+    },
     /// The writer answered a command with the reply of another (a bug).
     #[error("internal error: the writer gave an unexpected reply")]
     Internal,
@@ -236,8 +244,32 @@ pub(crate) struct Request {
 }
 
 /// Published state; only the writer thread changes it.
+/// How many tries, stacks and caches a [`Db`] may hold, so that no client
+/// can create names without bound (each costs memory and a log record).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Most tries.
+    pub max_tries: usize,
+    /// Most stacks.
+    pub max_stacks: usize,
+    /// Most caches.
+    pub max_caches: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_tries: 10_000,
+            max_stacks: 10_000,
+            max_caches: 10_000,
+        }
+    }
+}
+
 #[derive(Default)]
 pub(crate) struct State {
+    /// Caps on the number of names.
+    limits: Limits,
     /// Set once the store failed in a way only a restart recovers from.
     failed: std::sync::atomic::AtomicBool,
     /// Answers to writes sent with an idempotency key (only the writer
@@ -312,9 +344,22 @@ impl Db {
     /// # Errors
     /// What [`Store::load`] reports: corruption (file and offset) or I/O.
     pub fn open(
-        mut store: impl Store,
+        store: impl Store,
     ) -> Result<(Db, LoadStats, std::thread::JoinHandle<()>), StoreError> {
-        let (state, stats) = replay::load(&mut store)?;
+        Db::open_with(store, Limits::default())
+    }
+
+    /// As [`Db::open`], with caps on the number of tries, stacks and caches
+    /// (what the store already holds loads whatever the caps).
+    ///
+    /// # Errors
+    /// As [`Db::open`].
+    pub fn open_with(
+        mut store: impl Store,
+        limits: Limits,
+    ) -> Result<(Db, LoadStats, std::thread::JoinHandle<()>), StoreError> {
+        let (mut state, stats) = replay::load(&mut store)?;
+        state.limits = limits;
         compact::compact_if_worth_it(&state, &mut store, &stats);
         let state = Arc::new(state);
         let (tx, rx) = mpsc::channel(QUEUE);

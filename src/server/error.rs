@@ -192,6 +192,7 @@ impl From<DbError> for ApiError {
                 "idempotency_key_reused",
                 "this Idempotency-Key was already used with a different request (method, path or body); use a new key",
             ),
+            DbError::TooMany { .. } => Self::new(StatusCode::CONFLICT, "resource_limit", e.to_string()),
             DbError::Internal => Self::for_status(StatusCode::INTERNAL_SERVER_ERROR),
             DbError::ShuttingDown => Self::new(
                 StatusCode::SERVICE_UNAVAILABLE,

@@ -88,6 +88,8 @@ pub struct ServerConfig {
     pub demo: bool,
     /// Longest a request may take.
     pub request_timeout: Duration,
+    /// Caps on the number of tries, stacks and caches.
+    pub db_limits: crate::db::Limits,
     /// Bytes of request bodies in flight at once ([`BodyBudget`]).
     pub body_budget: usize,
     /// Connection limits (header-read and idle timeouts, connection cap).
@@ -704,7 +706,8 @@ pub async fn serve(config: ServerConfig) -> Result<(), ServeError> {
             "TYPEAHEAD_TEST_SYNC_DELAY_MS: every sync is delayed (a test setting)"
         );
     }
-    let (db, stats, writer) = tokio::task::spawn_blocking(move || Db::open(store))
+    let limits = config.db_limits;
+    let (db, stats, writer) = tokio::task::spawn_blocking(move || Db::open_with(store, limits))
         .await
         .expect("load task")?;
     tracing::info!(
