@@ -1,22 +1,41 @@
 //! Compaction: rewriting the store from the live state when its history
-//! has grown much larger than the state, so that start-up time and disk
-//! follow the data, not its history.
+//! has grown much larger than the state, so that disk and start-up time
+//! follow the data, not its history (a hot counter incremented a million
+//! times is one operation after it).
+//!
+//! The state is frozen at a group boundary, in the writer thread: trie
+//! snapshots are immutable already (an `Arc` each), stacks, caches and
+//! remembered idempotency answers are copied. At start-up the store is
+//! rewritten from it at once; while running, the store writes it in the
+//! background ([`Store::start_rewrite`]) while groups keep being appended,
+//! and switches files between two groups.
 
-use super::{State, Value};
-use crate::store::{LoadStats, Op, Store};
+use std::sync::Arc;
 
-/// Rewrites the store from the live state when its history has grown much
-/// larger than the state (over twice the live operations, and at least
-/// 100,000), so that start-up time and disk follow the data, not its
-/// history. A failure keeps the old log and is only logged.
-pub(super) fn compact_if_worth_it(state: &State, store: &mut dyn Store, stats: &LoadStats) {
+use super::{State, TrieIndex, Value};
+use crate::store::{Op, Store};
+use crate::sync::Snapshot;
+
+/// History must exceed this many operations before compaction is worth it.
+pub(super) const MIN_OPS: u64 = 100_000;
+
+/// The live state at one moment, ready to be written as operations.
+pub(super) struct Frozen {
+    tries: Vec<(String, Arc<Snapshot<Value>>)>,
+    stacks: Vec<(String, Vec<Value>)>,
+    caches: Vec<(String, Vec<(String, i64)>)>,
+    remembered: Vec<Op>,
+}
+
+/// How many operations the live state takes (an empty stack or cache is
+/// written as one set and one removal), without copying it.
+pub(super) fn live_ops(state: &State) -> u64 {
     let tries = state.tries.load();
     let stacks = state.stacks.load();
     let caches = state.caches.load();
-    // An empty stack or cache is written as one set and one removal.
-    let live: u64 = tries
+    tries
         .values()
-        .map(|t| 1 + t.stats().entries as u64)
+        .map(|t: &TrieIndex| 1 + t.stats().entries as u64)
         .sum::<u64>()
         + stacks.values().map(|s| s.len().max(2) as u64).sum::<u64>()
         + caches.values().map(|c| c.len().max(2) as u64).sum::<u64>()
@@ -24,16 +43,54 @@ pub(super) fn compact_if_worth_it(state: &State, store: &mut dyn Store, stats: &
             .remembered
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .len() as u64;
-    if stats.ops < 100_000 || stats.ops <= 2 * live {
-        return;
+            .len() as u64
+}
+
+/// Whether `history` operations are worth rewriting into `live` ones.
+pub(super) fn worth_it(history: u64, live: u64) -> bool {
+    history >= MIN_OPS && history > 2 * live
+}
+
+impl Frozen {
+    /// Freezes the published state. Call it in the writer thread between
+    /// groups, so that it is exactly the state the log holds.
+    pub(super) fn capture(state: &State) -> Frozen {
+        let tries = state
+            .tries
+            .load()
+            .iter()
+            .map(|(name, index)| (name.clone(), index.snapshot()))
+            .collect();
+        let stacks = state
+            .stacks
+            .load()
+            .iter()
+            .map(|(name, s)| (name.clone(), s.with_items(<[Value]>::to_vec)))
+            .collect();
+        let caches = state
+            .caches
+            .load()
+            .iter()
+            .map(|(name, c)| (name.clone(), c.entries()))
+            .collect();
+        let remembered = state
+            .remembered
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .ops()
+            .collect();
+        Frozen {
+            tries,
+            stacks,
+            caches,
+            remembered,
+        }
     }
-    let started = std::time::Instant::now();
-    let placeholder = Value::from_canonical("0");
-    let result = store.rewrite(&mut |sink| {
-        for (name, index) in tries.iter() {
+
+    /// Passes every operation of the frozen state to `sink`.
+    pub(super) fn produce(&self, sink: &mut dyn FnMut(Op)) {
+        for (name, snapshot) in &self.tries {
             sink(Op::TrieCreate { trie: name.clone() });
-            let snapshot = index.snapshot();
             let mut it = snapshot.trie().iter_prefix("");
             while let Some((key, value)) = it.next_entry() {
                 sink(Op::TrieInsert {
@@ -43,13 +100,11 @@ pub(super) fn compact_if_worth_it(state: &State, store: &mut dyn Store, stats: &
                 });
             }
         }
-        for (name, stack) in stacks.iter() {
-            let items = stack.with_items(<[Value]>::to_vec);
+        for (name, items) in &self.stacks {
             if items.is_empty() {
-                let value = placeholder.clone();
                 sink(Op::StackPush {
                     stack: name.clone(),
-                    value,
+                    value: Value::from_canonical("0"),
                 });
                 sink(Op::StackPop {
                     stack: name.clone(),
@@ -58,20 +113,14 @@ pub(super) fn compact_if_worth_it(state: &State, store: &mut dyn Store, stats: &
             for value in items {
                 sink(Op::StackPush {
                     stack: name.clone(),
-                    value,
+                    value: value.clone(),
                 });
             }
         }
-        for op in state
-            .remembered
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .ops()
-        {
-            sink(op);
+        for op in &self.remembered {
+            sink(op.clone());
         }
-        for (name, cache) in caches.iter() {
-            let entries = cache.entries();
+        for (name, entries) in &self.caches {
             if entries.is_empty() {
                 sink(Op::CacheSet {
                     cache: name.clone(),
@@ -86,19 +135,76 @@ pub(super) fn compact_if_worth_it(state: &State, store: &mut dyn Store, stats: &
             for (key, value) in entries {
                 sink(Op::CacheSet {
                     cache: name.clone(),
-                    key,
-                    value,
+                    key: key.clone(),
+                    value: *value,
                 });
             }
         }
-    });
-    match result {
-        Ok(()) => tracing::info!(
-            ops_before = stats.ops,
-            ops_after = live,
-            elapsed_ms = started.elapsed().as_millis() as u64,
-            "compacted the log"
-        ),
-        Err(e) => tracing::warn!(error = %e, "could not compact the log; keeping it as it is"),
+    }
+}
+
+/// At start-up: rewrites the store at once when `history` (the operations
+/// just replayed) is much larger than the live state. A failure keeps the
+/// old log and is only logged. Returns how many operations the store holds
+/// after.
+pub(super) fn compact_if_worth_it(state: &State, store: &mut dyn Store, history: u64) -> u64 {
+    let live = live_ops(state);
+    if !worth_it(history, live) {
+        return history;
+    }
+    let started = std::time::Instant::now();
+    let frozen = Frozen::capture(state);
+    match store.rewrite(&mut |sink| frozen.produce(sink)) {
+        Ok(()) => {
+            tracing::info!(
+                ops_before = history,
+                ops_after = live,
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "compacted the log"
+            );
+            live
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "could not compact the log; keeping it as it is");
+            history
+        }
+    }
+}
+
+/// While running, after a group: starts a background rewrite when the
+/// operations appended since the last one (`history`) have grown much
+/// larger than the live state, and resets `history` to what the new file
+/// will hold. The live count is only taken every [`MIN_OPS`] / 4 operations.
+pub(super) fn maybe_start(
+    state: &State,
+    store: &mut dyn Store,
+    history: &mut u64,
+    next_check: &mut u64,
+) {
+    if *history < *next_check {
+        return;
+    }
+    let live = live_ops(state);
+    if !worth_it(*history, live) {
+        *next_check = *history + MIN_OPS / 4;
+        return;
+    }
+    let frozen = Frozen::capture(state);
+    let produce: crate::store::Rewrite = Box::new(move |sink| frozen.produce(sink));
+    match store.start_rewrite(produce) {
+        Ok(true) => {
+            tracing::info!(
+                ops_before = *history,
+                ops_after = live,
+                "compacting the log in the background"
+            );
+            *history = live;
+            *next_check = live + MIN_OPS / 4;
+        }
+        Ok(false) => *next_check = *history + MIN_OPS / 4,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not start compacting the log");
+            *next_check = *history + MIN_OPS;
+        }
     }
 }

@@ -360,7 +360,7 @@ impl Db {
     ) -> Result<(Db, LoadStats, std::thread::JoinHandle<()>), StoreError> {
         let (mut state, stats) = replay::load(&mut store)?;
         state.limits = limits;
-        compact::compact_if_worth_it(&state, &mut store, &stats);
+        let history = compact::compact_if_worth_it(&state, &mut store, stats.ops);
         let state = Arc::new(state);
         let (tx, rx) = mpsc::channel(QUEUE);
         let thread_state = Arc::clone(&state);
@@ -372,8 +372,9 @@ impl Db {
                 // instead, so that a supervisor restarts it and recovery
                 // decides from what is on disk (nothing unacknowledged is
                 // lost by stopping; nothing acknowledged is lost either).
-                let run =
-                    std::panic::AssertUnwindSafe(|| writer::run(thread_state, Box::new(store), rx));
+                let run = std::panic::AssertUnwindSafe(|| {
+                    writer::run(thread_state, Box::new(store), rx, history)
+                });
                 if std::panic::catch_unwind(run).is_err() {
                     tracing::error!("the writer thread panicked; stopping the process");
                     std::process::abort();

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 
 use super::batch::Batch;
+use super::compact;
 use super::idempotency::{self, Seen};
 use super::{DbError, Reply, Request, State};
 use crate::store::{Op, Store, StoreError};
@@ -22,7 +23,13 @@ const MAX_GROUP: usize = 1024;
 /// requests waiting are.
 const MAX_GROUP_BYTES: usize = 32 << 20;
 
-pub(super) fn run(state: Arc<State>, mut store: Box<dyn Store>, mut rx: mpsc::Receiver<Request>) {
+pub(super) fn run(
+    state: Arc<State>,
+    mut store: Box<dyn Store>,
+    mut rx: mpsc::Receiver<Request>,
+    mut history: u64,
+) {
+    let mut next_check = compact::MIN_OPS;
     while let Some(first) = rx.blocking_recv() {
         let mut requests = vec![first];
         let mut bytes = requests[0].command.weight();
@@ -83,6 +90,7 @@ pub(super) fn run(state: Arc<State>, mut store: Box<dyn Store>, mut rx: mpsc::Re
         };
         match outcome {
             Ok(()) => {
+                history += batch.ops.len() as u64;
                 batch.commit();
                 for (key, f, reply) in fresh {
                     remembered.remember(key, f, reply);
@@ -92,6 +100,7 @@ pub(super) fn run(state: Arc<State>, mut store: Box<dyn Store>, mut rx: mpsc::Re
                     // A client that went away no longer waits for its answer.
                     let _ = req.reply.send(reply);
                 }
+                compact::maybe_start(&state, &mut *store, &mut history, &mut next_check);
             }
             Err(e) => {
                 tracing::error!(error = %e, requests = requests.len(), "store refused a group; nothing applied");

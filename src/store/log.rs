@@ -41,6 +41,25 @@ pub trait Disk: Read + Write + Seek + Send + 'static {
     /// Writes `content` durably to a new file at `path` beside the log (a
     /// copy of a torn tail, kept before it is cut).
     fn keep_aside(&mut self, path: &Path, content: &[u8]) -> io::Result<()>;
+    /// Creates (or empties) a file at `path` that another thread writes: the
+    /// next log, during a background rewrite.
+    fn create_staged(&mut self, path: &Path) -> io::Result<Box<dyn Staged>>;
+    /// Renames the staged file at `staged` over `path` and switches to it,
+    /// atomically as [`Disk::replace`]; on error, says whether `self` still
+    /// works on the old, intact file.
+    fn adopt(&mut self, staged: &Path, path: &Path) -> Result<(), (io::Error, bool)>;
+}
+
+/// A file being written by a background rewrite.
+pub trait Staged: Write + Send {
+    /// Flushes it to stable storage.
+    fn sync(&mut self) -> io::Result<()>;
+}
+
+impl Staged for File {
+    fn sync(&mut self) -> io::Result<()> {
+        self.sync_all()
+    }
 }
 
 /// Syncs the directory holding `path`, so that a file created or renamed in
@@ -92,6 +111,26 @@ impl Disk for File {
         f.sync_all()?;
         sync_parent(path)
     }
+    fn create_staged(&mut self, path: &Path) -> io::Result<Box<dyn Staged>> {
+        Ok(Box::new(File::create(path)?))
+    }
+    fn adopt(&mut self, staged: &Path, path: &Path) -> Result<(), (io::Error, bool)> {
+        if let Err(e) = std::fs::rename(staged, path) {
+            let _ = std::fs::remove_file(staged);
+            return Err((e, true));
+        }
+        let reopen = (|| {
+            sync_parent(path)?;
+            OpenOptions::new().read(true).write(true).open(path)
+        })();
+        match reopen {
+            Ok(f) => {
+                *self = f;
+                Ok(())
+            }
+            Err(e) => Err((e, false)),
+        }
+    }
 }
 
 /// A [`Disk`] whose syncs take at least `delay` longer: a slow or
@@ -139,6 +178,12 @@ impl<D: Disk> Disk for SlowSync<D> {
     fn keep_aside(&mut self, path: &Path, content: &[u8]) -> io::Result<()> {
         self.inner.keep_aside(path, content)
     }
+    fn create_staged(&mut self, path: &Path) -> io::Result<Box<dyn Staged>> {
+        self.inner.create_staged(path)
+    }
+    fn adopt(&mut self, staged: &Path, path: &Path) -> Result<(), (io::Error, bool)> {
+        self.inner.adopt(staged, path)
+    }
 }
 
 impl LogStore<SlowSync<File>> {
@@ -159,6 +204,7 @@ impl LogStore<SlowSync<File>> {
             broken: store.broken,
             version: store.version,
             buf: store.buf,
+            staging: None,
         })
     }
 }
@@ -177,7 +223,22 @@ pub struct LogStore<D: Disk = File> {
     /// The format version of the file's records.
     version: u32,
     buf: Vec<u8>,
+    /// A background rewrite under way.
+    staging: Option<Staging>,
 }
+
+/// A background rewrite: the thread writing the next log, and the records
+/// appended to the current one since it started (format 2), to be added to
+/// the next log before it replaces the current one.
+struct Staging {
+    path: PathBuf,
+    done: std::sync::mpsc::Receiver<io::Result<(Box<dyn Staged>, u64)>>,
+    tail: Vec<u8>,
+    started: std::time::Instant,
+}
+
+/// The suffix of the staged next log, beside the log.
+const STAGED_SUFFIX: &str = "log.compact";
 
 impl LogStore<File> {
     /// Opens (or creates) the log in `dir`, creating `dir` if needed.
@@ -202,6 +263,8 @@ impl LogStore<File> {
         if !existed {
             sync_parent(&path).map_err(io(dir))?;
         }
+        // A rewrite a crash interrupted: the log itself is whole.
+        let _ = std::fs::remove_file(path.with_extension(STAGED_SUFFIX));
         let mut store = Self::with_disk(file, path.display().to_string());
         store.file = path;
         Ok(store)
@@ -220,6 +283,7 @@ impl<D: Disk> LogStore<D> {
             broken: false,
             version: FORMAT_VERSION,
             buf: Vec::new(),
+            staging: None,
         }
     }
 
@@ -238,6 +302,11 @@ impl<D: Disk> LogStore<D> {
         }
     }
 
+    /// Whether a background rewrite is under way.
+    pub fn rewriting(&self) -> bool {
+        self.staging.is_some()
+    }
+
     /// The disk, for tests that inspect or damage it.
     pub fn disk_mut(&mut self) -> &mut D {
         &mut self.disk
@@ -246,6 +315,42 @@ impl<D: Disk> LogStore<D> {
 
 /// Most operations per record when rewriting.
 const REWRITE_RECORD_OPS: usize = 65_536;
+
+/// Writes a whole next log (header and records of format 2) from
+/// `produce` into `staged`, then syncs it; returns it and its length.
+fn write_staged(
+    staged: Box<dyn Staged>,
+    produce: super::Rewrite,
+) -> io::Result<(Box<dyn Staged>, u64)> {
+    let mut out = io::BufWriter::with_capacity(1 << 20, staged);
+    out.write_all(&record::file_header(FORMAT_VERSION))?;
+    let mut len = HEADER_LEN;
+    let mut group = Vec::with_capacity(REWRITE_RECORD_OPS);
+    let mut buf = Vec::new();
+    let mut failed = None;
+    let mut flush = |group: &mut Vec<Op>, out: &mut io::BufWriter<Box<dyn Staged>>| {
+        buf.clear();
+        let r = push_record(&mut buf, group, FORMAT_VERSION).and_then(|()| out.write_all(&buf));
+        len += buf.len() as u64;
+        group.clear();
+        r
+    };
+    produce(&mut |op| {
+        group.push(op);
+        if group.len() == REWRITE_RECORD_OPS && failed.is_none() {
+            failed = flush(&mut group, &mut out).err();
+        }
+    });
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    if !group.is_empty() {
+        flush(&mut group, &mut out)?;
+    }
+    let mut staged = out.into_inner().map_err(io::IntoInnerError::into_error)?;
+    staged.sync()?;
+    Ok((staged, len))
+}
 
 /// Appends one record of `version` holding `ops` to `out`.
 fn push_record(out: &mut Vec<u8>, ops: &[Op], version: u32) -> io::Result<()> {
@@ -258,6 +363,63 @@ fn push_record(out: &mut Vec<u8>, ops: &[Op], version: u32) -> io::Result<()> {
 }
 
 impl<D: Disk> LogStore<D> {
+    /// After an append during a background rewrite: keeps the group for the
+    /// next log, and switches to the next log once it is written.
+    fn follow_rewrite(&mut self, ops: &[Op]) -> Result<(), StoreError> {
+        let Some(staging) = self.staging.as_mut() else {
+            return Ok(());
+        };
+        if self.version == FORMAT_VERSION {
+            staging.tail.extend_from_slice(&self.buf);
+        } else {
+            push_record(&mut staging.tail, ops, FORMAT_VERSION).map_err(|e| StoreError::Io {
+                path: self.path.clone(),
+                source: e,
+            })?;
+        }
+        let result = match staging.done.try_recv() {
+            Err(std::sync::mpsc::TryRecvError::Empty) => return Ok(()),
+            Err(std::sync::mpsc::TryRecvError::Disconnected) => {
+                Err(io::Error::other("the rewrite thread stopped"))
+            }
+            Ok(r) => r,
+        };
+        let staging = self.staging.take().expect("checked above");
+        let finished = result.and_then(|(mut staged, len)| {
+            staged.write_all(&staging.tail)?;
+            staged.flush()?;
+            staged.sync()?;
+            Ok(len + staging.tail.len() as u64)
+        });
+        let len = match finished {
+            Ok(len) => len,
+            Err(e) => {
+                let _ = std::fs::remove_file(&staging.path);
+                tracing::warn!(error = %e, "background compaction failed; keeping the log as it is");
+                return Ok(());
+            }
+        };
+        let file = self.file.clone();
+        match self.disk.adopt(&staging.path, &file) {
+            Ok(()) => {
+                tracing::info!(
+                    bytes_before = self.good_len,
+                    bytes_after = len,
+                    elapsed_ms = staging.started.elapsed().as_millis() as u64,
+                    "compacted the log in the background"
+                );
+                self.good_len = len;
+                self.version = FORMAT_VERSION;
+                Ok(())
+            }
+            Err((e, still_valid)) => {
+                tracing::warn!(error = %e, "could not switch to the compacted log");
+                self.broken = !still_valid;
+                Ok(())
+            }
+        }
+    }
+
     fn refuse_if_broken(&self) -> Result<(), StoreError> {
         if self.broken {
             return Err(StoreError::Failed {
@@ -374,7 +536,33 @@ impl<D: Disk> Store for LogStore<D> {
             return Err(self.io(e));
         }
         self.good_len += self.buf.len() as u64;
+        if self.staging.is_some() {
+            self.follow_rewrite(ops)?;
+        }
         Ok(())
+    }
+
+    fn start_rewrite(&mut self, produce: super::Rewrite) -> Result<bool, StoreError> {
+        self.refuse_if_broken()?;
+        if self.staging.is_some() {
+            return Ok(false);
+        }
+        let path = self.file.with_extension(STAGED_SUFFIX);
+        let staged = self.disk.create_staged(&path).map_err(|e| self.io(e))?;
+        let (tx, done) = std::sync::mpsc::channel();
+        std::thread::Builder::new()
+            .name("typeahead-compact".into())
+            .spawn(move || {
+                let _ = tx.send(write_staged(staged, produce));
+            })
+            .map_err(|e| self.io(e))?;
+        self.staging = Some(Staging {
+            path,
+            done,
+            tail: Vec::new(),
+            started: std::time::Instant::now(),
+        });
+        Ok(true)
     }
 
     fn load(&mut self, sink: &mut dyn FnMut(OpRef<'_>)) -> Result<LoadStats, StoreError> {

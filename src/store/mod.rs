@@ -36,7 +36,7 @@ mod record;
 
 pub use codec::{Op, OpRef};
 pub use lock::{DirLock, LockError, LOCK_FILE};
-pub use log::{Disk, LogStore, SlowSync, LOG_FILE};
+pub use log::{Disk, LogStore, SlowSync, Staged, LOG_FILE};
 
 /// Errors of the storage layer.
 #[derive(Debug, thiserror::Error)]
@@ -83,6 +83,10 @@ pub enum StoreError {
 /// of the live state to the sink it is given.
 pub type Producer<'a> = dyn FnMut(&mut dyn FnMut(Op)) + 'a;
 
+/// What [`Store::start_rewrite`] takes: a function, run on another thread,
+/// that passes every operation of a frozen live state to its sink.
+pub type Rewrite = Box<dyn FnOnce(&mut dyn FnMut(Op)) + Send>;
+
 /// Counts reported by [`Store::load`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct LoadStats {
@@ -123,6 +127,27 @@ pub trait Store: Send + 'static {
         let _ = produce;
         Ok(())
     }
+
+    /// Starts replacing everything stored with what `produce` passes (a
+    /// frozen live state) while appends go on, and switches over once it
+    /// is written, between two appends: afterwards the store holds the
+    /// frozen state followed by every append made since `start_rewrite`. A
+    /// crash at any moment keeps either the old content or the new, each
+    /// with every acknowledged append. Returns `false` when a rewrite is
+    /// already under way. Stores that cannot rewrite in the background do it
+    /// at once ([`Store::rewrite`]).
+    ///
+    /// # Errors
+    /// As [`Store::rewrite`].
+    fn start_rewrite(&mut self, produce: Rewrite) -> Result<bool, StoreError> {
+        let mut produce = Some(produce);
+        self.rewrite(&mut |sink| {
+            if let Some(p) = produce.take() {
+                p(sink);
+            }
+        })?;
+        Ok(true)
+    }
 }
 
 impl<S: Store + ?Sized> Store for Box<S> {
@@ -134,6 +159,9 @@ impl<S: Store + ?Sized> Store for Box<S> {
     }
     fn rewrite(&mut self, produce: &mut Producer<'_>) -> Result<(), StoreError> {
         (**self).rewrite(produce)
+    }
+    fn start_rewrite(&mut self, produce: Rewrite) -> Result<bool, StoreError> {
+        (**self).start_rewrite(produce)
     }
 }
 

@@ -25,6 +25,27 @@ struct DiskState {
     fail_replace: bool,
     /// Side files written by `keep_aside`.
     aside: Vec<(std::path::PathBuf, Vec<u8>)>,
+    /// The file a background rewrite writes.
+    staged: Arc<Mutex<Vec<u8>>>,
+}
+
+/// A staged file in memory.
+struct MemStaged(Arc<Mutex<Vec<u8>>>);
+
+impl Write for MemStaged {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Staged for MemStaged {
+    fn sync(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 impl Read for FaultyDisk {
@@ -85,6 +106,17 @@ impl Disk for FaultyDisk {
     fn keep_aside(&mut self, path: &Path, content: &[u8]) -> io::Result<()> {
         let mut s = self.state.lock().unwrap();
         s.aside.push((path.to_path_buf(), content.to_vec()));
+        Ok(())
+    }
+    fn create_staged(&mut self, _: &Path) -> io::Result<Box<dyn Staged>> {
+        let s = self.state.lock().unwrap();
+        s.staged.lock().unwrap().clear();
+        Ok(Box::new(MemStaged(Arc::clone(&s.staged))))
+    }
+    fn adopt(&mut self, _: &Path, _: &Path) -> Result<(), (io::Error, bool)> {
+        let mut s = self.state.lock().unwrap();
+        let content = s.staged.lock().unwrap().clone();
+        s.file = Cursor::new(content);
         Ok(())
     }
 }
@@ -349,4 +381,48 @@ fn a_failed_rewrite_keeps_the_old_log_and_its_appends() {
     disk.state.lock().unwrap().fail_replace = false;
     store.append(&group(1)).unwrap();
     assert_eq!(reload(&disk).unwrap(), [group(0), group(1)].concat());
+}
+
+/// A background rewrite while groups keep being appended: once it switches
+/// over, the log holds the frozen state and then every group appended since
+/// the rewrite started, in order; before the switch, the old log holds
+/// everything.
+#[test]
+fn a_background_rewrite_keeps_every_append_made_while_it_ran() {
+    let (disk, mut store) = fresh();
+    for g in 0..5 {
+        store.append(&group(g)).unwrap();
+    }
+    let frozen = group(50);
+    let produced = frozen.clone();
+    assert!(store
+        .start_rewrite(Box::new(move |sink| produced.into_iter().for_each(sink)))
+        .unwrap());
+    assert!(
+        !store.start_rewrite(Box::new(|_| {})).unwrap(),
+        "a second rewrite started while one runs"
+    );
+    let mut appended = Vec::new();
+    let mut g = 100;
+    while store.rewriting() {
+        store.append(&group(g)).unwrap();
+        appended.push(g);
+        if store.rewriting() {
+            // Still on the old log: it holds everything.
+            let old: Vec<Op> = (0..5)
+                .chain(appended.iter().copied())
+                .flat_map(group)
+                .collect();
+            assert_eq!(reload(&disk).unwrap(), old);
+        }
+        g += 1;
+    }
+    let want: Vec<Op> = frozen
+        .into_iter()
+        .chain(appended.iter().copied().flat_map(group))
+        .collect();
+    assert_eq!(reload(&disk).unwrap(), want);
+    store.append(&group(999)).unwrap();
+    let got = reload(&disk).unwrap();
+    assert_eq!(got[got.len() - 3..], group(999)[..]);
 }
