@@ -50,6 +50,10 @@ pub struct ServeArgs {
     /// Most caches.
     #[arg(long, env = "TYPEAHEAD_MAX_CACHES", default_value_t = 10_000)]
     max_caches: usize,
+    /// Compact the log (in the background) once it holds more than this many
+    /// operations and twice the live state.
+    #[arg(long, env = "TYPEAHEAD_COMPACT_MIN_OPS", default_value_t = 100_000)]
+    compact_min_ops: u64,
     /// MiB of request bodies in flight at once; a request past it gets 503
     /// `overloaded` without its body being read (at least 16).
     #[arg(long, env = "TYPEAHEAD_BODY_BUDGET_MIB", default_value_t = 64)]
@@ -90,6 +94,7 @@ pub fn run(a: ServeArgs) -> anyhow::Result<()> {
             max_tries: a.max_tries,
             max_stacks: a.max_stacks,
             max_caches: a.max_caches,
+            compact_min_ops: a.compact_min_ops.max(1),
         },
         conn_limits: typeahead::server::ConnLimits {
             header_read: Duration::from_secs(a.header_timeout.max(1)),

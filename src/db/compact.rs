@@ -16,8 +16,9 @@ use super::{State, TrieIndex, Value};
 use crate::store::{Op, Store};
 use crate::sync::Snapshot;
 
-/// History must exceed this many operations before compaction is worth it.
-pub(super) const MIN_OPS: u64 = 100_000;
+/// History must exceed this many operations before compaction is worth it,
+/// by default ([`crate::db::Limits::compact_min_ops`]).
+pub const MIN_OPS: u64 = 100_000;
 
 /// The live state at one moment, ready to be written as operations.
 pub(super) struct Frozen {
@@ -47,8 +48,8 @@ pub(super) fn live_ops(state: &State) -> u64 {
 }
 
 /// Whether `history` operations are worth rewriting into `live` ones.
-pub(super) fn worth_it(history: u64, live: u64) -> bool {
-    history >= MIN_OPS && history > 2 * live
+pub(super) fn worth_it(history: u64, live: u64, min_ops: u64) -> bool {
+    history >= min_ops && history > 2 * live
 }
 
 impl Frozen {
@@ -149,7 +150,7 @@ impl Frozen {
 /// after.
 pub(super) fn compact_if_worth_it(state: &State, store: &mut dyn Store, history: u64) -> u64 {
     let live = live_ops(state);
-    if !worth_it(history, live) {
+    if !worth_it(history, live, state.limits.compact_min_ops) {
         return history;
     }
     let started = std::time::Instant::now();
@@ -174,7 +175,7 @@ pub(super) fn compact_if_worth_it(state: &State, store: &mut dyn Store, history:
 /// While running, after a group: starts a background rewrite when the
 /// operations appended since the last one (`history`) have grown much
 /// larger than the live state, and resets `history` to what the new file
-/// will hold. The live count is only taken every [`MIN_OPS`] / 4 operations.
+/// will hold. The live count is only taken every quarter of the threshold.
 pub(super) fn maybe_start(
     state: &State,
     store: &mut dyn Store,
@@ -184,9 +185,11 @@ pub(super) fn maybe_start(
     if *history < *next_check {
         return;
     }
+    let min_ops = state.limits.compact_min_ops;
+    let step = (min_ops / 4).max(1);
     let live = live_ops(state);
-    if !worth_it(*history, live) {
-        *next_check = *history + MIN_OPS / 4;
+    if !worth_it(*history, live, min_ops) {
+        *next_check = *history + step;
         return;
     }
     let frozen = Frozen::capture(state);
@@ -199,12 +202,12 @@ pub(super) fn maybe_start(
                 "compacting the log in the background"
             );
             *history = live;
-            *next_check = live + MIN_OPS / 4;
+            *next_check = live + step;
         }
-        Ok(false) => *next_check = *history + MIN_OPS / 4,
+        Ok(false) => *next_check = *history + step,
         Err(e) => {
             tracing::warn!(error = %e, "could not start compacting the log");
-            *next_check = *history + MIN_OPS;
+            *next_check = *history + min_ops;
         }
     }
 }

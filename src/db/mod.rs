@@ -34,6 +34,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::store::{LoadStats, Store, StoreError};
 use crate::sync::{Cache, Index, Stack};
 pub use crate::value::Value;
+pub use compact::MIN_OPS as COMPACT_MIN_OPS;
 pub use idempotency::{fingerprint, IdemKey, WINDOW as IDEMPOTENCY_WINDOW};
 
 /// A trie of JSON values.
@@ -254,6 +255,9 @@ pub struct Limits {
     pub max_stacks: usize,
     /// Most caches.
     pub max_caches: usize,
+    /// The log is compacted once its history passes this many operations
+    /// and twice the live state.
+    pub compact_min_ops: u64,
 }
 
 impl Default for Limits {
@@ -262,6 +266,7 @@ impl Default for Limits {
             max_tries: 10_000,
             max_stacks: 10_000,
             max_caches: 10_000,
+            compact_min_ops: compact::MIN_OPS,
         }
     }
 }

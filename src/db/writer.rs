@@ -29,7 +29,7 @@ pub(super) fn run(
     mut rx: mpsc::Receiver<Request>,
     mut history: u64,
 ) {
-    let mut next_check = compact::MIN_OPS;
+    let mut next_check = state.limits.compact_min_ops;
     while let Some(first) = rx.blocking_recv() {
         let mut requests = vec![first];
         let mut bytes = requests[0].command.weight();
