@@ -5,7 +5,8 @@
 //! yielded: nothing below the prefix is visited before it is needed, and no
 //! subtree is empty (the trie prunes), so every step leads to output.
 
-use super::node::{Bucket, Inner, Node, Pos, WINDOW};
+use super::bucket::{Bucket, Pos, WINDOW};
+use super::node::{Inner, Node};
 use super::values::Values;
 use smallvec::SmallVec;
 

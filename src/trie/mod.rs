@@ -55,12 +55,16 @@
 //! and every copy-on-write copies, a bigger bucket (insert throughput falls
 //! from 512 on).
 
+mod big;
+mod bucket;
 mod iter;
 mod node;
 mod prefetch;
+mod sparse;
 #[cfg(test)]
 mod tests;
 mod values;
+mod varint;
 
 use std::sync::Arc;
 
