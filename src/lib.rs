@@ -26,4 +26,4 @@ pub mod trie;
 pub mod users;
 
 pub use sync::{Cache, Index, Snapshot, Stack};
-pub use trie::{Matches, MemoryReport, Trie, TrieError, Values};
+pub use trie::{MemoryReport, Suggestions, Trie, TrieError, Values};

@@ -295,7 +295,7 @@ impl<V: Clone + Ord> Index<V> {
     }
 
     /// Up to `limit` entries under `prefix` in the current snapshot.
-    pub fn suggest(&self, prefix: &str, limit: usize) -> crate::Matches<V> {
+    pub fn suggest(&self, prefix: &str, limit: usize) -> crate::Suggestions<V> {
         self.read(|s| s.trie.suggest(prefix, limit))
     }
 

@@ -51,7 +51,7 @@ pub(crate) struct Bucket<V> {
     pub(super) data: Vec<u8>,
     pub(crate) values: Vec<V>,
     /// Bytes of `data` that are records (the index follows). Positions in
-    /// a bucket are 32-bit at most (see [`WIDE_POSITION`]).
+    /// a bucket are 32-bit at most (see [`WIDE_POSITION`](super::sparse::WIDE_POSITION)).
     records_len: u32,
     keys: u32,
     pub(super) big: Vec<Arc<BigValues<V>>>,

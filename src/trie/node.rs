@@ -1,5 +1,5 @@
 //! The trie's shape: [`Node`], either a path-compressed [`Inner`] node or
-//! a leaf [`Bucket`](super::bucket::Bucket), and the walks over it.
+//! a leaf [`Bucket`], and the walks over it.
 //!
 //! # What it owns
 //! Inner nodes (their compressed [`Prefix`], child bitmap and children),

@@ -31,9 +31,9 @@ fn tutorial_example() {
     t.assert_invariants();
 }
 
-/// `Matches` reads the same however it is read, and compares with pairs.
+/// `Suggestions` reads the same however it is read, and compares with pairs.
 #[test]
-fn matches_accessors_agree() {
+fn suggestions_accessors_agree() {
     let mut t = Trie::new();
     for (k, v) in [("go", 1), ("git", 2), ("gob", 3), ("go", 4)] {
         t.insert(k, v).unwrap();
