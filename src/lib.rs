@@ -16,6 +16,14 @@
 //!   lists, for the demo and the benchmarks.
 //!
 //! Dependencies point down this list, never up.
+//!
+//! # Public API
+//! The types a caller of the engine needs are re-exported here: [`Trie`]
+//! with its answers ([`Suggestions`] from [`Trie::suggest`], [`PrefixIter`]
+//! from [`Trie::iter_prefix`], [`Values`] from [`Trie::get`]), errors
+//! ([`TrieError`]) and memory report ([`MemoryReport`], [`HeapSize`]); the
+//! shared handles [`Index`] (with [`IndexWriter`], [`Snapshot`] and
+//! [`Stats`]), [`Stack`], and [`Cache`] (with [`Overflow`]).
 
 pub mod db;
 pub mod import;
@@ -25,5 +33,5 @@ pub mod sync;
 pub mod trie;
 pub mod users;
 
-pub use sync::{Cache, Index, Snapshot, Stack};
-pub use trie::{MemoryReport, Suggestions, Trie, TrieError, Values};
+pub use sync::{Cache, Index, IndexWriter, Overflow, Snapshot, Stack, Stats};
+pub use trie::{HeapSize, MemoryReport, PrefixIter, Suggestions, Trie, TrieError, Values};
