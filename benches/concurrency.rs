@@ -1,13 +1,13 @@
 //! Suggest throughput under 1..16 reader threads, with and without one writer
 //! inserting and removing at full speed: `typeahead::Index` against the
-//! textbook `RwLock<Trie>`, a `Mutex<Trie>`, `crossbeam_skiplist::SkipMap`
-//! and `scc::TreeIndex` (range scans over (key, id) pairs).
+//! textbook `RwLock<Trie>`, a `Mutex<Trie>` and `crossbeam_skiplist::SkipMap`
+//! (range scans over (key, id) pairs).
 //! Run: `cargo bench --bench concurrency` (`-- --test` for a quick smoke run).
 //! Knobs for short runs and diagnosis (docs/benchmarks.md): `READERS=1,2,4`,
-//! `RETENTION_ONLY=1` (skip the table), `WRITE_BATCH=n`, `PAIRS=n`
-//! (`PAIRS=0`: no retention), `RETENTION=windows|both`, `SLOTS=n`,
-//! `SLOT_MS=n`, and `RETENTION_ONLY=1 PROFILE=writer|alone` (one reader for
-//! 10 s, to attach `perf record -p` to).
+//! `RETENTION_ONLY=1` (skip the table), `WRITE_BATCH=n`, `SLOTS=n`
+//! (`SLOTS=0`: no retention), `SLOT_MS=n`, and
+//! `RETENTION_ONLY=1 PROFILE=writer|alone` (one reader for 10 s, to attach
+//! `perf record -p` to).
 //!
 //! Every contender answers the same prefixes with limit 10 and counts the
 //! entries (no allocation per entry for anyone). Reads/s is summed over the
@@ -143,30 +143,6 @@ impl Contender for Skip {
     }
 }
 
-struct Scc(scc::TreeIndex<(String, u64), ()>);
-impl Contender for Scc {
-    fn name(&self) -> &'static str {
-        "scc TreeIndex"
-    }
-    fn suggest(&self, q: &str) -> usize {
-        let guard = scc::ebr::Guard::new();
-        self.0
-            .range((q.to_owned(), 0).., &guard)
-            .take_while(|(k, _)| k.0.starts_with(q))
-            .take(LIMIT)
-            .count()
-    }
-    fn write(&self, ops: &[(String, u64)], insert: bool) {
-        for (k, v) in ops {
-            if insert {
-                let _ = self.0.insert((k.clone(), *v), ());
-            } else {
-                self.0.remove(&(k.clone(), *v));
-            }
-        }
-    }
-}
-
 struct Run {
     reads_per_s: f64,
     p99_ns: f64,
@@ -229,17 +205,15 @@ impl<'a> Writes<'a> {
     }
 }
 
-/// Reads/s of `readers` threads on `c` beside `neighbour`; `private` is the
-/// writer's target for [`Neighbour::PrivateWriter`] (ignored otherwise).
+/// Reads/s of `readers` threads on `c`, alone or beside a writer to `c`.
 fn measure(
     c: &Arc<dyn Contender>,
-    private: &Arc<dyn Contender>,
     w: &Arc<Workload>,
     readers: usize,
     neighbour: Neighbour,
     window: Duration,
 ) -> Run {
-    let writer = matches!(neighbour, Neighbour::Writer | Neighbour::PrivateWriter);
+    let writer = neighbour == Neighbour::Writer;
     let stop = Arc::new(AtomicBool::new(false));
     let handles: Vec<_> = (0..readers)
         .map(|r| {
@@ -264,12 +238,7 @@ fn measure(
         })
         .collect();
     let writer_handle = writer.then(|| {
-        let target = if neighbour == Neighbour::PrivateWriter {
-            private
-        } else {
-            c
-        };
-        let (c, w, stop) = (Arc::clone(target), Arc::clone(w), Arc::clone(&stop));
+        let (c, w, stop) = (Arc::clone(c), Arc::clone(w), Arc::clone(&stop));
         std::thread::spawn(move || {
             let mut n = 0u64;
             let mut writes = Writes::new(&w);
@@ -279,16 +248,6 @@ fn measure(
                 }
             }
             n
-        })
-    });
-    let spinner = (neighbour == Neighbour::Spinner).then(|| {
-        let stop = Arc::clone(&stop);
-        std::thread::spawn(move || {
-            let mut x = 1u64;
-            while !stop.load(Ordering::Relaxed) {
-                x = spin(x);
-            }
-            x
         })
     });
     let start = Instant::now();
@@ -304,9 +263,6 @@ fn measure(
     }
     let secs = start.elapsed().as_secs_f64();
     let writes = writer_handle.map_or(0, |h| h.join().expect("writer"));
-    if let Some(h) = spinner {
-        h.join().expect("spinner");
-    }
     Run {
         reads_per_s: total as f64 / secs,
         p99_ns: if samples.is_empty() {
@@ -508,13 +464,6 @@ fn main() {
             }
             Arc::new(Skip(m))
         }),
-        Box::new(|| {
-            let m = scc::TreeIndex::new();
-            for (k, v) in &w.entries {
-                let _ = m.insert((k.clone(), *v), ());
-            }
-            Arc::new(Scc(m))
-        }),
     ];
     // RETENTION_ONLY=1 skips the table (for short runs).
     let table = std::env::var_os("RETENTION_ONLY").is_none();
@@ -530,7 +479,7 @@ fn main() {
             .enumerate()
         {
             for &t in &threads {
-                per[wi].push(measure(&c, &c, &w, t, neighbour, window));
+                per[wi].push(measure(&c, &w, t, neighbour, window));
             }
         }
         results.push(per);
@@ -592,10 +541,9 @@ fn main() {
             }
         }
     }
-    // PAIRS=n overrides the rounds per reader count of the windowed method;
-    // PAIRS=0 skips the retention rounds.
-    let pairs = env_usize("PAIRS").unwrap_or(if smoke() { 1 } else { 7 });
-    if pairs == 0 {
+    // SLOTS=0 skips the retention rounds.
+    let slots = env_usize("SLOTS").unwrap_or(if smoke() { 4 } else { 40 });
+    if slots == 0 {
         return;
     }
     println!(
@@ -603,14 +551,10 @@ fn main() {
         cores.saturating_sub(1)
     );
     // The table's two cells for one reader count are seconds apart, and this
-    // machine's speed drifts; retention is measured again, by default with
-    // the readers running throughout and the neighbour switched on and off
-    // every 100 ms, 40 (off, on) pairs, the median pair ratio reported
-    // (`toggled`; `SLOTS=n`, `SLOT_MS=n`). `RETENTION=windows` uses the
-    // older method instead (`PAIRS` alternating rounds of 1 s windows, a
-    // fresh set of threads per window), `RETENTION=both` runs both. Toggled
-    // medians agree from run to run far better than the windows' (figures
-    // in docs/benchmarks.md).
+    // machine's speed drifts; retention is measured again with the readers
+    // running throughout and the neighbour switched on and off every 100 ms,
+    // 40 (off, on) pairs, the median pair ratio reported (`toggled`;
+    // `SLOTS=n`, `SLOT_MS=n`).
     // A CPU-only spinner in the writer's place is the control: what the
     // readers lose to any busy neighbour core on this machine (shared
     // physical cores, frequency), as opposed to what the writer's work costs.
@@ -627,7 +571,7 @@ fn main() {
         };
         println!("profile: measuring now");
         std::io::Write::flush(&mut std::io::stdout()).expect("stdout");
-        let r = measure(&ours, &private, &w, 1, n, Duration::from_secs(10));
+        let r = measure(&ours, &w, 1, n, Duration::from_secs(10));
         println!(
             "reads/s {:.0}k, writes/s {:.0}k",
             r.reads_per_s / 1e3,
@@ -635,73 +579,38 @@ fn main() {
         );
         return;
     }
-    let method = std::env::var("RETENTION").unwrap_or_default();
-    if method != "windows" {
-        let slots = env_usize("SLOTS").unwrap_or(if smoke() { 4 } else { 40 });
-        let slot =
-            Duration::from_millis(
-                env_usize("SLOT_MS").unwrap_or(if smoke() { 20 } else { 100 }) as u64,
-            );
-        println!("toggled: the neighbour runs in every other slot of {slot:?}; medians of {slots} (off, on) pairs");
-        for &t in threads.iter().filter(|&&t| t < cores) {
-            for (label, n) in [
-                ("the writer", Neighbour::Writer),
-                ("a CPU-only spinner (control)", Neighbour::Spinner),
-                (
-                    "the same writer on a private copy (control)",
-                    Neighbour::PrivateWriter,
-                ),
-            ] {
-                let (mut total, each, mut writes) = toggled(&ours, &private, &w, t, n, slot, slots);
-                let writes = match n {
-                    Neighbour::Writer | Neighbour::PrivateWriter => {
-                        format!("; writer {:.0}k writes/s", median(&mut writes) / 1e3)
-                    }
-                    _ => String::new(),
-                };
-                let mut per_reader: Vec<f64> = (0..t)
-                    .map(|r| median(&mut each.iter().map(|p| p[r]).collect::<Vec<_>>()))
-                    .collect();
-                per_reader.sort_by(f64::total_cmp);
-                let (lo, hi) = (percentile(&mut total, 0.1), percentile(&mut total, 0.9));
-                println!(
-                    "  {t} readers beside {label}: {:.1}% (p10-p90 {:.0}%-{:.0}%); readers' own medians {:.0}%-{:.0}%{writes}",
-                    median(&mut total) * 100.0,
-                    lo * 100.0,
-                    hi * 100.0,
-                    per_reader[0] * 100.0,
-                    per_reader[t - 1] * 100.0
-                );
-            }
-        }
-        if method.is_empty() {
-            return;
-        }
-    }
+    let slot = Duration::from_millis(
+        env_usize("SLOT_MS").unwrap_or(if smoke() { 20 } else { 100 }) as u64,
+    );
+    println!("toggled: the neighbour runs in every other slot of {slot:?}; medians of {slots} (off, on) pairs");
     for &t in threads.iter().filter(|&&t| t < cores) {
-        let (mut with_writer, mut with_spinner, mut with_private) =
-            (Vec::new(), Vec::new(), Vec::new());
-        for _ in 0..pairs {
-            let run = |n| measure(&ours, &private, &w, t, n, window).reads_per_s;
-            let alone = run(Neighbour::Nothing);
-            with_writer.push(run(Neighbour::Writer) / alone);
-            with_spinner.push(run(Neighbour::Spinner) / alone);
-            with_private.push(run(Neighbour::PrivateWriter) / alone);
-        }
-        for (label, ratios) in [
-            ("the writer", &mut with_writer),
-            ("a CPU-only spinner (control)", &mut with_spinner),
+        for (label, n) in [
+            ("the writer", Neighbour::Writer),
+            ("a CPU-only spinner (control)", Neighbour::Spinner),
             (
                 "the same writer on a private copy (control)",
-                &mut with_private,
+                Neighbour::PrivateWriter,
             ),
         ] {
-            ratios.sort_by(f64::total_cmp);
+            let (mut total, each, mut writes) = toggled(&ours, &private, &w, t, n, slot, slots);
+            let writes = match n {
+                Neighbour::Writer | Neighbour::PrivateWriter => {
+                    format!("; writer {:.0}k writes/s", median(&mut writes) / 1e3)
+                }
+                _ => String::new(),
+            };
+            let mut per_reader: Vec<f64> = (0..t)
+                .map(|r| median(&mut each.iter().map(|p| p[r]).collect::<Vec<_>>()))
+                .collect();
+            per_reader.sort_by(f64::total_cmp);
+            let (lo, hi) = (percentile(&mut total, 0.1), percentile(&mut total, 0.9));
             println!(
-                "  {t} readers beside {label}: {:.0}% of read-only throughput (median of {pairs} alternating rounds; range {:.0}%-{:.0}%)",
-                ratios[ratios.len() / 2] * 100.0,
-                ratios[0] * 100.0,
-                ratios[ratios.len() - 1] * 100.0
+                "  {t} readers beside {label}: {:.1}% (p10-p90 {:.0}%-{:.0}%); readers' own medians {:.0}%-{:.0}%{writes}",
+                median(&mut total) * 100.0,
+                lo * 100.0,
+                hi * 100.0,
+                per_reader[0] * 100.0,
+                per_reader[t - 1] * 100.0
             );
         }
     }

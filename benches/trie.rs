@@ -335,7 +335,7 @@ fn main() {
         );
     }
     println!(
-        "(p50: each design's suggest as its API answers: ours a `Matches` (all keys in one shared string),"
+        "(p50: each design's suggest as its API answers: ours a `Suggestions` (all keys in one shared string),"
     );
     println!(" the others a Vec with a String per entry; buf p50: every design writes the same answers into");
     println!(" one reused buffer, no allocation per entry, as the server does; x: the design's figure over ours)");

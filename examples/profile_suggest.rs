@@ -46,7 +46,7 @@ fn main() {
         .unwrap_or(2_000_000)
         .max(1);
     // ITER=1 reads the walk an entry at a time (`next_entry`), as the
-    // concurrency bench's readers do, instead of collecting a `Matches`.
+    // concurrency bench's readers do, instead of collecting a `Suggestions`.
     // (Each way is timed by its own copy of the loop: sharing one changes
     // how `query` itself compiles, adding instructions under callgrind.)
     let (mut ns, mut total) = if std::env::var("ITER").is_ok() {

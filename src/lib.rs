@@ -18,6 +18,15 @@
 //!   from the bundled census name lists, for the demo and the benchmarks.
 //! - [`server`]: the HTTP/JSON API (axum on a hyper-util connection loop),
 //!   import routes, metrics, OpenAPI, the demo page.
+//!
+//! # Public API
+//! The types a caller of the engine needs are re-exported here: [`Trie`]
+//! with its answers ([`Suggestions`] from [`Trie::suggest`], [`PrefixIter`]
+//! from [`Trie::iter_prefix`], [`Values`] from [`Trie::get`]), errors
+//! ([`TrieError`]) and memory report ([`MemoryReport`], [`HeapSize`]); the
+//! shared handles [`Index`] (with [`IndexWriter`], [`Snapshot`] and
+//! [`Stats`]), [`Stack`], and [`Cache`] (with [`Overflow`]); and [`Value`],
+//! the JSON value the server stores.
 
 pub mod db;
 pub mod import;
@@ -30,6 +39,6 @@ pub mod trie;
 pub mod users;
 pub mod value;
 
-pub use sync::{Cache, Index, Snapshot, Stack};
-pub use trie::{Matches, MemoryReport, Trie, TrieError, Values};
+pub use sync::{Cache, Index, IndexWriter, Overflow, Snapshot, Stack, Stats};
+pub use trie::{HeapSize, MemoryReport, PrefixIter, Suggestions, Trie, TrieError, Values};
 pub use value::{Value, ValueError};

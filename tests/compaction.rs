@@ -93,7 +93,7 @@ fn a_kill_during_compaction_loses_nothing_acknowledged() {
     use std::sync::Arc;
     const CLIENTS: usize = 8;
     let mut server = Server::start_with(&["--compact-min-ops", "2000"]);
-    let mut acked = vec![0i64; CLIENTS];
+    let mut acked = [0i64; CLIENTS];
     for round in 0..4u64 {
         let stop = Arc::new(AtomicBool::new(false));
         let base = server.base.clone();

@@ -15,6 +15,15 @@ use std::hash::{BuildHasher, Hash};
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 /// An increment would overflow `i64`; the value was left unchanged.
+///
+/// # Examples
+/// ```
+/// let c: typeahead::Cache<String, i64> = typeahead::Cache::new();
+/// c.set("n".into(), i64::MAX - 1);
+/// let err = c.incr("n".into(), 2).unwrap_err();
+/// assert_eq!(err, typeahead::Overflow { current: i64::MAX - 1, by: 2 });
+/// assert_eq!(c.get("n"), Some(i64::MAX - 1));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("increment by {by} would overflow the value {current}")]
 pub struct Overflow {

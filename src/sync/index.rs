@@ -34,6 +34,18 @@ use std::sync::{Mutex, MutexGuard};
 use crate::trie::{Trie, TrieError};
 
 /// An immutable version of the trie, as published by a writer.
+///
+/// # Examples
+/// ```
+/// let index = typeahead::Index::new();
+/// index.insert("go", 1).unwrap();
+/// let snapshot = index.snapshot();
+/// index.insert("gopher", 2).unwrap();
+/// // A held snapshot keeps reading the version it was taken at.
+/// assert_eq!(snapshot.version(), 1);
+/// assert_eq!(snapshot.trie().suggest("go", 10), [("go", 1)]);
+/// assert_eq!(index.snapshot().trie().len(), 2);
+/// ```
 #[derive(Debug)]
 pub struct Snapshot<V> {
     trie: Trie<V>,
@@ -80,6 +92,15 @@ impl<V> Snapshot<V> {
 }
 
 /// Size and version of a snapshot.
+///
+/// # Examples
+/// ```
+/// let index = typeahead::Index::new();
+/// index.insert("go", 1).unwrap();
+/// index.insert("go", 2).unwrap();
+/// let want = typeahead::Stats { keys: 1, entries: 2, version: 2 };
+/// assert_eq!(index.stats(), want);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Stats {
     /// Distinct keys.
@@ -258,7 +279,7 @@ impl<V: Clone + Ord> Index<V> {
     }
 
     /// True when both handles share one index.
-    pub fn same_as(&self, other: &Self) -> bool {
+    pub(crate) fn same_as(&self, other: &Self) -> bool {
         Arc::ptr_eq(&self.shared, &other.shared)
     }
 
@@ -295,7 +316,7 @@ impl<V: Clone + Ord> Index<V> {
     }
 
     /// Up to `limit` entries under `prefix` in the current snapshot.
-    pub fn suggest(&self, prefix: &str, limit: usize) -> crate::Matches<V> {
+    pub fn suggest(&self, prefix: &str, limit: usize) -> crate::Suggestions<V> {
         self.read(|s| s.trie.suggest(prefix, limit))
     }
 
@@ -329,7 +350,7 @@ impl<V: Clone + Ord> Index<V> {
     /// [`Index::discard`]. This is the group-commit path: a durable writer
     /// stages a batch, makes it durable, then publishes. `f` returns whether
     /// it changed anything along with its result.
-    pub fn stage<R>(&self, f: impl FnOnce(&mut Trie<V>) -> (bool, R)) -> R {
+    pub(crate) fn stage<R>(&self, f: impl FnOnce(&mut Trie<V>) -> (bool, R)) -> R {
         let mut staged = self.lock_writer();
         let (changed, result) = f(&mut staged.trie);
         staged.dirty |= changed;
@@ -338,13 +359,13 @@ impl<V: Clone + Ord> Index<V> {
 
     /// Publishes the staged changes as one new version; returns the version
     /// readers now see.
-    pub fn publish(&self) -> u64 {
+    pub(crate) fn publish(&self) -> u64 {
         let mut w = self.write();
         w.publish_staged()
     }
 
     /// Throws the staged changes away (back to the published snapshot).
-    pub fn discard(&self) {
+    pub(crate) fn discard(&self) {
         let mut staged = self.lock_writer();
         if staged.dirty {
             staged.trie = self.snapshot().trie.clone();
@@ -383,6 +404,22 @@ impl<V: Clone + Ord> Index<V> {
 /// Exclusive access to the index's writer copy. Changes are invisible to
 /// readers until [`IndexWriter::publish`]; dropping the writer without
 /// publishing discards them (and anything staged before it).
+///
+/// # Examples
+/// ```
+/// let index = typeahead::Index::new();
+/// let mut batch = index.write();
+/// batch.insert("go", 1).unwrap();
+/// batch.insert("git", 2).unwrap();
+/// assert!(index.get("go").is_empty()); // not published yet
+/// assert_eq!(batch.publish(), 1); // both at once, as version 1
+/// assert_eq!(index.get("go"), [1]);
+///
+/// let mut batch = index.write();
+/// batch.remove_key("go");
+/// drop(batch); // unpublished: thrown away
+/// assert_eq!(index.get("go"), [1]);
+/// ```
 pub struct IndexWriter<'a, V: Clone + Ord> {
     shared: &'a Shared<V>,
     staged: MutexGuard<'a, Staged<V>>,
@@ -492,115 +529,4 @@ impl<V: Clone + Ord> Drop for IndexWriter<'_, V> {
 }
 
 #[cfg(all(test, not(typeahead_loom)))]
-mod tests {
-    use super::*;
-
-    use crate::trie::PREFETCHES;
-
-    fn warmed() -> u64 {
-        WARMED.with(|w| w.get())
-    }
-
-    /// A new version names the lines its writer created (capped), version 0
-    /// names none, and reads that warm each new version, on more indexes in
-    /// turn than [`SEEN`] remembers, still read the right versions. Small
-    /// enough for Miri, which runs it over the prefetch.
-    #[test]
-    fn versions_name_their_new_lines_and_warmed_reads_agree() {
-        let indexes: Vec<Index<u64>> = (0..SEEN_SLOTS + 2).map(|_| Index::new()).collect();
-        assert!(indexes[0].snapshot().fresh.is_empty());
-        for round in 0..4u64 {
-            for (n, index) in indexes.iter().enumerate() {
-                let key = format!("k{n}-{round}");
-                index.insert(&key, round).unwrap();
-                let s = index.snapshot();
-                assert_eq!(!s.fresh.is_empty(), PREFETCHES);
-                assert!(s.fresh.len() <= FRESH_LINES);
-                assert_eq!(s.version(), round + 1);
-                assert_eq!(index.get(&key), [round]);
-                assert_eq!(
-                    index.suggest(&format!("k{n}-"), 10).len(),
-                    round as usize + 1
-                );
-            }
-        }
-    }
-
-    /// A thread warms each version once, however many versions follow one
-    /// another (a freed snapshot's memory is often the next one's, which
-    /// must not pass for a version already seen).
-    #[test]
-    fn each_new_version_is_warmed_once_per_thread() {
-        let index = Index::<u64>::new();
-        for i in 0..200u64 {
-            index.insert(&format!("key{i}"), i).unwrap();
-            let before = warmed();
-            assert_eq!(index.get(&format!("key{i}")), [i]);
-            assert_eq!(index.suggest("key", 3).len(), 3.min(i as usize + 1));
-            assert_eq!(index.snapshot().version(), i + 1);
-            assert_eq!(warmed() - before, 1, "version {}", i + 1);
-        }
-    }
-
-    /// Up to [`SEEN_SLOTS`] indexes read in turn are warmed once each; one
-    /// more, and every read warms again.
-    #[test]
-    fn a_thread_remembers_seen_slots_indexes() {
-        for (count, rewarms) in [(SEEN_SLOTS, false), (SEEN_SLOTS + 1, true)] {
-            let indexes: Vec<Index<u64>> = (0..count).map(|_| Index::new()).collect();
-            for index in &indexes {
-                index.insert("k", 1).unwrap();
-                index.get("k");
-            }
-            let before = warmed();
-            for _ in 0..3 {
-                for index in &indexes {
-                    assert_eq!(index.get("k"), [1]);
-                }
-            }
-            let expected = if rewarms { 3 * count as u64 } else { 0 };
-            assert_eq!(warmed() - before, expected, "{count} indexes");
-        }
-    }
-
-    /// A batch that copies more than [`FRESH_LINES`] lines names only that
-    /// many.
-    #[test]
-    fn a_big_batch_names_at_most_the_cap() {
-        let index = Index::<u64>::new();
-        let mut w = index.write();
-        for i in 0..3000 {
-            w.insert(&format!("{i:x}-key"), i).unwrap();
-        }
-        w.publish();
-        let expected = if PREFETCHES { FRESH_LINES } else { 0 };
-        assert_eq!(index.snapshot().fresh.len(), expected);
-    }
-
-    /// The 128-byte blocks (line pairs) of a field.
-    fn blocks(offset: usize, size: usize) -> std::ops::RangeInclusive<usize> {
-        offset / 128..=(offset + size - 1) / 128
-    }
-
-    /// Every read loads `published`; every write dirties `writer` (see
-    /// [`Lines`]). No 128-byte block may hold bytes of both, and `Shared`
-    /// must start a block, so that the `Arc` counters in front of it (bumped
-    /// by every `Index::clone`) sit in a block of their own too.
-    #[test]
-    fn snapshot_pointer_shares_no_line_pair_with_the_writer() {
-        let index = Index::<u64>::new();
-        let writer = blocks(
-            std::mem::offset_of!(Shared<u64>, writer),
-            std::mem::size_of_val(&index.shared.writer),
-        );
-        let published = blocks(
-            std::mem::offset_of!(Shared<u64>, published),
-            std::mem::size_of_val(&index.shared.published),
-        );
-        assert!(
-            writer.end() < published.start() || published.end() < writer.start(),
-            "writer in blocks {writer:?}, snapshot pointer in {published:?}"
-        );
-        assert_eq!(std::mem::align_of::<Shared<u64>>(), 128);
-    }
-}
+mod tests;

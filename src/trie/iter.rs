@@ -1,11 +1,15 @@
-//! Ordered prefix iteration.
+//! Ordered prefix iteration: [`PrefixIter`], the streaming walk that
+//! [`Trie::iter_prefix`](super::Trie::iter_prefix) returns, and
+//! [`Suggestions`], the collected answer of
+//! [`Trie::suggest`](super::Trie::suggest).
 //!
-//! [`Suggestions`] walks the subtree under a prefix depth-first with an
+//! [`PrefixIter`] walks the subtree under a prefix depth-first with an
 //! explicit stack, so the work done is the descent to the prefix plus what is
 //! yielded: nothing below the prefix is visited before it is needed, and no
 //! subtree is empty (the trie prunes), so every step leads to output.
 
-use super::node::{Bucket, Inner, Node, Pos, WINDOW};
+use super::bucket::{Bucket, Pos, WINDOW};
+use super::node::{Inner, Node};
 use super::values::Values;
 use smallvec::SmallVec;
 
@@ -41,12 +45,12 @@ const KEY_INLINE: usize = 64;
 /// in the order each key's values were added.
 ///
 /// Three ways to read it, cheapest first:
-/// - [`Suggestions::next_key`]: one key at a time with all its values,
+/// - [`PrefixIter::next_key`]: one key at a time with all its values,
 ///   the key borrowed from an internal buffer;
-/// - [`Suggestions::next_entry`]: one (key, value) entry at a time, the key
+/// - [`PrefixIter::next_entry`]: one (key, value) entry at a time, the key
 ///   borrowed (what a server writing JSON wants);
 /// - [`Iterator::next`]: owned entries, a `String` per entry.
-pub struct Suggestions<'a, V> {
+pub struct PrefixIter<'a, V> {
     /// The current path. With the stack inline too, a walk allocates
     /// nothing of its own.
     key: SmallVec<[u8; KEY_INLINE]>,
@@ -55,7 +59,7 @@ pub struct Suggestions<'a, V> {
     current: Values<'a, V>,
 }
 
-impl<'a, V> Suggestions<'a, V> {
+impl<'a, V> PrefixIter<'a, V> {
     #[inline]
     pub(crate) fn new(root: &'a Node<V>, prefix: &'a [u8]) -> Self {
         let mut it = Self::empty();
@@ -70,7 +74,7 @@ impl<'a, V> Suggestions<'a, V> {
     /// docs/design.md).
     #[inline]
     pub(crate) fn empty() -> Self {
-        Suggestions {
+        PrefixIter {
             key: SmallVec::new(),
             stack: SmallVec::new(),
             current: Values::slice(&[]),
@@ -246,7 +250,7 @@ fn starts_with(a: &[u8], b: &[u8]) -> bool {
     a.len() >= b.len() && a.iter().zip(b).all(|(x, y)| x == y)
 }
 
-impl<'a, V> Iterator for Suggestions<'a, V> {
+impl<'a, V> Iterator for PrefixIter<'a, V> {
     type Item = (String, &'a V);
 
     fn next(&mut self) -> Option<Self::Item> {
@@ -262,15 +266,15 @@ impl<'a, V> Iterator for Suggestions<'a, V> {
 /// the values of one key would repeat its text. Here a whole answer is three
 /// allocations, whatever the limit.
 #[derive(Clone, PartialEq, Eq)]
-pub struct Matches<V> {
+pub struct Suggestions<V> {
     text: String,
     /// Each entry's key as a byte range of `text`, and its value.
     entries: Vec<(usize, usize, V)>,
 }
 
-impl<V> Default for Matches<V> {
+impl<V> Default for Suggestions<V> {
     fn default() -> Self {
-        Matches {
+        Suggestions {
             text: String::new(),
             entries: Vec::new(),
         }
@@ -311,11 +315,11 @@ fn push_window(text: &mut Vec<u8>, window: &[u8; WINDOW], len: usize) {
     text.truncate(end);
 }
 
-impl<V> Matches<V> {
+impl<V> Suggestions<V> {
     /// Collects up to `limit` entries from `it`.
     ///
     /// It borrows the walk: a walk is a few hundred bytes, not to be copied.
-    pub(crate) fn collect(it: &mut Suggestions<'_, V>, limit: usize) -> Self
+    pub(crate) fn collect(it: &mut PrefixIter<'_, V>, limit: usize) -> Self
     where
         V: Clone,
     {
@@ -383,7 +387,7 @@ impl<V> Matches<V> {
             text.extend_from_slice(&it.key);
             push_values(&mut entries, values, start..text.len(), limit);
         }
-        Matches {
+        Suggestions {
             text: String::from_utf8(text).expect("stored keys are valid UTF-8"),
             entries,
         }
@@ -419,19 +423,19 @@ impl<V> Matches<V> {
     }
 }
 
-impl<V: std::fmt::Debug> std::fmt::Debug for Matches<V> {
+impl<V: std::fmt::Debug> std::fmt::Debug for Suggestions<V> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_list().entries(self.iter()).finish()
     }
 }
 
-impl<V: PartialEq, K: AsRef<str>, const N: usize> PartialEq<[(K, V); N]> for Matches<V> {
+impl<V: PartialEq, K: AsRef<str>, const N: usize> PartialEq<[(K, V); N]> for Suggestions<V> {
     fn eq(&self, other: &[(K, V); N]) -> bool {
         self == &other[..]
     }
 }
 
-impl<V: PartialEq, K: AsRef<str>> PartialEq<[(K, V)]> for Matches<V> {
+impl<V: PartialEq, K: AsRef<str>> PartialEq<[(K, V)]> for Suggestions<V> {
     fn eq(&self, other: &[(K, V)]) -> bool {
         self.len() == other.len()
             && self
@@ -441,7 +445,7 @@ impl<V: PartialEq, K: AsRef<str>> PartialEq<[(K, V)]> for Matches<V> {
     }
 }
 
-impl<V: PartialEq, K: AsRef<str>> PartialEq<Vec<(K, V)>> for Matches<V> {
+impl<V: PartialEq, K: AsRef<str>> PartialEq<Vec<(K, V)>> for Suggestions<V> {
     fn eq(&self, other: &Vec<(K, V)>) -> bool {
         self == &other[..]
     }

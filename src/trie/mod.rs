@@ -5,6 +5,12 @@
 //! first `m` entries whose key starts with `P`" in key order. It knows nothing
 //! of threads, I/O or JSON; the [`crate::sync`] layer shares it between threads.
 //!
+//! Inside, one file per part: `node` (inner nodes and the walks over them),
+//! `bucket` (the leaves), `sparse` (a bucket's seek index), `varint` (the
+//! records' integers), `values` and `big` (a key's values, few or many),
+//! `iter` (the prefix walk and the collected answer) and `prefetch` (the
+//! crate's one `unsafe`, a cache hint).
+//!
 //! # Why it is built this way
 //! - **Bytes, not chars.** Keys are stored as UTF-8 bytes. UTF-8 byte order is
 //!   Unicode code point order, so a byte-wise trie yields keys in code point
@@ -13,9 +19,9 @@
 //!   to `burst` sorted key suffixes, packed as `varint(len) suffix varint(count)`
 //!   records in one byte vector beside one vector of values (two allocations
 //!   per bucket). A lookup scans the records linearly from the nearest entry
-//!   of a sparse index (buckets average ~29 keys at 1M users, burst 256): a
-//!   sequential scan of one array costs fewer cache misses than a binary
-//!   search over offsets. When a bucket overflows it *bursts* into an
+//!   of a sparse index (`examples/mem_probe` prints how full buckets are;
+//!   see docs/benchmarks.md): a sequential scan of one array costs fewer
+//!   cache misses than a binary search over offsets. When a bucket overflows it *bursts* into an
 //!   inner node whose children are buckets, one per next byte. A bucket costs
 //!   about two bytes per key instead of a node per character, which is what
 //!   keeps the trie near the raw size of its keys.
@@ -25,14 +31,14 @@
 //!   node itself up to 22 bytes, so that a chain of single children costs one
 //!   node, not one per byte, and no extra cache miss.
 //! - **Many values per key.** A key's values stay inline up to 32; above that
-//!   they move to two persistent trees (see `values`), so a write to a key with
+//!   they move to two persistent trees (see `big`), so a write to a key with
 //!   k values costs O(log k), even when a snapshot shares it.
 //! - **Pruning.** Removing the last value of a key removes the key; a bucket or
 //!   node left empty is unlinked at once, so no subtree is ever empty. That is
 //!   also what makes [`Trie::suggest`] cost proportional to the prefix length
 //!   plus the output: every subtree it enters yields at least one entry.
 //! - **Answers without an allocation per entry.** [`Trie::suggest`] returns a
-//!   [`Matches`] (keys written once into one string); [`Trie::iter_prefix`]
+//!   [`Suggestions`] (keys written once into one string); [`Trie::iter_prefix`]
 //!   lends each key from a buffer, which the server uses to write JSON.
 //! - **One `unsafe` hint, fenced.** `prefetch` (a cache hint, in its own
 //!   module, tested under Miri) lets a bucket's values load while its records
@@ -55,16 +61,20 @@
 //! and every copy-on-write copies, a bigger bucket (insert throughput falls
 //! from 512 on).
 
+mod big;
+mod bucket;
 mod iter;
 mod node;
 mod prefetch;
+mod sparse;
 #[cfg(test)]
 mod tests;
 mod values;
+mod varint;
 
 use std::sync::Arc;
 
-pub use iter::{Matches, Suggestions};
+pub use iter::{PrefixIter, Suggestions};
 use node::{Inserted, Node};
 #[cfg(not(typeahead_loom))]
 pub(crate) use prefetch::prefetch_line;
@@ -332,11 +342,11 @@ impl<V: Clone + Ord> Trie<V> {
     /// Up to `limit` entries whose key starts with `prefix`, in key (code
     /// point) order and then in the order each key's values were added. An
     /// empty prefix means every key.
-    /// The answer shares one string for all its keys (see [`Matches`]).
-    pub fn suggest(&self, prefix: &str, limit: usize) -> Matches<V> {
-        let mut it = Suggestions::empty();
+    /// The answer shares one string for all its keys (see [`Suggestions`]).
+    pub fn suggest(&self, prefix: &str, limit: usize) -> Suggestions<V> {
+        let mut it = PrefixIter::empty();
         it.descend(&self.root, prefix.as_bytes());
-        Matches::collect(&mut it, limit)
+        Suggestions::collect(&mut it, limit)
     }
 }
 
@@ -383,8 +393,8 @@ impl<V> Trie<V> {
     /// let keys: Vec<String> = t.iter_prefix("ma").map(|(k, _)| k).collect();
     /// assert_eq!(keys, ["ma", "max"]);
     /// ```
-    pub fn iter_prefix<'a>(&'a self, prefix: &'a str) -> Suggestions<'a, V> {
-        Suggestions::new(&self.root, prefix.as_bytes())
+    pub fn iter_prefix<'a>(&'a self, prefix: &'a str) -> PrefixIter<'a, V> {
+        PrefixIter::new(&self.root, prefix.as_bytes())
     }
 
     /// The cache lines of the nodes this trie holds alone, shallowest first,

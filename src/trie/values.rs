@@ -1,624 +1,116 @@
-//! The values of one key that holds many of them, and [`Values`], the view
-//! of a key's values that [`Trie::get`](super::Trie::get) returns.
+//! How a key's values are held: [`Vals`], owned by an inner node or handed
+//! to a bucket, and [`Values`], the view of a key's values that
+//! [`Trie::get`](super::Trie::get) returns.
 //!
+//! # Why it is built this way
 //! A key's values normally live inline (in its bucket's packed value vector,
 //! or in its inner node), where checking for a duplicate is a scan. A key
 //! that gathers more than [`PROMOTE`] values (a common surname holds
 //! thousands of user ids) moves them to a [`BigValues`]; a key that shrinks
-//! to [`DEMOTE`] values moves back inline (the gap avoids flapping).
-//!
-//! # Why two persistent trees
-//! The writer changes its own copy of the trie while readers hold published
-//! snapshots, so a write to a shared big key copies what it touches
-//! (`Arc::make_mut`). With one contiguous list, that copy, the shift of a
-//! sorted index and a removal were all O(k) in the key's k values: the
-//! thousandth id added to "smith" cost more than the first. Here both parts
-//! are trees of `Arc`ed nodes, and a write copies one root-to-leaf path of
-//! each (O(log k), about 64 pointers per level):
-//! - the **list** holds the values in the order they were added, by
-//!   position, 64 per leaf (a persistent vector, like Clojure's). Positions
-//!   never move: a removal marks the value dead (a bit per leaf slot) instead
-//!   of shifting everything after it, and when dead slots outnumber the live
-//!   ones the key is rebuilt, an O(k) pass paid for by the k/2 removals
-//!   before it (amortized O(1) each);
-//! - the **index** holds the live positions sorted by value (a B+ tree of
-//!   `u32`s, each branch keeping its children's smallest positions), so a
-//!   duplicate check is O(log k) comparisons. Storing positions rather than
-//!   values keeps it at 4 bytes per value, as a sorted `Vec<u32>` would be.
-//!
-//! Memory stays what a contiguous layout costs (a value plus 4 bytes, plus
-//! one small node per 64 values).
+//! to [`DEMOTE`] values moves back inline (the gap avoids flapping). A
+//! [`Values`] hides which of the two it reads, so callers see one iterator
+//! that knows its length.
 
-use std::cmp::Ordering;
 use std::sync::Arc;
+
+use super::big::{BigIter, BigValues};
+use super::node::shrink_if_sparse;
 
 /// Above this many values a key's values move to a [`BigValues`].
 pub(crate) const PROMOTE: usize = 32;
 /// At or below this many values a [`BigValues`] moves back inline.
 pub(crate) const DEMOTE: usize = 8;
 /// A big key keeps copies of its first this-many values inline (see
-/// `node::Bucket`), more than a typical suggestion limit.
+/// `bucket::Bucket`), more than a typical suggestion limit.
 pub(crate) const HEAD: usize = 16;
 const _: () = assert!(DEMOTE < HEAD && HEAD < PROMOTE);
 
-/// Values per list leaf and children per list branch (a power of two).
-const FAN: usize = 64;
-const SHIFT: u32 = FAN.trailing_zeros();
-/// Most positions in an index leaf, and most children of an index branch.
-const INDEX_LEAF: usize = 128;
-const INDEX_FAN: usize = 64;
-
-/// A node of the positional list.
+/// The values of a key kept in an inner node.
 #[derive(Clone, Debug)]
-enum ListNode<V> {
-    /// Up to `FAN` values; bit `i` of `dead` is set when value `i` was removed.
-    Leaf { vals: Vec<V>, dead: u64 },
-    /// Up to `FAN` children, each full but the last, with the number of live
-    /// values under each, so that finding the n-th live value, or the next
-    /// one after a run of removed ones, skips whole subtrees.
-    Branch {
-        children: Vec<Arc<ListNode<V>>>,
-        live: Vec<u32>,
-    },
+pub(crate) enum Vals<V> {
+    Inline(Vec<V>),
+    Big(Arc<BigValues<V>>),
 }
 
-impl<V> ListNode<V> {
-    fn empty(height: u32) -> Self {
-        if height == 0 {
-            ListNode::Leaf {
-                vals: Vec::new(),
-                dead: 0,
-            }
+impl<V> Default for Vals<V> {
+    fn default() -> Self {
+        Vals::Inline(Vec::new())
+    }
+}
+
+impl<V> Vals<V> {
+    pub(crate) fn values(&self) -> Values<'_, V> {
+        match self {
+            Vals::Inline(v) => Values::slice(v),
+            Vals::Big(b) => Values::big(b.iter()),
+        }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        match self {
+            Vals::Inline(v) => v.is_empty(),
+            Vals::Big(b) => b.len() == 0,
+        }
+    }
+
+    pub(super) fn take(&mut self) -> Vec<V>
+    where
+        V: Clone,
+    {
+        match std::mem::take(self) {
+            Vals::Inline(v) => v,
+            Vals::Big(b) => b.to_vec(),
+        }
+    }
+}
+
+impl<V: Clone + Ord> Vals<V> {
+    /// Distinct values in insertion order, inline or big by their number.
+    pub(crate) fn from_vec(v: Vec<V>) -> Self {
+        if v.len() > PROMOTE {
+            Vals::Big(Arc::new(BigValues::from_vec(v)))
         } else {
-            ListNode::Branch {
-                children: Vec::new(),
-                live: Vec::new(),
-            }
+            Vals::Inline(v)
         }
     }
-}
 
-/// A node of the sorted index: positions ordered by the value they hold.
-#[derive(Clone, Debug)]
-enum IndexNode {
-    Leaf(Vec<u32>),
-    /// `mins[i]` is the position of the smallest value under `children[i]`.
-    Branch {
-        mins: Vec<u32>,
-        children: Vec<Arc<IndexNode>>,
-    },
-}
-
-/// Many values of one key: a positional list in insertion order plus a
-/// sorted index of the live positions. Cloning is O(1).
-#[derive(Clone, Debug)]
-pub(crate) struct BigValues<V> {
-    list: Arc<ListNode<V>>,
-    /// Positions used, live or dead.
-    slots: usize,
-    /// Height of the list (0: the root is a leaf).
-    height: u32,
-    index: Arc<IndexNode>,
-    /// Live values.
-    live: usize,
-}
-
-impl<V> BigValues<V> {
-    /// The number of (live) values.
-    pub(crate) fn len(&self) -> usize {
-        self.live
-    }
-
-    /// The leaf holding position `pos`, with the position of its first slot.
-    fn leaf(&self, pos: usize) -> (&[V], u64, usize) {
-        let mut node = &*self.list;
-        let mut h = self.height;
-        loop {
-            match node {
-                ListNode::Leaf { vals, dead } => return (vals, *dead, pos & !(FAN - 1)),
-                ListNode::Branch { children, .. } => {
-                    node = &children[(pos >> (SHIFT * h)) & (FAN - 1)];
-                    h -= 1;
+    pub(super) fn insert(&mut self, value: V) -> bool {
+        match self {
+            // `BigValues::insert` checks for the value itself; cloning the
+            // `Arc`ed struct first is O(1).
+            Vals::Big(b) => Arc::make_mut(b).insert(value),
+            Vals::Inline(v) => {
+                if v.contains(&value) {
+                    return false;
                 }
-            }
-        }
-    }
-
-    /// The value at position `pos` (live or dead).
-    fn at(&self, pos: u32) -> &V {
-        let pos = pos as usize;
-        let (vals, _, base) = self.leaf(pos);
-        &vals[pos - base]
-    }
-
-    /// The live values in the order they were added.
-    pub(crate) fn iter(&self) -> BigIter<'_, V> {
-        BigIter {
-            big: self,
-            pos: 0,
-            leaf: &[],
-            dead: 0,
-            base: 0,
-            remaining: self.live,
-        }
-    }
-
-    /// The live values after the first `skip` of them: O(log k) to start,
-    /// however many removed slots come first.
-    pub(crate) fn iter_from(&self, skip: usize) -> BigIter<'_, V> {
-        let mut it = self.iter();
-        if skip >= self.live {
-            it.pos = self.slots;
-            it.remaining = 0;
-        } else {
-            it.pos = nth_live(&self.list, skip, self.height, 0);
-            it.remaining = self.live - skip;
-        }
-        it
-    }
-
-    /// The first live position at or after `from`, if any.
-    fn seek_live(&self, from: usize) -> Option<usize> {
-        first_live_from(&self.list, from, self.height, 0)
-    }
-
-    /// The heap owned by every stored value, removed ones included (they
-    /// stay in their leaf until the key is rebuilt).
-    pub(crate) fn slot_heap(&self, value_heap: &impl Fn(&V) -> usize) -> usize {
-        fn rec<V>(n: &ListNode<V>, f: &impl Fn(&V) -> usize) -> usize {
-            match n {
-                ListNode::Leaf { vals, .. } => vals.iter().map(f).sum(),
-                ListNode::Branch { children, .. } => children.iter().map(|c| rec(c, f)).sum(),
-            }
-        }
-        rec(&self.list, value_heap)
-    }
-
-    /// Heap bytes held by the two trees (nodes, `Arc` headers, vectors).
-    pub(crate) fn heap_bytes(&self) -> usize {
-        fn list<V>(n: &ListNode<V>) -> usize {
-            let own = 2 * std::mem::size_of::<usize>() + std::mem::size_of::<ListNode<V>>();
-            own + match n {
-                ListNode::Leaf { vals, .. } => vals.capacity() * std::mem::size_of::<V>(),
-                ListNode::Branch { children, live } => {
-                    children.capacity() * std::mem::size_of::<usize>()
-                        + live.capacity() * 4
-                        + children.iter().map(|c| list(c)).sum::<usize>()
+                v.push(value);
+                if v.len() > PROMOTE {
+                    *self = Vals::Big(Arc::new(BigValues::from_vec(std::mem::take(v))));
                 }
+                true
             }
         }
-        fn index(n: &IndexNode) -> usize {
-            let own = 2 * std::mem::size_of::<usize>() + std::mem::size_of::<IndexNode>();
-            own + match n {
-                IndexNode::Leaf(p) => p.capacity() * 4,
-                IndexNode::Branch { mins, children } => {
-                    mins.capacity() * 4
-                        + children.capacity() * std::mem::size_of::<usize>()
-                        + children.iter().map(|c| index(c)).sum::<usize>()
+    }
+
+    pub(super) fn remove(&mut self, value: &V) -> Option<V> {
+        match self {
+            Vals::Big(b) => {
+                if !b.contains(value) {
+                    return None;
                 }
-            }
-        }
-        list(&self.list) + index(&self.index)
-    }
-}
-
-impl<V: Clone> BigValues<V> {
-    /// The live values, cloned, in insertion order.
-    pub(crate) fn to_vec(&self) -> Vec<V> {
-        self.iter().cloned().collect()
-    }
-}
-
-impl<V: Ord> BigValues<V> {
-    /// How the value at `pos` compares with `v`.
-    fn compare_at(&self, pos: u32, v: &V) -> Ordering {
-        self.at(pos).cmp(v)
-    }
-
-    /// True when `v` is one of the values.
-    pub(crate) fn contains(&self, v: &V) -> bool {
-        let mut node = &*self.index;
-        loop {
-            match node {
-                IndexNode::Leaf(ps) => {
-                    return ps.binary_search_by(|&p| self.compare_at(p, v)).is_ok();
+                let removed = Arc::make_mut(b).remove(value);
+                if b.len() <= DEMOTE {
+                    *self = Vals::Inline(self.take());
                 }
-                IndexNode::Branch { mins, children } => {
-                    let i = mins
-                        .partition_point(|&m| self.compare_at(m, v) != Ordering::Greater)
-                        .saturating_sub(1);
-                    node = &children[i];
-                }
+                removed
+            }
+            Vals::Inline(v) => {
+                let pos = v.iter().position(|x| x == value)?;
+                let removed = v.remove(pos);
+                shrink_if_sparse(v);
+                Some(removed)
             }
         }
-    }
-
-    /// Asserts that the index holds exactly the live positions, sorted by
-    /// distinct values, and that the counts agree.
-    pub(crate) fn check(&self) {
-        let mut positions = Vec::new();
-        collect_index(&self.index, &mut positions, self);
-        assert_eq!(
-            positions.len(),
-            self.live,
-            "index size disagrees with live count"
-        );
-        assert!(
-            positions.windows(2).all(|w| self.at(w[0]) < self.at(w[1])),
-            "index unsorted or values repeated"
-        );
-        assert_eq!(self.iter().count(), self.live, "list live count disagrees");
-        fn live_under<V>(n: &ListNode<V>) -> usize {
-            match n {
-                ListNode::Leaf { vals, dead } => vals.len() - dead.count_ones() as usize,
-                ListNode::Branch { children, live } => {
-                    assert_eq!(children.len(), live.len(), "live counts out of step");
-                    children
-                        .iter()
-                        .zip(live)
-                        .map(|(c, &l)| {
-                            let n = live_under(c);
-                            assert_eq!(n, l as usize, "stale live count");
-                            n
-                        })
-                        .sum()
-                }
-            }
-        }
-        assert_eq!(live_under(&self.list), self.live, "live counts disagree");
-        for &p in &positions {
-            let (_, dead, base) = self.leaf(p as usize);
-            assert_eq!(
-                (dead >> (p as usize - base)) & 1,
-                0,
-                "index holds a dead slot"
-            );
-        }
-    }
-}
-
-impl<V: Clone + Ord> BigValues<V> {
-    /// From distinct values in insertion order.
-    pub(crate) fn from_vec(values: Vec<V>) -> Self {
-        let mut big = BigValues {
-            list: Arc::new(ListNode::empty(0)),
-            slots: 0,
-            height: 0,
-            index: Arc::new(IndexNode::Leaf(Vec::new())),
-            live: 0,
-        };
-        let mut order: Vec<u32> = (0..values.len())
-            .map(|p| u32::try_from(p).expect("fewer than 2^32 values per key"))
-            .collect();
-        order.sort_by(|&a, &b| values[a as usize].cmp(&values[b as usize]));
-        for v in values {
-            big.push(v);
-        }
-        big.index = Arc::new(build_index(order));
-        big
-    }
-
-    /// Appends a slot at the end of the list.
-    fn push(&mut self, v: V) {
-        if self.slots == FAN.pow(self.height + 1) {
-            let old = std::mem::replace(&mut self.list, Arc::new(ListNode::empty(0)));
-            let live = u32::try_from(self.live).expect("fewer than 2^32 values per key");
-            self.list = Arc::new(ListNode::Branch {
-                children: vec![old],
-                live: vec![live],
-            });
-            self.height += 1;
-        }
-        push_rec(Arc::make_mut(&mut self.list), self.slots, self.height, v);
-        self.slots += 1;
-        self.live += 1;
-    }
-
-    /// Appends `v` unless present; returns whether it was added.
-    pub(crate) fn insert(&mut self, v: V) -> bool {
-        if self.contains(&v) {
-            return false;
-        }
-        let pos = u32::try_from(self.slots).expect("fewer than 2^32 values per key");
-        self.push(v);
-        let mut index = std::mem::replace(&mut self.index, Arc::new(IndexNode::Leaf(Vec::new())));
-        if let Some((min, right)) = index_insert(Arc::make_mut(&mut index), pos, self) {
-            let left_min = first_pos(&index);
-            index = Arc::new(IndexNode::Branch {
-                mins: vec![left_min, min],
-                children: vec![index, right],
-            });
-        }
-        self.index = index;
-        true
-    }
-
-    /// Removes `v`; returns it when it was there.
-    pub(crate) fn remove(&mut self, v: &V) -> Option<V> {
-        let mut index = std::mem::replace(&mut self.index, Arc::new(IndexNode::Leaf(Vec::new())));
-        let found = index_remove(Arc::make_mut(&mut index), v, self);
-        // A root branch left with one child hands over to it.
-        loop {
-            let only = match &*index {
-                IndexNode::Branch { children, .. } if children.len() == 1 => children[0].clone(),
-                _ => break,
-            };
-            index = only;
-        }
-        self.index = index;
-        let pos = found? as usize;
-        let removed = kill_rec(Arc::make_mut(&mut self.list), pos, self.height);
-        self.live -= 1;
-        let dead = self.slots - self.live;
-        if dead > self.live && dead > FAN {
-            // Mostly tombstones: rebuild (amortized over the removals that
-            // made them).
-            *self = BigValues::from_vec(self.to_vec());
-        }
-        Some(removed)
-    }
-}
-
-fn push_rec<V: Clone>(node: &mut ListNode<V>, pos: usize, height: u32, v: V) {
-    match node {
-        ListNode::Leaf { vals, .. } => {
-            if vals.capacity() == 0 {
-                vals.reserve_exact(FAN);
-            }
-            vals.push(v);
-        }
-        ListNode::Branch { children, live } => {
-            let i = (pos >> (SHIFT * height)) & (FAN - 1);
-            if i == children.len() {
-                children.push(Arc::new(ListNode::empty(height - 1)));
-                live.push(0);
-            }
-            live[i] += 1;
-            push_rec(Arc::make_mut(&mut children[i]), pos, height - 1, v);
-        }
-    }
-}
-
-/// Marks position `pos` dead; returns (a clone of) its value.
-fn kill_rec<V: Clone>(node: &mut ListNode<V>, pos: usize, height: u32) -> V {
-    match node {
-        ListNode::Leaf { vals, dead } => {
-            let i = pos & (FAN - 1);
-            *dead |= 1 << i;
-            vals[i].clone()
-        }
-        ListNode::Branch { children, live } => {
-            let i = (pos >> (SHIFT * height)) & (FAN - 1);
-            live[i] -= 1;
-            kill_rec(Arc::make_mut(&mut children[i]), pos, height - 1)
-        }
-    }
-}
-
-/// The position of the `n`-th live slot under `node` (which has more than
-/// `n`), whose first position is `base`.
-fn nth_live<V>(node: &ListNode<V>, mut n: usize, height: u32, base: usize) -> usize {
-    match node {
-        ListNode::Leaf { vals, dead } => {
-            let i = (0..vals.len())
-                .filter(|i| (dead >> i) & 1 == 0)
-                .nth(n)
-                .expect("the leaf holds more than n live values");
-            base + i
-        }
-        ListNode::Branch { children, live } => {
-            let span = FAN.pow(height);
-            for (i, (c, &l)) in children.iter().zip(live).enumerate() {
-                let l = l as usize;
-                if n < l {
-                    return nth_live(c, n, height - 1, base + i * span);
-                }
-                n -= l;
-            }
-            unreachable!("the branch holds more than n live values")
-        }
-    }
-}
-
-/// The first live position at or after `from` under `node`, whose first
-/// position is `base`; subtrees without live values are skipped whole.
-fn first_live_from<V>(node: &ListNode<V>, from: usize, height: u32, base: usize) -> Option<usize> {
-    match node {
-        ListNode::Leaf { vals, dead } => (from.saturating_sub(base)..vals.len())
-            .find(|i| (dead >> i) & 1 == 0)
-            .map(|i| base + i),
-        ListNode::Branch { children, live } => {
-            let span = FAN.pow(height);
-            let first = from.saturating_sub(base) / span;
-            (first..children.len())
-                .filter(|&i| live[i] > 0)
-                .find_map(|i| first_live_from(&children[i], from, height - 1, base + i * span))
-        }
-    }
-}
-
-/// Builds an index over positions already sorted by value, leaves full.
-fn build_index(order: Vec<u32>) -> IndexNode {
-    let mut level: Vec<(u32, Arc<IndexNode>)> = order
-        .chunks(INDEX_LEAF)
-        .map(|c| (c[0], Arc::new(IndexNode::Leaf(c.to_vec()))))
-        .collect();
-    if level.is_empty() {
-        return IndexNode::Leaf(Vec::new());
-    }
-    while level.len() > 1 {
-        level = level
-            .chunks(INDEX_FAN)
-            .map(|c| {
-                let node = IndexNode::Branch {
-                    mins: c.iter().map(|(m, _)| *m).collect(),
-                    children: c.iter().map(|(_, n)| n.clone()).collect(),
-                };
-                (c[0].0, Arc::new(node))
-            })
-            .collect();
-    }
-    let (_, root) = level.pop().expect("one root");
-    Arc::unwrap_or_clone(root)
-}
-
-/// The position of the smallest value under `node` (which is not empty).
-fn first_pos(node: &IndexNode) -> u32 {
-    match node {
-        IndexNode::Leaf(ps) => ps[0],
-        IndexNode::Branch { mins, .. } => mins[0],
-    }
-}
-
-/// Inserts `pos` (whose value is not yet in the index) under `node`; returns
-/// a new right sibling `(its smallest position, node)` when `node` split.
-fn index_insert<V: Ord>(
-    node: &mut IndexNode,
-    pos: u32,
-    big: &BigValues<V>,
-) -> Option<(u32, Arc<IndexNode>)> {
-    let v = big.at(pos);
-    match node {
-        IndexNode::Leaf(ps) => {
-            let at = ps.partition_point(|&p| big.at(p) < v);
-            if ps.len() == ps.capacity() {
-                // Grow by doubling, but never past one more than a full leaf
-                // (a Vec would double 128 to 256 and keep that after the split).
-                let want = (ps.len() * 2).clamp(4, INDEX_LEAF + 1);
-                ps.reserve_exact(want.saturating_sub(ps.len()).max(1));
-            }
-            ps.insert(at, pos);
-            if ps.len() <= INDEX_LEAF {
-                return None;
-            }
-            // Appending (ids that grow) keeps the left leaf full.
-            let cut = if at == ps.len() - 1 { at } else { ps.len() / 2 };
-            let right = ps.split_off(cut);
-            Some((right[0], Arc::new(IndexNode::Leaf(right))))
-        }
-        IndexNode::Branch { mins, children } => {
-            let i = mins.partition_point(|&m| big.at(m) < v).saturating_sub(1);
-            let split = index_insert(Arc::make_mut(&mut children[i]), pos, big);
-            if big.at(mins[i]) > v {
-                mins[i] = pos;
-            }
-            let (min, right) = split?;
-            mins.insert(i + 1, min);
-            children.insert(i + 1, right);
-            if children.len() <= INDEX_FAN {
-                return None;
-            }
-            let cut = if i + 1 == children.len() - 1 {
-                i + 1
-            } else {
-                children.len() / 2
-            };
-            let right_mins = mins.split_off(cut);
-            let right_children = children.split_off(cut);
-            Some((
-                right_mins[0],
-                Arc::new(IndexNode::Branch {
-                    mins: right_mins,
-                    children: right_children,
-                }),
-            ))
-        }
-    }
-}
-
-/// Removes the position holding `v` from under `node`; returns it if found.
-/// Empty children are unlinked (nodes may be under-full: no rebalancing, the
-/// rebuild on mostly-dead lists bounds the waste).
-fn index_remove<V: Ord>(node: &mut IndexNode, v: &V, big: &BigValues<V>) -> Option<u32> {
-    match node {
-        IndexNode::Leaf(ps) => {
-            let at = ps.binary_search_by(|&p| big.at(p).cmp(v)).ok()?;
-            Some(ps.remove(at))
-        }
-        IndexNode::Branch { mins, children } => {
-            let i = mins.partition_point(|&m| big.at(m) <= v).checked_sub(1)?;
-            let child = Arc::make_mut(&mut children[i]);
-            let found = index_remove(child, v, big)?;
-            let empty = match child {
-                IndexNode::Leaf(ps) => ps.is_empty(),
-                IndexNode::Branch { children, .. } => children.is_empty(),
-            };
-            if empty {
-                mins.remove(i);
-                children.remove(i);
-            } else if mins[i] == found {
-                mins[i] = first_pos(&children[i]);
-            }
-            Some(found)
-        }
-    }
-}
-
-fn collect_index<V: Ord>(node: &IndexNode, out: &mut Vec<u32>, big: &BigValues<V>) {
-    match node {
-        IndexNode::Leaf(ps) => out.extend_from_slice(ps),
-        IndexNode::Branch { mins, children } => {
-            assert_eq!(mins.len(), children.len(), "branch out of step");
-            assert!(
-                mins.windows(2).all(|w| big.at(w[0]) < big.at(w[1])),
-                "branch minimums out of order"
-            );
-            assert!(!children.is_empty(), "empty index branch");
-            for (m, c) in mins.iter().zip(children) {
-                assert_eq!(*m, first_pos(c), "stale branch minimum");
-                let at = out.len();
-                collect_index(c, out, big);
-                assert!(out.len() > at, "empty index child");
-            }
-        }
-    }
-}
-
-/// The live values of a [`BigValues`] in insertion order.
-#[derive(Debug)]
-pub(crate) struct BigIter<'a, V> {
-    big: &'a BigValues<V>,
-    /// Next position to look at.
-    pos: usize,
-    /// The leaf holding positions `base..base + leaf.len()`.
-    leaf: &'a [V],
-    dead: u64,
-    base: usize,
-    remaining: usize,
-}
-
-impl<'a, V> Iterator for BigIter<'a, V> {
-    type Item = &'a V;
-
-    fn next(&mut self) -> Option<&'a V> {
-        while self.remaining > 0 && self.pos < self.big.slots {
-            if self.pos >= self.base + self.leaf.len() || self.leaf.is_empty() {
-                // Past this leaf: jump over removed slots to the next live one.
-                self.pos = self.big.seek_live(self.pos)?;
-                let (leaf, dead, base) = self.big.leaf(self.pos);
-                (self.leaf, self.dead, self.base) = (leaf, dead, base);
-            }
-            let i = self.pos - self.base;
-            self.pos += 1;
-            if (self.dead >> i) & 1 == 0 {
-                self.remaining -= 1;
-                return Some(&self.leaf[i]);
-            }
-        }
-        None
-    }
-
-    fn size_hint(&self) -> (usize, Option<usize>) {
-        (self.remaining, Some(self.remaining))
-    }
-}
-
-impl<V> ExactSizeIterator for BigIter<'_, V> {}
-
-// Not derived: a derive would ask for `V: Clone`, and only references are copied.
-impl<V> Clone for BigIter<'_, V> {
-    fn clone(&self) -> Self {
-        BigIter { ..*self }
     }
 }
 
@@ -767,100 +259,5 @@ impl<V: PartialEq, const N: usize> PartialEq<[V; N]> for Values<'_, V> {
 impl<V: PartialEq> PartialEq<Vec<V>> for Values<'_, V> {
     fn eq(&self, other: &Vec<V>) -> bool {
         self == &other[..]
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use proptest::prelude::*;
-
-    /// Random adds and removes on one big key against a `Vec` model, with
-    /// clones taken along the way that must not change.
-    #[derive(Clone, Debug)]
-    enum Op {
-        Add(u16),
-        Remove(u16),
-        Snapshot,
-    }
-
-    fn op() -> impl Strategy<Value = Op> {
-        prop_oneof![
-            6 => (0u16..3000).prop_map(Op::Add),
-            3 => (0u16..3000).prop_map(Op::Remove),
-            1 => Just(Op::Snapshot),
-        ]
-    }
-
-    proptest! {
-        #![proptest_config(ProptestConfig::with_cases(64))]
-        #[test]
-        fn agrees_with_a_vec(start in proptest::collection::vec(0u16..3000, 0..300),
-                             ops in proptest::collection::vec(op(), 0..1500)) {
-            let mut model: Vec<u16> = Vec::new();
-            for v in start {
-                if !model.contains(&v) {
-                    model.push(v);
-                }
-            }
-            let mut big = BigValues::from_vec(model.clone());
-            big.check();
-            let mut snaps: Vec<(BigValues<u16>, Vec<u16>)> = Vec::new();
-            for op in ops {
-                match op {
-                    Op::Add(v) => {
-                        let fresh = !model.contains(&v);
-                        prop_assert_eq!(big.insert(v), fresh);
-                        if fresh {
-                            model.push(v);
-                        }
-                    }
-                    Op::Remove(v) => {
-                        let at = model.iter().position(|x| *x == v);
-                        prop_assert_eq!(big.remove(&v), at.map(|i| model.remove(i)));
-                    }
-                    Op::Snapshot => snaps.push((big.clone(), model.clone())),
-                }
-                prop_assert_eq!(big.len(), model.len());
-            }
-            big.check();
-            prop_assert_eq!(big.to_vec(), model.clone());
-            for skip in [0, 1, 16, model.len()] {
-                let rest: Vec<u16> = big.iter_from(skip).copied().collect();
-                prop_assert_eq!(&rest[..], &model[skip.min(model.len())..]);
-                prop_assert_eq!(big.iter_from(skip).len(), rest.len());
-            }
-            for v in 0..3000u16 {
-                prop_assert_eq!(big.contains(&v), model.contains(&v));
-            }
-            for (snap, want) in snaps {
-                snap.check();
-                prop_assert_eq!(snap.to_vec(), want, "a later write changed a clone");
-            }
-        }
-    }
-
-    /// Many values in increasing order (user ids) fill index leaves instead of
-    /// leaving them half empty, and the list grows past two levels.
-    #[test]
-    fn appending_in_order_keeps_leaves_full() {
-        let mut big = BigValues::from_vec((0..33u32).collect());
-        for v in 33..300_000u32 {
-            assert!(big.insert(v));
-        }
-        big.check();
-        assert_eq!(big.len(), 300_000);
-        assert!(big.height >= 2);
-        let per_value = big.heap_bytes() as f64 / big.len() as f64;
-        // 4 bytes in the list, 4 in the index, and the nodes' own overhead.
-        assert!(
-            per_value < 4.0 + 4.0 + 2.0,
-            "{per_value} bytes per u32 value"
-        );
-        for v in (0..300_000u32).step_by(2) {
-            assert_eq!(big.remove(&v), Some(v));
-        }
-        big.check();
-        assert_eq!(big.iter().copied().take(3).collect::<Vec<_>>(), [1, 3, 5]);
     }
 }

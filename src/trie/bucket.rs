@@ -1,0 +1,531 @@
+//! Buckets: the trie's leaves, each up to `burst` sorted key suffixes with
+//! their values, packed in a few vectors.
+//!
+//! # What it owns
+//! [`Bucket`] and its record format ([`Rec`] decoded, [`Pos`] between
+//! records): finding a key (`seek`), editing records and values (including a
+//! key's move to a [`BigValues`] once it gathers many values, and back),
+//! and `burst`, which turns an overflowing bucket into an inner node whose
+//! children are buckets. The records' integers are
+//! [`varint`](super::varint)s; the index that shortens a seek is
+//! [`sparse`](super::sparse)'s.
+//!
+//! # Why it is built this way
+//! A node per character would cost a pointer and a header for every byte of
+//! every key. A bucket stores each key's remaining suffix once, in one byte
+//! vector of variable-length records beside one vector of values (two
+//! allocations per bucket), which keeps the trie near the raw size of its
+//! keys. A lookup scans consecutive records, which costs fewer cache misses
+//! than a binary search over offsets would, once the sparse index has
+//! brought it within a few records of the key. Vectors grow by an eighth
+//! rather than doubling (`reserve`): buckets change one key at a time.
+
+use std::sync::Arc;
+
+use super::big::BigValues;
+use super::node::{common_prefix_len, shrink_if_sparse, Inner, Inserted, Node};
+use super::prefetch::prefetch;
+use super::sparse::{INDEX_EVERY, INDEX_MIN};
+use super::values::{Vals, Values, DEMOTE, HEAD, PROMOTE};
+use super::varint::{read_varint, write_varint};
+
+/// A leaf holding up to `burst` key suffixes. `data` holds one record per
+/// key, in key order, `varint(suffix length) suffix varint(count << 1 | big)`;
+/// `values` holds the keys' inline values, grouped by key in the same order.
+/// A key with many values (`big` set) has all of them in `big` (one entry
+/// per such key, in key order) and a copy of its first [`HEAD`] values
+/// inline, so a suggestion that needs only the first few never leaves the
+/// bucket's own arrays (two fewer cache misses for the most common names).
+///
+/// A bucket of more than [`INDEX_MIN`] keys ends its `data` with a sparse
+/// index that lets a seek skip most records (see [`sparse`](super::sparse)).
+///
+/// The fields are in a fixed order (`repr(C)`) so that everything a seek
+/// and a suggestion read (`data`, `values`, `records_len`, `keys`) lies in
+/// the node's first cache line; `big` (read only for a big key) starts the
+/// second.
+#[derive(Clone, Debug)]
+#[repr(C)]
+pub(crate) struct Bucket<V> {
+    /// The records, then the sparse index.
+    pub(super) data: Vec<u8>,
+    pub(crate) values: Vec<V>,
+    /// Bytes of `data` that are records (the index follows). Positions in
+    /// a bucket are 32-bit at most (see [`WIDE_POSITION`](super::sparse::WIDE_POSITION)).
+    records_len: u32,
+    keys: u32,
+    pub(super) big: Vec<Arc<BigValues<V>>>,
+}
+
+/// Bytes of [`Bucket::suffix_window`].
+pub(crate) const WINDOW: usize = 16;
+
+/// A position between records: byte offset in `data`, index in `values`,
+/// index in `big`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Pos {
+    pub(crate) byte: usize,
+    pub(crate) value: usize,
+    pub(crate) big: usize,
+}
+
+/// One decoded bucket record.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Rec {
+    pub(super) start: usize,
+    suffix_start: usize,
+    suffix_end: usize,
+    /// Byte offset of the next record.
+    pub(crate) end: usize,
+    /// Index of the record's first value in `values`.
+    pub(crate) value_start: usize,
+    /// Number of inline values (for a big key, the head's length).
+    pub(crate) count: usize,
+    /// Index in `big` of the key's values, if it has many.
+    pub(crate) big: Option<usize>,
+    /// Index in `big` of the first big record at or after this one.
+    pub(super) big_start: usize,
+}
+
+impl Rec {
+    pub(crate) fn value_end(&self) -> usize {
+        self.value_start + self.count
+    }
+
+    /// The position of the next record.
+    pub(crate) fn next(&self) -> Pos {
+        Pos {
+            byte: self.end,
+            value: self.value_end(),
+            big: self.big_start + usize::from(self.big.is_some()),
+        }
+    }
+
+    fn pos(&self) -> Pos {
+        Pos {
+            byte: self.start,
+            value: self.value_start,
+            big: self.big_start,
+        }
+    }
+}
+
+impl<V> Default for Bucket<V> {
+    fn default() -> Self {
+        Bucket {
+            data: Vec::new(),
+            values: Vec::new(),
+            big: Vec::new(),
+            keys: 0,
+            records_len: 0,
+        }
+    }
+}
+
+/// Byte-wise comparison inlined for the short suffixes of a bucket scan,
+/// where calling `memcmp` costs more than the comparison itself.
+#[inline]
+fn compare(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
+    for (x, y) in a.iter().zip(b) {
+        if x != y {
+            return x.cmp(y);
+        }
+    }
+    a.len().cmp(&b.len())
+}
+
+/// `data.len()` as a bucket's records length.
+fn records_len(data: &[u8]) -> u32 {
+    u32::try_from(data.len()).expect("bucket offsets fit in 32 bits")
+}
+
+/// Makes room for `extra` more items, growing by an eighth instead of
+/// doubling: buckets change one key at a time, so tight capacity keeps the
+/// trie near the raw size of its keys at a small amortized cost.
+pub(super) fn reserve<T>(v: &mut Vec<T>, extra: usize) {
+    if v.capacity() - v.len() < extra {
+        v.reserve_exact(extra + v.len() / 8);
+    }
+}
+
+impl<V> Bucket<V> {
+    pub(crate) fn len(&self) -> usize {
+        self.keys as usize
+    }
+
+    /// The end of the records (where the index starts).
+    pub(crate) fn records_end(&self) -> usize {
+        self.records_len as usize
+    }
+
+    /// Decodes the record at `at`.
+    pub(crate) fn record(&self, at: Pos) -> Rec {
+        let mut p = at.byte;
+        let len = read_varint(&self.data, &mut p);
+        let suffix_start = p;
+        let suffix_end = p + len;
+        p = suffix_end;
+        let tagged = read_varint(&self.data, &mut p);
+        Rec {
+            start: at.byte,
+            suffix_start,
+            suffix_end,
+            end: p,
+            value_start: at.value,
+            count: tagged >> 1,
+            big: (tagged & 1 == 1).then_some(at.big),
+            big_start: at.big,
+        }
+    }
+
+    pub(crate) fn suffix(&self, r: &Rec) -> &[u8] {
+        &self.data[r.suffix_start..r.suffix_end]
+    }
+
+    /// The 16 bytes of `data` from the record's suffix on, when the suffix
+    /// fits in them and `data` goes on that far (the rest of the record,
+    /// the next records or the index follow it): a fixed-size copy of
+    /// these is a few instructions, where a copy of the suffix's own length
+    /// is a call to `memcpy`.
+    #[inline]
+    pub(crate) fn suffix_window(&self, r: &Rec) -> Option<&[u8; WINDOW]> {
+        if r.suffix_end - r.suffix_start > WINDOW {
+            return None;
+        }
+        self.data
+            .get(r.suffix_start..r.suffix_start + WINDOW)
+            .and_then(|w| w.try_into().ok())
+    }
+
+    /// All of a key's values. A big key's list is touched only when its
+    /// inline head runs out.
+    pub(crate) fn values_of(&self, r: &Rec) -> Values<'_, V> {
+        match r.big {
+            Some(b) => Values::head_then(self.inline_of(r), &self.big[b]),
+            None => Values::slice(self.inline_of(r)),
+        }
+    }
+
+    /// The values stored in the bucket for the key at `r` (for a big key,
+    /// the head).
+    pub(crate) fn inline_of(&self, r: &Rec) -> &[V] {
+        &self.values[r.value_start..r.value_end()]
+    }
+
+    /// Iterates over the records in order.
+    pub(crate) fn records(&self) -> impl Iterator<Item = Rec> + '_ {
+        let mut at = Pos::default();
+        std::iter::from_fn(move || {
+            if at.byte >= self.records_end() {
+                return None;
+            }
+            let r = self.record(at);
+            at = r.next();
+            Some(r)
+        })
+    }
+
+    /// Finds `key`'s record, or the position of the first record after it.
+    pub(crate) fn seek(&self, key: &[u8]) -> Result<Rec, Pos> {
+        let mut at = self.anchor_below(key);
+        // The anchor says where the values from here on start: let them come
+        // while the records are decoded and compared (one cache miss less in
+        // a cold bucket's chain).
+        if let Some(v) = self.values.get(at.value) {
+            prefetch(v);
+        }
+        while at.byte < self.records_end() {
+            let r = self.record(at);
+            match compare(self.suffix(&r), key) {
+                std::cmp::Ordering::Less => at = r.next(),
+                std::cmp::Ordering::Equal => return Ok(r),
+                std::cmp::Ordering::Greater => return Err(at),
+            }
+        }
+        Err(at)
+    }
+
+    /// The position of the first record not below `key`.
+    pub(crate) fn lower_bound(&self, key: &[u8]) -> Pos {
+        match self.seek(key) {
+            Ok(r) => r.pos(),
+            Err(at) => at,
+        }
+    }
+
+    /// The end position (after the last record).
+    pub(super) fn end(&self) -> Pos {
+        Pos {
+            byte: self.records_end(),
+            value: self.values.len(),
+            big: self.big.len(),
+        }
+    }
+
+    /// Inserts a record with its values at `at`.
+    pub(super) fn insert_record(&mut self, at: Pos, suffix: &[u8], values: Vals<V>)
+    where
+        V: Clone,
+    {
+        let (inline, big) = match values {
+            Vals::Inline(v) => (v, None),
+            Vals::Big(b) => (b.iter().take(HEAD).cloned().collect(), Some(b)),
+        };
+        let mut rec = Vec::with_capacity(suffix.len() + 4);
+        write_varint(&mut rec, suffix.len());
+        rec.extend_from_slice(suffix);
+        write_varint(&mut rec, inline.len() << 1 | usize::from(big.is_some()));
+        self.unindex();
+        reserve(&mut self.data, rec.len());
+        self.data.splice(at.byte..at.byte, rec);
+        self.records_len = records_len(&self.data);
+        reserve(&mut self.values, inline.len());
+        self.values.splice(at.value..at.value, inline);
+        if let Some(b) = big {
+            self.big.insert(at.big, b);
+        }
+        self.keys += 1;
+    }
+
+    /// Rewrites a record's inline count and big flag (the varint may change
+    /// length).
+    fn set_count(&mut self, r: &Rec, count: usize, big: bool) {
+        let mut buf = Vec::with_capacity(4);
+        write_varint(&mut buf, count << 1 | usize::from(big));
+        self.unindex();
+        self.data.splice(r.suffix_end..r.end, buf);
+        self.records_len = records_len(&self.data);
+    }
+
+    pub(super) fn remove_record(&mut self, r: &Rec) -> Vals<V> {
+        self.unindex();
+        self.data.drain(r.start..r.end);
+        self.records_len = records_len(&self.data);
+        self.keys -= 1;
+        let inline: Vec<V> = self.values.drain(r.value_start..r.value_end()).collect();
+        match r.big {
+            Some(b) => Vals::Big(self.big.remove(b)),
+            None => Vals::Inline(inline),
+        }
+    }
+
+    pub(super) fn shrink_if_sparse(&mut self) {
+        shrink_if_sparse(&mut self.data);
+        shrink_if_sparse(&mut self.values);
+    }
+}
+
+impl<V: Clone + Ord> Bucket<V> {
+    /// Adds `value` under `suffix`. Leaves the sparse index to the caller:
+    /// a bucket that is about to burst needs none.
+    pub(super) fn insert_unindexed(&mut self, suffix: &[u8], value: V) -> Inserted {
+        match self.seek(suffix) {
+            Ok(r) => {
+                if let Some(b) = r.big {
+                    if !Arc::make_mut(&mut self.big[b]).insert(value.clone()) {
+                        return Inserted::Existing;
+                    }
+                    if r.count < HEAD {
+                        // The head holds every value so far (it is short
+                        // only when the key is): the new one joins it.
+                        self.values.insert(r.value_end(), value);
+                        self.set_count(&r, r.count + 1, true);
+                    }
+                    return Inserted::Added { new_key: false };
+                }
+                if self.inline_of(&r).contains(&value) {
+                    return Inserted::Existing;
+                }
+                if r.count == PROMOTE {
+                    // Too many to scan: move this key's values to a BigValues,
+                    // keeping a copy of the first HEAD inline.
+                    let head = r.value_start..r.value_start + HEAD;
+                    let tail: Vec<V> = self.values.drain(head.end..r.value_end()).collect();
+                    let mut list = self.values[head].to_vec();
+                    list.extend(tail);
+                    list.push(value);
+                    self.set_count(&r, HEAD, true);
+                    self.big
+                        .insert(r.big_start, Arc::new(BigValues::from_vec(list)));
+                } else {
+                    reserve(&mut self.values, 1);
+                    self.values.insert(r.value_end(), value);
+                    self.set_count(&r, r.count + 1, false);
+                }
+                Inserted::Added { new_key: false }
+            }
+            Err(at) => {
+                self.insert_record(at, suffix, Vals::Inline(vec![value]));
+                Inserted::Added { new_key: true }
+            }
+        }
+    }
+
+    /// Removes one value of the key at `r`; returns it when it was there.
+    pub(super) fn remove_value(&mut self, r: &Rec, v: &V) -> Option<V> {
+        if let Some(b) = r.big {
+            if !self.big[b].contains(v) {
+                return None;
+            }
+            let removed = Arc::make_mut(&mut self.big[b]).remove(v);
+            let big = &self.big[b];
+            if big.len() <= DEMOTE {
+                // Small again: all the values go back inline.
+                let list = self.big.remove(b).to_vec();
+                self.set_count(r, list.len(), false);
+                self.values.splice(r.value_start..r.value_end(), list);
+            } else if let Some(pos) = self.values[r.value_start..r.value_end()]
+                .iter()
+                .position(|x| x == v)
+            {
+                // The head (the first `r.count` values) lost one: the next
+                // value in order, if any, moves up.
+                let next = big.iter_from(r.count - 1).next().cloned();
+                self.values.remove(r.value_start + pos);
+                match next {
+                    Some(next) => self.values.insert(r.value_end() - 1, next),
+                    None => self.set_count(r, r.count - 1, true),
+                }
+            }
+            return removed;
+        }
+        let pos = self.inline_of(r).iter().position(|x| x == v)?;
+        if r.count == 1 {
+            self.remove_record(r);
+            return Some(v.clone());
+        }
+        let removed = self.values.remove(r.value_start + pos);
+        self.set_count(r, r.count - 1, false);
+        Some(removed)
+    }
+
+    /// Splits an overflowing bucket into an inner node whose children are
+    /// buckets, one per distinct next byte after the keys' common prefix.
+    /// Every child ends up with fewer keys than the bucket had, so bursting
+    /// always makes progress.
+    pub(super) fn burst(self) -> Inner<V> {
+        let recs: Vec<Rec> = self.records().collect();
+        let lcp = match (recs.first(), recs.last()) {
+            (Some(a), Some(b)) => common_prefix_len(self.suffix(a), self.suffix(b)),
+            _ => 0,
+        };
+        let mut inner = Inner::new(recs.first().map_or(&[][..], |r| &self.suffix(r)[..lcp]));
+        let mut current: Option<(u8, Bucket<V>)> = None;
+        for r in &recs {
+            let rest = &self.suffix(r)[lcp..];
+            let values = match r.big {
+                Some(b) => Vals::Big(Arc::clone(&self.big[b])),
+                None => Vals::Inline(self.values_of(r).to_vec()),
+            };
+            let Some((&label, tail)) = rest.split_first() else {
+                inner.values = values;
+                continue;
+            };
+            if current.as_ref().is_some_and(|(l, _)| *l != label) {
+                let (l, mut b) = current.take().expect("checked");
+                b.reindex();
+                inner.push_child(l, Arc::new(Node::Bucket(b)));
+            }
+            let (_, b) = current.get_or_insert_with(|| (label, Bucket::default()));
+            let at = b.end();
+            b.insert_record(at, tail, values);
+        }
+        if let Some((l, mut b)) = current {
+            b.reindex();
+            inner.push_child(l, Arc::new(Node::Bucket(b)));
+        }
+        inner
+    }
+}
+
+impl<V: Ord + std::fmt::Debug> Bucket<V> {
+    /// Asserts a bucket's invariants: its records, values and sparse
+    /// index in step; `is_root` allows an empty bucket.
+    pub(super) fn check(&self, burst: usize, is_root: bool) {
+        assert!(is_root || self.len() > 0, "empty non-root bucket");
+        assert!(
+            self.len() <= burst,
+            "bucket of {} over burst {burst}",
+            self.len()
+        );
+        let recs: Vec<Rec> = self.records().collect();
+        assert_eq!(recs.len(), self.len(), "key count disagrees with records");
+        let bigs = recs.iter().filter(|r| r.big.is_some()).count();
+        assert_eq!(bigs, self.big.len(), "big lists out of step with records");
+        for r in &recs {
+            match r.big {
+                Some(i) => {
+                    let big = &self.big[i];
+                    big.check();
+                    assert!(big.len() > DEMOTE, "big list too small");
+                    let head: Vec<&V> = big.iter().take(HEAD).collect();
+                    let inline: Vec<&V> = self.inline_of(r).iter().collect();
+                    assert_eq!(inline, head, "head out of step");
+                }
+                None => assert!(r.count <= PROMOTE, "inline list too long"),
+            }
+        }
+        for (i, r) in recs.iter().enumerate() {
+            if i > 0 {
+                assert!(
+                    self.suffix(&recs[i - 1]) < self.suffix(r),
+                    "bucket out of order"
+                );
+            }
+            let vals: Vec<&V> = self.values_of(r).collect();
+            assert!(!vals.is_empty(), "key without values");
+            for (j, v) in vals.iter().enumerate() {
+                assert!(!vals[..j].contains(v), "duplicate value");
+            }
+        }
+        assert_eq!(recs.last().map_or(0, Rec::value_end), self.values.len());
+        assert_eq!(recs.last().map_or(0, |r| r.end), self.records_end());
+        assert_eq!(
+            self.data[self.records_end()..],
+            self.index_bytes(),
+            "sparse index out of step"
+        );
+        assert_eq!(
+            self.data.len() - self.records_end(),
+            self.index_len(),
+            "sparse index size"
+        );
+        if self.len() > INDEX_MIN {
+            let anchors = self
+                .records()
+                .skip(INDEX_EVERY)
+                .step_by(INDEX_EVERY)
+                .count();
+            assert_eq!(anchors, self.anchors(), "anchor count");
+        }
+    }
+}
+
+#[cfg(test)]
+mod layout_tests {
+    use super::*;
+    use std::mem::{offset_of, size_of};
+
+    /// Everything a seek reads of a bucket node lies on the node's first
+    /// cache line, and `big` starts the second (see [`Bucket`]). The field
+    /// order is fixed, but where the enum puts the bucket is the compiler's
+    /// choice: this says if that ever changes.
+    #[test]
+    fn a_bucket_seek_reads_one_line_of_the_node() {
+        let node: Node<u64> = Node::Bucket(Bucket::default());
+        let Node::Bucket(b) = &node else {
+            panic!("built a bucket")
+        };
+        let at = b as *const Bucket<u64> as usize - &node as *const Node<u64> as usize;
+        let hot = [
+            offset_of!(Bucket<u64>, data) + size_of::<Vec<u8>>(),
+            offset_of!(Bucket<u64>, values) + size_of::<Vec<u64>>(),
+            offset_of!(Bucket<u64>, records_len) + size_of::<u32>(),
+            offset_of!(Bucket<u64>, keys) + size_of::<u32>(),
+        ];
+        for end in hot {
+            assert!(at + end <= 64, "a hot field ends at byte {}", at + end);
+        }
+        assert_eq!(at + offset_of!(Bucket<u64>, big), 64);
+    }
+}
