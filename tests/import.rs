@@ -279,9 +279,10 @@ fn jobs_move_queued_running_done() {
 }
 
 /// An upload that stalls fails its job after the idle timeout, while an
-/// import beside it finishes; job ids are never reused after a restart.
+/// import beside it finishes; jobs survive restarts as a record of how they
+/// ended (one a crash interrupted says so), and ids are never reused.
 #[test]
-fn a_stalled_upload_fails_alone_and_job_ids_survive_a_restart() {
+fn a_stalled_upload_fails_alone_and_jobs_survive_a_restart() {
     let mut s = Server::start_with(&["--import-idle-timeout", "1"]);
     let (stalled, _held_open) = Upload::start(&s, "stall");
     let (ok, upload) = Upload::start(&s, "fine");
@@ -297,14 +298,35 @@ fn a_stalled_upload_fails_alone_and_job_ids_survive_a_restart() {
         "{job}"
     );
     s.restart();
+    // Jobs that ended keep how they ended.
+    assert_eq!(s.get(&format!("/v1/jobs/{ok}")).1["state"], "done");
+    assert_eq!(s.get(&format!("/v1/jobs/{stalled}")).1["state"], "failed");
+    // A job still running when the server dies is kept as failed, saying so.
+    let (running, _open) = Upload::start(&s, "running");
+    wait_job(&s, running, |j| j["state"] == "running");
+    s.kill9();
+    s.respawn();
+    let (_, job, _) = s.get(&format!("/v1/jobs/{running}"));
+    assert_eq!(job["state"], "failed", "{job}");
+    assert!(
+        job["failure"]
+            .as_str()
+            .unwrap_or("")
+            .contains("interrupted"),
+        "{job}"
+    );
     let (next, upload) = Upload::start(&s, "after");
     upload.finish();
     wait_job(&s, next, done);
-    assert!(
-        next > ok && next > stalled,
-        "job id {next} reused after a restart"
-    );
-    assert_eq!(s.get(&format!("/v1/jobs/{ok}")).0, 404);
+    assert!(next > running, "job id {next} reused after a restart");
+    let (_, list, _) = s.get("/v1/jobs");
+    let ids: Vec<u64> = list["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j["id"].as_u64().unwrap())
+        .collect();
+    assert_eq!(ids, [stalled, ok, running, next]);
 }
 
 #[test]

@@ -18,24 +18,19 @@
 //! backpressure reaches the uploader. The committer restores file order, so
 //! values of a key keep the order of the file's lines.
 
+mod jobs;
 pub(crate) mod pool;
 
-use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::limits::MAX_KEY_BYTES;
 use crate::value::Value;
-
-/// Errors kept per job; later ones are counted but not stored.
-pub const MAX_KEPT_ERRORS: usize = 100;
-/// Jobs kept in the list.
-const MAX_JOBS: usize = 100;
+pub use jobs::{
+    Job, JobState, JobView, Jobs, LineError, CONCURRENT_IMPORTS, IDLE_BODY, MAX_KEPT_ERRORS,
+};
 
 /// Input format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Format {
     /// CSV with a header row.
@@ -53,207 +48,6 @@ pub struct Spec {
     pub key_columns: Vec<String>,
     /// CSV: the column holding the value.
     pub value_column: String,
-}
-
-/// A job's state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum JobState {
-    /// Created, not started.
-    Queued,
-    /// Reading and importing.
-    Running,
-    /// Finished; bad lines are in `errors`.
-    Done,
-    /// Stopped by an error that is not about one line.
-    Failed,
-}
-
-/// A bad line.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct LineError {
-    /// 1-based line number in the uploaded file.
-    pub line: u64,
-    /// What is wrong with it.
-    pub message: String,
-}
-
-/// One import's progress, shared by the pipeline and the API.
-#[derive(Debug)]
-pub struct Job {
-    /// Id.
-    pub id: u64,
-    /// Target trie.
-    pub trie: String,
-    /// Format.
-    pub format: Format,
-    records: AtomicU64,
-    entries_added: AtomicU64,
-    bytes_read: AtomicU64,
-    error_count: AtomicU64,
-    inner: Mutex<JobInner>,
-}
-
-#[derive(Debug)]
-struct JobInner {
-    state: JobState,
-    errors: Vec<LineError>,
-    failure: Option<String>,
-}
-
-/// What `GET /v1/jobs/{id}` answers.
-#[derive(Debug, Clone, Serialize)]
-pub struct JobView {
-    /// Id.
-    pub id: u64,
-    /// Target trie.
-    pub trie: String,
-    /// Format.
-    pub format: Format,
-    /// State.
-    pub state: JobState,
-    /// Good records imported.
-    pub records: u64,
-    /// New (key, value) entries.
-    pub entries_added: u64,
-    /// Body bytes read.
-    pub bytes_read: u64,
-    /// Bad lines in all (only the first 100 are listed).
-    pub error_count: u64,
-    /// The first 100 bad lines.
-    pub errors: Vec<LineError>,
-    /// Why a failed job stopped.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub failure: Option<String>,
-}
-
-impl Job {
-    fn set_state(&self, state: JobState) {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner()).state = state;
-    }
-
-    fn fail(&self, why: String) {
-        tracing::warn!(job = self.id, %why, "import failed");
-        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        inner.state = JobState::Failed;
-        inner.failure = Some(why);
-    }
-
-    fn add_errors(&self, errors: Vec<LineError>) {
-        self.error_count
-            .fetch_add(errors.len() as u64, Ordering::Relaxed);
-        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        let room = MAX_KEPT_ERRORS.saturating_sub(inner.errors.len());
-        inner.errors.extend(errors.into_iter().take(room));
-    }
-
-    /// A consistent view for the API.
-    pub fn view(&self) -> JobView {
-        let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        let mut errors = inner.errors.clone();
-        errors.sort_by_key(|e| e.line);
-        JobView {
-            id: self.id,
-            trie: self.trie.clone(),
-            format: self.format,
-            state: inner.state,
-            records: self.records.load(Ordering::Relaxed),
-            entries_added: self.entries_added.load(Ordering::Relaxed),
-            bytes_read: self.bytes_read.load(Ordering::Relaxed),
-            error_count: self.error_count.load(Ordering::Relaxed),
-            errors,
-            failure: inner.failure.clone(),
-        }
-    }
-}
-
-/// The recent jobs (the last 100), newest last.
-///
-/// Up to [`CONCURRENT_IMPORTS`] imports run at once (their commits still go
-/// through the one writer), so one stalled upload cannot block the others;
-/// later jobs wait in state `queued` (their uploads on TCP backpressure).
-#[derive(Debug, Clone)]
-pub struct Jobs {
-    inner: Arc<Mutex<(u64, VecDeque<Arc<Job>>)>>,
-    slot: Arc<tokio::sync::Semaphore>,
-    idle: std::time::Duration,
-}
-
-/// Imports that run at once; later ones wait in state `queued`.
-pub const CONCURRENT_IMPORTS: usize = 4;
-/// How long an upload may send nothing before its job fails, by default.
-pub const IDLE_BODY: std::time::Duration = std::time::Duration::from_secs(30);
-
-impl Default for Jobs {
-    fn default() -> Self {
-        Jobs::new(IDLE_BODY)
-    }
-}
-
-impl Jobs {
-    /// Jobs whose uploads fail after `idle` without a byte.
-    ///
-    /// Ids start from the wall clock (milliseconds since 1970, times 1000)
-    /// and count up, so they are unique across restarts: a client polling
-    /// its job after a restart never reads another one's.
-    pub fn new(idle: std::time::Duration) -> Self {
-        let start = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64)
-            .saturating_mul(1000);
-        Jobs {
-            inner: Arc::new(Mutex::new((start, VecDeque::new()))),
-            slot: Arc::new(tokio::sync::Semaphore::new(CONCURRENT_IMPORTS)),
-            idle,
-        }
-    }
-
-    /// How long an upload may be idle.
-    pub fn idle(&self) -> std::time::Duration {
-        self.idle
-    }
-
-    /// Registers a new queued job.
-    pub fn create(&self, trie: String, format: Format) -> Arc<Job> {
-        let mut g = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        g.0 += 1;
-        let job = Arc::new(Job {
-            id: g.0,
-            trie,
-            format,
-            records: AtomicU64::new(0),
-            entries_added: AtomicU64::new(0),
-            bytes_read: AtomicU64::new(0),
-            error_count: AtomicU64::new(0),
-            inner: Mutex::new(JobInner {
-                state: JobState::Queued,
-                errors: Vec::new(),
-                failure: None,
-            }),
-        });
-        g.1.push_back(Arc::clone(&job));
-        while g.1.len() > MAX_JOBS {
-            g.1.pop_front();
-        }
-        job
-    }
-
-    /// The import slots ([`CONCURRENT_IMPORTS`] run at a time).
-    pub fn slot(&self) -> Arc<tokio::sync::Semaphore> {
-        Arc::clone(&self.slot)
-    }
-
-    /// The job with `id`, if still kept.
-    pub fn get(&self, id: u64) -> Option<Arc<Job>> {
-        let g = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        g.1.iter().find(|j| j.id == id).cloned()
-    }
-
-    /// Every kept job, oldest first.
-    pub fn list(&self) -> Vec<Arc<Job>> {
-        let g = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        g.1.iter().cloned().collect()
-    }
 }
 
 /// A line-aligned piece of the body.

@@ -722,7 +722,7 @@ pub async fn serve(config: ServerConfig) -> Result<(), ServeError> {
         demo::load_demo(&db).await?;
     }
     let local = listener.local_addr()?;
-    let jobs = crate::import::Jobs::new(config.import_idle_timeout);
+    let jobs = crate::import::Jobs::kept_in(&config.data_dir, config.import_idle_timeout);
     let state = AppState::with_jobs(db, config.token.clone(), jobs);
     let router = app(state, EdgePolicy::for_config(&config));
     tracing::info!("listening on http://{local}");
