@@ -18,6 +18,7 @@
 //! bodies for errors raised outside handlers: 404, 405, 408, 413) → body
 //! limit → routes.
 
+mod bounded;
 mod caches;
 mod conn;
 mod demo;

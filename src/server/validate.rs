@@ -218,8 +218,15 @@ async fn body_bytes<S: Send + Sync>(
 }
 
 fn parse(bytes: &[u8]) -> Result<Json, ApiError> {
-    serde_json::from_slice(bytes)
-        .map_err(|e| ApiError::invalid_json(format!("body is not valid JSON: {e}")))
+    super::bounded::parse(bytes).map_err(|e| {
+        if e.to_string().starts_with(super::bounded::TOO_LONG) {
+            ApiError::payload_too_large(format!(
+                "a batch holds at most {MAX_BATCH} entries; this one has more"
+            ))
+        } else {
+            ApiError::invalid_json(format!("body is not valid JSON: {e}"))
+        }
+    })
 }
 
 /// The body must be an object; gives it.
