@@ -485,3 +485,55 @@ fn names_past_the_caps_are_refused() {
     common::assert_error(&incr("c2"), 409, "resource_limit");
     assert_eq!(server.get("/v1/caches/c2").0, 404);
 }
+
+/// Sends raw bytes and reads the whole answer (the server closes after it).
+fn raw_exchange(addr: &str, request: &[u8]) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    // The server may answer and close before it has read everything.
+    let _ = s.write_all(request);
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The answers hyper makes before the API sees a request (a request line
+/// over 64 KiB, headers over its buffer, a line that is not HTTP) carry the
+/// API's JSON error body like every other 4xx.
+#[test]
+fn answers_to_unparsable_requests_are_json_errors() {
+    let server = Server::start();
+    let addr = server.base.trim_start_matches("http://").to_owned();
+    let long_query = format!(
+        "GET /v1/tries/t/suggest?q={} HTTP/1.1\r\nHost: {addr}\r\n\r\n",
+        "a".repeat(100_000)
+    );
+    let big_header = format!(
+        "GET /healthz HTTP/1.1\r\nHost: {addr}\r\nX-Big: {}\r\n\r\n",
+        "b".repeat(1_000_000)
+    );
+    for (request, status, code) in [
+        (long_query.into_bytes(), "414", "uri_too_long"),
+        (big_header.into_bytes(), "431", "headers_too_large"),
+        (b"GARBAGE\r\n\r\n".to_vec(), "400", "bad_request"),
+    ] {
+        let answer = raw_exchange(&addr, &request);
+        assert!(
+            answer.starts_with(&format!("HTTP/1.1 {status} ")),
+            "{code}: {answer:.200}"
+        );
+        let (head, body) = answer.split_once("\r\n\r\n").unwrap();
+        assert!(
+            head.to_ascii_lowercase()
+                .contains("content-type: application/json"),
+            "{head}"
+        );
+        let json: serde_json::Value = serde_json::from_str(body).unwrap();
+        assert_eq!(json["error"]["code"], code, "{body}");
+        assert!(json["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()));
+    }
+    assert_eq!(server.get("/healthz").0, 200);
+}

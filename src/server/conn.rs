@@ -12,7 +12,11 @@
 //!   past that the loop stops accepting (new clients wait in the kernel's
 //!   backlog) until one closes;
 //! - on shutdown the listener closes and open connections finish their
-//!   in-flight requests (hyper-util's graceful shutdown).
+//!   in-flight requests (hyper-util's graceful shutdown);
+//! - the answers hyper makes by itself, before any of the API's code runs,
+//!   to a request it cannot parse (400, 414 for a request line over 64 KiB,
+//!   431 for headers over its buffer) have an empty body; they are rewritten
+//!   on their way out into the API's JSON error shape ([`json_for_automatic`]).
 
 use std::future::Future;
 use std::sync::Arc;
@@ -119,6 +123,49 @@ struct IdleTimeout {
     inner: tokio::net::TcpStream,
     idle: Duration,
     deadline: std::pin::Pin<Box<tokio::time::Sleep>>,
+    /// A rewritten automatic answer still being written, and how much of it
+    /// is out.
+    pending: Option<(Vec<u8>, usize)>,
+}
+
+/// The JSON answer that replaces one hyper wrote by itself for a request it
+/// could not parse: its bytes start with the status line and carry no body.
+/// Answers from the API always have a body, so `content-length: 0` tells
+/// them apart.
+pub(crate) fn json_for_automatic(head: &[u8]) -> Option<Vec<u8>> {
+    let (status, code, message) = if head.starts_with(b"HTTP/1.1 414 ") {
+        (
+            "414 URI Too Long",
+            "uri_too_long",
+            "the request line is over 64 KiB; send long inputs in a body",
+        )
+    } else if head.starts_with(b"HTTP/1.1 431 ") {
+        (
+            "431 Request Header Fields Too Large",
+            "headers_too_large",
+            "the request's headers are too large",
+        )
+    } else if head.starts_with(b"HTTP/1.1 400 ") {
+        (
+            "400 Bad Request",
+            "bad_request",
+            "the request is not valid HTTP",
+        )
+    } else {
+        return None;
+    };
+    let text = std::str::from_utf8(head).ok()?.to_ascii_lowercase();
+    if !text.ends_with("\r\n\r\n") || !text.contains("\r\ncontent-length: 0\r\n") {
+        return None;
+    }
+    let body = serde_json::json!({"error": {"code": code, "message": message}}).to_string();
+    Some(
+        format!(
+            "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .into_bytes(),
+    )
 }
 
 impl IdleTimeout {
@@ -127,7 +174,32 @@ impl IdleTimeout {
             inner,
             idle,
             deadline: Box::pin(tokio::time::sleep(idle)),
+            pending: None,
         }
+    }
+
+    /// Writes what is left of a rewritten answer; ready once all is out.
+    fn poll_pending(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        use std::task::Poll;
+        use tokio::io::AsyncWrite;
+        while let Some((bytes, done)) = &mut self.pending {
+            if *done == bytes.len() {
+                self.pending = None;
+                break;
+            }
+            match std::pin::Pin::new(&mut self.inner).poll_write(cx, &bytes[*done..]) {
+                Poll::Ready(Ok(0)) => {
+                    return Poll::Ready(Err(std::io::ErrorKind::WriteZero.into()))
+                }
+                Poll::Ready(Ok(n)) => *done += n,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        Poll::Ready(Ok(()))
     }
 }
 
@@ -162,6 +234,20 @@ impl tokio::io::AsyncWrite for IdleTimeout {
         cx: &mut std::task::Context<'_>,
         buf: &[u8],
     ) -> std::task::Poll<std::io::Result<usize>> {
+        use std::task::Poll;
+        match self.poll_pending(cx) {
+            Poll::Ready(Ok(())) => {}
+            Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+            Poll::Pending => return Poll::Pending,
+        }
+        if let Some(json) = json_for_automatic(buf) {
+            self.pending = Some((json, 0));
+            return match self.poll_pending(cx) {
+                Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+                // Taken: the rest goes out on the next write or flush.
+                _ => Poll::Ready(Ok(buf.len())),
+            };
+        }
         let r = std::pin::Pin::new(&mut self.inner).poll_write(cx, buf);
         if r.is_ready() {
             let next = tokio::time::Instant::now() + self.idle;
@@ -173,12 +259,20 @@ impl tokio::io::AsyncWrite for IdleTimeout {
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<std::io::Result<()>> {
+        match self.poll_pending(cx) {
+            std::task::Poll::Ready(Ok(())) => {}
+            other => return other,
+        }
         std::pin::Pin::new(&mut self.inner).poll_flush(cx)
     }
     fn poll_shutdown(
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<std::io::Result<()>> {
+        match self.poll_pending(cx) {
+            std::task::Poll::Ready(Ok(())) => {}
+            other => return other,
+        }
         std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
     }
     fn poll_write_vectored(
@@ -186,6 +280,20 @@ impl tokio::io::AsyncWrite for IdleTimeout {
         cx: &mut std::task::Context<'_>,
         bufs: &[std::io::IoSlice<'_>],
     ) -> std::task::Poll<std::io::Result<usize>> {
+        // An automatic answer is one buffer: take the plain path for it and
+        // for anything written while a rewritten one is still going out.
+        let first = bufs.iter().find(|b| !b.is_empty());
+        if self.pending.is_some()
+            || first.is_some_and(|b| {
+                b.len() == bufs.iter().map(|b| b.len()).sum::<usize>()
+                    && json_for_automatic(b).is_some()
+            })
+        {
+            return match first {
+                Some(b) => self.poll_write(cx, b),
+                None => std::task::Poll::Ready(Ok(0)),
+            };
+        }
         let r = std::pin::Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
         if r.is_ready() {
             let next = tokio::time::Instant::now() + self.idle;
