@@ -144,14 +144,29 @@ impl Server {
         Server::start_with_env(extra, &[])
     }
 
+    /// As [`Server::start_with`], on the data directory `dir` (which the
+    /// caller owns).
+    pub fn start_in(dir: &std::path::Path, extra: &[&str]) -> Server {
+        let mut server = Server::start_with_env_unspawned(extra, &[]);
+        server.data_dir = dir.to_path_buf();
+        server.spawn();
+        server
+    }
+
     /// As [`Server::start_with`], with extra environment variables.
     pub fn start_with_env(extra: &[&str], envs: &[(&str, &str)]) -> Server {
+        let mut server = Server::start_with_env_unspawned(extra, envs);
+        server.spawn();
+        server
+    }
+
+    fn start_with_env_unspawned(extra: &[&str], envs: &[(&str, &str)]) -> Server {
         let dir = tempfile::TempDir::new().expect("temp data dir");
         let client = Client::builder()
             .timeout(Duration::from_secs(120))
             .build()
             .expect("http client");
-        let mut server = Server {
+        let server = Server {
             base: String::new(),
             client,
             data_dir: dir.path().to_path_buf(),
@@ -164,7 +179,6 @@ impl Server {
             child: None,
             logs: Arc::new(Mutex::new(Vec::new())),
         };
-        server.spawn();
         server
     }
 
