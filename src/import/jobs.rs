@@ -248,7 +248,7 @@ impl Jobs {
         }
     }
 
-    /// As [`Jobs::new`], with the list kept in [`JOBS_FILE`] in `dir`: the
+    /// As [`Jobs::new`], with the list kept in [`JOBS_FILE`](crate::import::JOBS_FILE) in `dir`: the
     /// jobs saved there are loaded (those a restart interrupted marked
     /// failed, saying so), and the file is rewritten whenever a job starts
     /// or ends. An unreadable file is logged and replaced.

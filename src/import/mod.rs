@@ -26,7 +26,8 @@ use serde::{Deserialize, Serialize};
 use crate::limits::MAX_KEY_BYTES;
 use crate::value::Value;
 pub use jobs::{
-    Job, JobState, JobView, Jobs, LineError, CONCURRENT_IMPORTS, IDLE_BODY, MAX_KEPT_ERRORS,
+    Job, JobState, JobView, Jobs, LineError, CONCURRENT_IMPORTS, IDLE_BODY, JOBS_FILE,
+    MAX_KEPT_ERRORS,
 };
 
 /// Input format.

@@ -30,6 +30,7 @@
 //! ordered scan.
 
 mod codec;
+mod disk;
 mod lock;
 mod log;
 mod record;

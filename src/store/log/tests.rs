@@ -4,6 +4,7 @@
 use super::*;
 use crate::value::Value;
 use std::io::Cursor;
+use std::io::Seek;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
