@@ -93,6 +93,11 @@ impl ApiError {
         )
     }
 
+    /// 400 `empty_body`: a route that needs a body got none.
+    pub fn empty_body(m: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "empty_body", m)
+    }
+
     /// 400 `invalid_idempotency_key`.
     pub fn invalid_idempotency_key(m: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "invalid_idempotency_key", m)

@@ -25,9 +25,20 @@ pub async fn import_start(
     State(state): State<AppState>,
     params: Segments,
     RawQuery(query): RawQuery,
+    headers: axum::http::HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
     let trie = super::segment_name(&params, "trie")?;
+    // A request without a body (no length and no chunked encoding, or a
+    // length of 0) has no file to import.
+    let declared = headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let chunked = headers.contains_key(axum::http::header::TRANSFER_ENCODING);
+    if declared == Some(0) || (declared.is_none() && !chunked) {
+        return Err(ApiError::empty_body("an import needs the file as its body"));
+    }
     let mut format = None;
     let (mut key_columns, mut value_column) = (None, None);
     for (k, v) in validate::query_params(query.as_deref()) {

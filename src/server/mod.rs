@@ -27,6 +27,7 @@ mod error;
 mod fast;
 mod imports;
 mod metrics;
+mod openapi;
 mod stacks;
 mod tries;
 pub(crate) mod validate;
@@ -150,14 +151,11 @@ pub fn app(state: AppState, policy: EdgePolicy) -> Router {
         .routes(routes!(metrics::metrics_get))
         .routes(routes!(demo::index))
         .split_for_parts();
-    let mut openapi = openapi;
-    openapi.info.title = "typeahead".into();
-    openapi.info.version = env!("CARGO_PKG_VERSION").into();
-    openapi.info.description =
-        Some("Suggest-as-you-type over named tries, with stacks and caches. v1 API.".into());
+    let generated = serde_json::to_value(&openapi).unwrap_or_default();
+    let document = openapi::exact(generated);
     let _ = state
         .openapi
-        .set(openapi.to_pretty_json().unwrap_or_default());
+        .set(serde_json::to_string_pretty(&document).unwrap_or_default());
 
     let router = router
         .fallback(not_found)

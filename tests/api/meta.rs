@@ -98,3 +98,46 @@ fn meta_healthz_metrics_openapi() {
         }
     }
 }
+
+/// The document is exact: typed bodies, the name and key rules, every
+/// operation's error answers with the error schema, and no stranger's
+/// contact.
+#[test]
+fn meta_openapi_is_typed_and_names_every_error() {
+    let s = App::start();
+    let doc: Json = serde_json::from_str(&s.get_raw("/v1/openapi.json").text).unwrap();
+    assert!(doc["info"].get("contact").is_none(), "{}", doc["info"]);
+    let op = &doc["paths"]["/v1/tries/{trie}/entries"]["post"];
+    assert_eq!(
+        op["requestBody"]["content"]["application/json"]["schema"]["$ref"],
+        "#/components/schemas/EntriesBody"
+    );
+    assert_eq!(
+        op["responses"]["200"]["content"]["application/json"]["schema"]["$ref"],
+        "#/components/schemas/Added"
+    );
+    for status in ["400", "401", "403", "413", "415", "503", "504", "507"] {
+        assert_eq!(
+            op["responses"][status]["content"]["application/json"]["schema"]["$ref"],
+            "#/components/schemas/Error",
+            "entries: {status}"
+        );
+    }
+    let schemas = &doc["components"]["schemas"];
+    assert_eq!(schemas["Name"]["pattern"], "^[A-Za-z0-9_-]{1,64}$");
+    assert_eq!(schemas["Key"]["maxLength"], 1024);
+    assert_eq!(
+        schemas["EntriesBody"]["properties"]["entries"]["maxItems"],
+        100_000
+    );
+    let paths = doc["paths"].as_object().unwrap();
+    for (path, item) in paths {
+        for (method, op) in item.as_object().unwrap() {
+            let responses = op["responses"].as_object().unwrap();
+            assert!(
+                responses.contains_key("400") && responses.contains_key("414"),
+                "{method} {path} does not list its error answers"
+            );
+        }
+    }
+}
