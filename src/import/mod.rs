@@ -53,7 +53,7 @@ pub struct Spec {
 
 /// A line-aligned piece of the body.
 #[derive(Debug)]
-pub struct Chunk {
+pub(crate) struct Chunk {
     /// Order in the file.
     pub seq: u64,
     /// 1-based line number of the chunk's first line.
@@ -64,7 +64,7 @@ pub struct Chunk {
 
 /// A parsed chunk.
 #[derive(Debug, Default)]
-pub struct Parsed {
+pub(crate) struct Parsed {
     /// Order in the file.
     pub seq: u64,
     /// Good records.
@@ -77,7 +77,7 @@ pub struct Parsed {
 
 /// Column positions for CSV, from the header row.
 #[derive(Debug, Clone)]
-pub struct CsvColumns {
+pub(crate) struct CsvColumns {
     /// Number of columns.
     pub width: usize,
     /// Key column indexes.
@@ -161,7 +161,7 @@ fn cell_value(cell: &str) -> Result<Value, String> {
 }
 
 /// Parses a chunk of whole lines.
-pub fn parse_chunk(chunk: &Chunk, format: Format, columns: Option<&CsvColumns>) -> Parsed {
+pub(crate) fn parse_chunk(chunk: &Chunk, format: Format, columns: Option<&CsvColumns>) -> Parsed {
     let mut out = Parsed {
         seq: chunk.seq,
         ..Default::default()
