@@ -3,7 +3,7 @@
 //!
 //! # What it owns
 //! [`Jobs`] (the recent import jobs and their progress), the record parsers
-//! ([`parse_chunk`]), and the pipeline (`pool`):
+//! (`parse_chunk`), and the pipeline (`pool`):
 //!
 //! ```text
 //! body stream ─► splitter ─► bounded channel ─► N parse workers ─► bounded channel
