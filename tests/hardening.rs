@@ -537,3 +537,26 @@ fn answers_to_unparsable_requests_are_json_errors() {
     }
     assert_eq!(server.get("/healthz").0, 200);
 }
+
+/// A second server on a port in use exits non-zero and says so once.
+#[test]
+fn a_busy_port_is_reported_once() {
+    let first = Server::start();
+    let addr = first.base.trim_start_matches("http://").to_owned();
+    let dir = tempfile::tempdir().unwrap();
+    let out = bin()
+        .args(["serve", "--addr", &addr, "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert_eq!(err.matches("could not listen on").count(), 1, "{err}");
+    assert_eq!(
+        err.to_ascii_lowercase()
+            .matches("address already in use")
+            .count(),
+        1,
+        "{err}"
+    );
+}

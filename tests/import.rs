@@ -560,3 +560,32 @@ fn cli_reports_a_refused_job_and_fails_when_every_line_is_bad() {
         assert!(stdout.contains(line), "{line} missing: {stdout}");
     }
 }
+
+/// `gen-users N` writes N users as CSV to standard output, the same for the
+/// same seed; with a directory it writes users.csv and queries.txt there.
+#[test]
+fn gen_users_writes_csv() {
+    let out = cli().args(["gen-users", "50"]).output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "id,first,last,username");
+    assert_eq!(lines.len(), 51);
+    assert!(
+        lines[1..].iter().all(|l| l.split(',').count() == 4),
+        "{text}"
+    );
+    let again = cli().args(["gen-users", "50"]).output().unwrap();
+    assert_eq!(String::from_utf8(again.stdout).unwrap(), text);
+    let dir = tempfile::tempdir().unwrap();
+    let out = cli()
+        .args(["gen-users", "20", "--queries", "7"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let csv = std::fs::read_to_string(dir.path().join("users.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 21);
+    let queries = std::fs::read_to_string(dir.path().join("queries.txt")).unwrap();
+    assert_eq!(queries.lines().count(), 7);
+}

@@ -1,4 +1,4 @@
-//! `typeahead gen-users N OUT_DIR`: the tour's and the benchmarks' data.
+//! `typeahead gen-users N [OUT_DIR]`: the tour's and the benchmarks' data.
 
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
@@ -11,8 +11,9 @@ pub struct GenUsersArgs {
     /// How many users.
     users: usize,
     /// Where to write `users.csv` (`id,first,last,username`) and
-    /// `queries.txt` (created if missing).
-    out_dir: PathBuf,
+    /// `queries.txt` (created if missing). Without it, the users go to
+    /// standard output as CSV.
+    out_dir: Option<PathBuf>,
     /// How many sampled prefixes to write to `queries.txt`.
     #[arg(long, default_value_t = 100_000)]
     queries: usize,
@@ -22,9 +23,14 @@ pub struct GenUsersArgs {
 }
 
 pub fn run(a: GenUsersArgs) -> anyhow::Result<()> {
-    let dir = &a.out_dir;
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let list = typeahead::users::generate(a.users, a.seed);
+    let Some(dir) = &a.out_dir else {
+        let mut out = BufWriter::new(std::io::stdout().lock());
+        typeahead::users::write_csv(&list, &mut out)?;
+        out.flush()?;
+        return Ok(());
+    };
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let path = dir.join("users.csv");
     let mut out = BufWriter::new(
         std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?,
