@@ -72,6 +72,8 @@ pub struct Metrics {
     latency: HistogramFamily,
     trie_keys: Family<NameLabels, Gauge>,
     trie_entries: Family<NameLabels, Gauge>,
+    trie_bytes: Family<NameLabels, Gauge>,
+    resident_bytes: Gauge,
     stack_len: Family<NameLabels, Gauge>,
     cache_keys: Family<NameLabels, Gauge>,
     /// The busiest series, (GET, the suggest route, 200), looked up once:
@@ -94,6 +96,8 @@ impl Default for Metrics {
         let latency: HistogramFamily = Family::new_with_constructor(latency_histogram);
         let trie_keys = Family::<NameLabels, Gauge>::default();
         let trie_entries = Family::<NameLabels, Gauge>::default();
+        let trie_bytes = Family::<NameLabels, Gauge>::default();
+        let resident_bytes = Gauge::default();
         let stack_len = Family::<NameLabels, Gauge>::default();
         let cache_keys = Family::<NameLabels, Gauge>::default();
         registry.register(
@@ -112,6 +116,16 @@ impl Default for Metrics {
             "(key, value) entries per trie",
             trie_entries.clone(),
         );
+        registry.register(
+            "trie_bytes",
+            "Bytes each trie's engine holds (its own count: nodes, buckets, values)",
+            trie_bytes.clone(),
+        );
+        registry.register(
+            "process_resident_bytes",
+            "The server process's resident memory (RSS)",
+            resident_bytes.clone(),
+        );
         registry.register("stack_length", "Items per stack", stack_len.clone());
         registry.register("cache_keys", "Keys per cache", cache_keys.clone());
         Metrics {
@@ -120,6 +134,8 @@ impl Default for Metrics {
             latency,
             trie_keys,
             trie_entries,
+            trie_bytes,
+            resident_bytes,
             stack_len,
             cache_keys,
             suggest_ok: std::sync::OnceLock::new(),
@@ -172,6 +188,26 @@ impl Metrics {
     }
 }
 
+/// The bytes a trie's engine holds, by its own count
+/// ([`crate::Trie::memory`]), for the current version.
+pub(super) fn trie_bytes(t: &crate::db::TrieIndex) -> usize {
+    t.read(|s| s.trie().memory().total_bytes)
+}
+
+/// The process's resident memory, from `/proc/self/status` (Linux); `None`
+/// where that file is missing.
+pub(super) fn resident_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()?;
+    Some(kib * 1024)
+}
+
 /// `GET /metrics`: Prometheus (OpenMetrics) text.
 #[utoipa::path(get, path = "/metrics", tag = "meta",
     responses((status = 200, description = "Prometheus text: request counts and latency histograms per route, sizes of tries, stacks and caches", content_type = "application/openmetrics-text")))]
@@ -179,15 +215,27 @@ pub async fn metrics_get(State(state): State<AppState>) -> Response {
     let m: &Metrics = &state.metrics;
     m.trie_keys.clear();
     m.trie_entries.clear();
+    m.trie_bytes.clear();
     m.stack_len.clear();
     m.cache_keys.clear();
     let gauge = |v: usize| i64::try_from(v).unwrap_or(i64::MAX);
-    for (name, t) in state.db.tries() {
+    let tries = state.db.tries();
+    // Counting a trie's bytes walks it: off the async workers.
+    let bytes: Vec<usize> = {
+        let tries = tries.clone();
+        tokio::task::spawn_blocking(move || tries.iter().map(|(_, t)| trie_bytes(t)).collect())
+            .await
+            .unwrap_or_default()
+    };
+    for ((name, t), b) in tries.into_iter().zip(bytes) {
         let s = t.stats();
         let l = NameLabels { name };
         m.trie_keys.get_or_create(&l).set(gauge(s.keys));
         m.trie_entries.get_or_create(&l).set(gauge(s.entries));
+        m.trie_bytes.get_or_create(&l).set(gauge(b));
     }
+    m.resident_bytes
+        .set(i64::try_from(resident_bytes().unwrap_or(0)).unwrap_or(i64::MAX));
     for (name, s) in state.db.stacks() {
         m.stack_len
             .get_or_create(&NameLabels { name })

@@ -141,3 +141,32 @@ fn meta_openapi_is_typed_and_names_every_error() {
         }
     }
 }
+
+/// `/metrics` reports each trie's bytes (the engine's own count, growing
+/// with the trie) and the process's resident memory.
+#[test]
+fn meta_metrics_report_trie_bytes_and_rss() {
+    let s = App::start();
+    let gauge = |text: &str, name: &str| -> f64 {
+        text.lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{name} missing:\n{text}"))
+    };
+    add(&s, "t", &[("a", json!(1))]);
+    let small = gauge(
+        &s.get_raw("/metrics").text,
+        "typeahead_trie_bytes{name=\"t\"}",
+    );
+    let many: Vec<(String, Json)> = (0..2_000).map(|i| (format!("key{i}"), json!(i))).collect();
+    let refs: Vec<(&str, Json)> = many.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+    add(&s, "t", &refs);
+    let text = s.get_raw("/metrics").text;
+    let big = gauge(&text, "typeahead_trie_bytes{name=\"t\"}");
+    assert!(small > 0.0 && big > small * 10.0, "{small} -> {big}");
+    assert!(
+        gauge(&text, "typeahead_process_resident_bytes") > 1e6,
+        "{text}"
+    );
+}
