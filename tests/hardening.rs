@@ -560,3 +560,33 @@ fn a_busy_port_is_reported_once() {
         "{err}"
     );
 }
+
+/// A keep-alive connection that goes quiet after a request is closed once
+/// the idle timeout passes (here 1 s; the header timeout is 10 s).
+#[test]
+fn an_idle_keep_alive_connection_is_closed() {
+    use std::io::{Read, Write};
+    let server = Server::start_with(&["--idle-timeout", "1"]);
+    let addr = server.base.trim_start_matches("http://").to_owned();
+    let mut s = std::net::TcpStream::connect(&addr).unwrap();
+    s.write_all(format!("GET /healthz HTTP/1.1\r\nHost: {addr}\r\n\r\n").as_bytes())
+        .unwrap();
+    let mut buf = [0u8; 512];
+    let n = s.read(&mut buf).unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+    // Quiet now: the server closes it, well before this read's own limit.
+    s.set_read_timeout(Some(Duration::from_secs(8))).unwrap();
+    let started = Instant::now();
+    match s.read(&mut buf) {
+        Ok(0) => {}
+        Ok(n) => panic!("unexpected bytes: {:?}", String::from_utf8_lossy(&buf[..n])),
+        Err(e) => assert!(
+            !matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ),
+            "still open after {:?}",
+            started.elapsed()
+        ),
+    }
+}

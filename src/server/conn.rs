@@ -126,6 +126,8 @@ struct IdleTimeout {
     /// A rewritten automatic answer still being written, and how much of it
     /// is out.
     pending: Option<(Vec<u8>, usize)>,
+    /// Bytes moved since the deadline was last set.
+    active: bool,
 }
 
 /// The JSON answer that replaces one hyper wrote by itself for a request it
@@ -175,6 +177,7 @@ impl IdleTimeout {
             idle,
             deadline: Box::pin(tokio::time::sleep(idle)),
             pending: None,
+            active: false,
         }
     }
 
@@ -213,17 +216,26 @@ impl tokio::io::AsyncRead for IdleTimeout {
         let this = &mut *self;
         match std::pin::Pin::new(&mut this.inner).poll_read(cx, buf) {
             Poll::Ready(r) => {
-                let next = tokio::time::Instant::now() + this.idle;
-                this.deadline.as_mut().reset(next);
+                this.active = true;
                 Poll::Ready(r)
             }
-            Poll::Pending => match this.deadline.as_mut().poll(cx) {
-                Poll::Ready(()) => Poll::Ready(Err(std::io::Error::new(
-                    std::io::ErrorKind::TimedOut,
-                    "connection idle",
-                ))),
-                Poll::Pending => Poll::Pending,
-            },
+            Poll::Pending => {
+                // The clock is read once per wait, not per read or write:
+                // the idle time counts from when the connection started
+                // waiting after its last activity.
+                if this.active {
+                    this.active = false;
+                    let next = tokio::time::Instant::now() + this.idle;
+                    this.deadline.as_mut().reset(next);
+                }
+                match this.deadline.as_mut().poll(cx) {
+                    Poll::Ready(()) => Poll::Ready(Err(std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        "connection idle",
+                    ))),
+                    Poll::Pending => Poll::Pending,
+                }
+            }
         }
     }
 }
@@ -250,8 +262,7 @@ impl tokio::io::AsyncWrite for IdleTimeout {
         }
         let r = std::pin::Pin::new(&mut self.inner).poll_write(cx, buf);
         if r.is_ready() {
-            let next = tokio::time::Instant::now() + self.idle;
-            self.deadline.as_mut().reset(next);
+            self.active = true;
         }
         r
     }
@@ -296,8 +307,7 @@ impl tokio::io::AsyncWrite for IdleTimeout {
         }
         let r = std::pin::Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
         if r.is_ready() {
-            let next = tokio::time::Instant::now() + self.idle;
-            self.deadline.as_mut().reset(next);
+            self.active = true;
         }
         r
     }
