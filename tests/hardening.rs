@@ -590,3 +590,24 @@ fn an_idle_keep_alive_connection_is_closed() {
         ),
     }
 }
+
+/// A body over the 16 MiB limit is answered 413 with the JSON error, and
+/// the client, still uploading, reads that answer rather than a reset.
+#[test]
+fn an_oversized_body_gets_its_413() {
+    let server = Server::start();
+    let body = vec![b' '; 20 << 20];
+    for _ in 0..3 {
+        let r = server
+            .client
+            .post(server.url("/v1/tries/t/entries"))
+            .header("Content-Type", "application/json")
+            .body(body.clone())
+            .send()
+            .expect("an answer, not a reset");
+        assert_eq!(r.status().as_u16(), 413);
+        let json: serde_json::Value = r.json().unwrap();
+        assert_eq!(json["error"]["code"], "payload_too_large");
+    }
+    assert_eq!(server.get("/v1/tries/t").0, 404);
+}

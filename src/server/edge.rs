@@ -116,6 +116,14 @@ impl BodyBudget {
     }
 }
 
+/// Reads and drops a whole body, however long (the caller's timeout
+/// bounds it); nothing of it is kept.
+async fn drain_all(body: axum::body::Body) {
+    use futures_util::StreamExt;
+    let mut stream = body.into_data_stream();
+    while let Some(Ok(_)) = stream.next().await {}
+}
+
 /// Reads and drops up to one maximal body.
 async fn drain(body: axum::body::Body) {
     use futures_util::StreamExt;
@@ -268,6 +276,20 @@ async fn edge_inner(state: &AppState, policy: &EdgePolicy, req: Request, next: N
     }
     let mut _reserved = None;
     if !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+        let declared = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|n| n > validate::MAX_BODY as u64)
+            && !req.uri().path().ends_with("/import")
+        {
+            // Refused before its body is read; the body is still read and
+            // dropped, so that the client reads the answer instead of a
+            // connection reset mid-upload (the write timeout bounds it).
+            drain_all(req.into_body()).await;
+            return ApiError::payload_too_large("the request body is over 16 MiB").into_response();
+        }
         if let Some(budget) = &policy.body_budget {
             if !req.uri().path().ends_with("/import") {
                 match budget.reserve(req.headers()) {
