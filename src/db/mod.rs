@@ -171,6 +171,10 @@ pub enum DbError {
     /// The disk refused the write; nothing was applied.
     #[error("storage unavailable, nothing was written: {0}")]
     Unavailable(String),
+    /// The write reached the disk but its sync failed: it may or may not be
+    /// there after a restart. The store refuses every later write until then.
+    #[error("storage failed while syncing; the write may or may not have been kept: {0}")]
+    OutcomeUnknown(String),
     /// The disk is full; nothing was applied, and writes work again once
     /// space is free.
     #[error("the disk is full, nothing was written: {0}")]
@@ -198,20 +202,21 @@ pub enum DbError {
 /// request running inside [`QueuedFlag::scope`]: from then on the command
 /// may be applied whether or not anyone waits for its answer.
 #[derive(Clone, Default, Debug)]
-pub struct QueuedFlag(Arc<std::sync::atomic::AtomicBool>, Option<Arc<IdemKey>>);
+pub struct QueuedFlag(Arc<(std::sync::atomic::AtomicBool, std::sync::OnceLock<IdemKey>)>);
 
 tokio::task_local! {
     static QUEUED: QueuedFlag;
 }
 
 impl QueuedFlag {
-    /// A flag whose request's write carries an idempotency key.
-    pub fn with_key(key: Option<IdemKey>) -> Self {
-        QueuedFlag(Arc::default(), key.map(Arc::new))
+    /// Gives the request's write an idempotency key (the first one set
+    /// stays).
+    pub fn set_key(&self, key: IdemKey) {
+        let _ = self.0 .1.set(key);
     }
 
     fn key() -> Option<IdemKey> {
-        QUEUED.try_with(|q| q.1.as_deref().cloned()).ok().flatten()
+        QUEUED.try_with(|q| q.0 .1.get().cloned()).ok().flatten()
     }
 
     /// Runs `fut` with this flag as the one [`Db`]'s write methods set.
@@ -221,11 +226,11 @@ impl QueuedFlag {
 
     /// Whether a command was queued.
     pub fn is_set(&self) -> bool {
-        self.0.load(std::sync::atomic::Ordering::Acquire)
+        self.0 .0.load(std::sync::atomic::Ordering::Acquire)
     }
 
     fn mark() {
-        let _ = QUEUED.try_with(|q| q.0.store(true, std::sync::atomic::Ordering::Release));
+        let _ = QUEUED.try_with(|q| q.0 .0.store(true, std::sync::atomic::Ordering::Release));
     }
 }
 

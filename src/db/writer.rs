@@ -108,6 +108,12 @@ pub(super) fn run(
                 batch.abort();
                 let err = match e {
                     StoreError::Full { .. } => DbError::StorageFull(e.to_string()),
+                    StoreError::SyncFailed { .. } => {
+                        state
+                            .failed
+                            .store(true, std::sync::atomic::Ordering::Release);
+                        DbError::OutcomeUnknown(e.to_string())
+                    }
                     _ => {
                         state
                             .failed

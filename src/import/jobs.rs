@@ -65,6 +65,9 @@ pub struct Job {
 struct Record {
     path: PathBuf,
     list: Weak<Mutex<(u64, VecDeque<Arc<Job>>)>>,
+    /// One save at a time, each taking its snapshot under it, so the last
+    /// save written is the newest.
+    saving: Arc<Mutex<()>>,
 }
 
 impl Record {
@@ -74,6 +77,7 @@ impl Record {
         let Some(list) = self.list.upgrade() else {
             return;
         };
+        let _one_at_a_time = self.saving.lock().unwrap_or_else(|e| e.into_inner());
         let jobs: Vec<Arc<Job>> = list
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -85,7 +89,11 @@ impl Record {
         let tmp = self.path.with_extension("json.tmp");
         let written = serde_json::to_vec(&views)
             .map_err(std::io::Error::other)
-            .and_then(|bytes| std::fs::write(&tmp, bytes))
+            .and_then(|bytes| {
+                let mut f = std::fs::File::create(&tmp)?;
+                std::io::Write::write_all(&mut f, &bytes)?;
+                f.sync_all()
+            })
             .and_then(|()| std::fs::rename(&tmp, &self.path));
         if let Err(e) = written {
             tracing::warn!(file = %self.path.display(), error = %e, "could not save the job list");
@@ -216,6 +224,7 @@ pub struct Jobs {
     idle: std::time::Duration,
     /// Where the list is kept, if anywhere.
     file: Option<PathBuf>,
+    saving: Arc<Mutex<()>>,
 }
 
 /// Imports that run at once; later ones wait in state `queued`.
@@ -245,6 +254,7 @@ impl Jobs {
             slot: Arc::new(tokio::sync::Semaphore::new(CONCURRENT_IMPORTS)),
             idle,
             file: None,
+            saving: Arc::default(),
         }
     }
 
@@ -260,6 +270,8 @@ impl Jobs {
                 Ok(views) => {
                     let mut g = jobs.inner.lock().unwrap_or_else(|e| e.into_inner());
                     for v in views.into_iter().rev().take(MAX_JOBS).rev() {
+                        // Never below a kept id, even if the clock went back.
+                        g.0 = g.0.max(v.id);
                         g.1.push_back(Arc::new(Job::restored(v)));
                     }
                 }
@@ -283,6 +295,7 @@ impl Jobs {
         self.file.as_ref().map(|path| Record {
             path: path.clone(),
             list: Arc::downgrade(&self.inner),
+            saving: Arc::clone(&self.saving),
         })
     }
 

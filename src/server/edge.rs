@@ -45,11 +45,17 @@ impl EdgePolicy {
     }
 
     /// Whether the request's host is one this server answers to.
-    pub(super) fn host_allowed(&self, headers: &axum::http::HeaderMap) -> bool {
+    pub(super) fn host_allowed(&self, req: &Request) -> bool {
         let Some(extra) = &self.loopback_hosts else {
             return true;
         };
-        let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) else {
+        // HTTP/1 names the host in `Host`; HTTP/2 in the URI's authority.
+        let host = req
+            .headers()
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .or_else(|| req.uri().authority().map(|a| a.as_str()));
+        let Some(host) = host else {
             return true;
         };
         let name = host_name(host);
@@ -97,17 +103,21 @@ impl BodyBudget {
 
     fn reserve(
         &self,
-        headers: &axum::http::HeaderMap,
+        req: &Request,
     ) -> Result<Option<tokio::sync::OwnedSemaphorePermit>, ApiError> {
-        let declared = headers
+        use axum::body::HttpBody;
+        let declared = req
+            .headers()
             .get(header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<usize>().ok());
+        // Without a length (chunked, or HTTP/2, which often sends none) a
+        // body may be up to the limit; one that has already ended is empty.
         let want = match declared {
             Some(0) => return Ok(None),
             Some(n) => n.min(validate::MAX_BODY),
-            None if headers.contains_key(header::TRANSFER_ENCODING) => validate::MAX_BODY,
-            None => return Ok(None),
+            None if req.body().is_end_stream() => return Ok(None),
+            None => validate::MAX_BODY,
         };
         Arc::clone(&self.bytes)
             .try_acquire_many_owned(want as u32)
@@ -185,19 +195,18 @@ pub(super) async fn edge(
     // snapshot), so a timer could not stop them anyway: only the others,
     // which read bodies and wait for the durable writer, get one.
     let res = if matches!(method, Method::GET | Method::HEAD) {
-        edge_inner(&state, &policy, req, next).await
+        edge_inner(&state, &policy, req, next, None).await
     } else {
         // Once a command is queued for the writer, its outcome is no longer
         // this request's to decide: the writer skips it if nobody waits for
         // it any more, but it may already be applied. A timeout after that
         // point says so (504 `outcome_unknown`) instead of claiming the
         // request was stopped (408).
-        let (req, key) = match idempotency_key(req).await {
-            Ok(x) => x,
-            Err(e) => return e.into_response(),
-        };
-        let queued = crate::db::QueuedFlag::with_key(key);
-        let work = crate::db::QueuedFlag::scope(&queued, edge_inner(&state, &policy, req, next));
+        let queued = crate::db::QueuedFlag::default();
+        let work = crate::db::QueuedFlag::scope(
+            &queued,
+            edge_inner(&state, &policy, req, next, Some(&queued)),
+        );
         match tokio::time::timeout(policy.timeout, work).await {
             Ok(res) => res,
             Err(_) if queued.is_set() => ApiError::outcome_unknown().into_response(),
@@ -270,8 +279,14 @@ pub(super) fn log_request(
     );
 }
 
-async fn edge_inner(state: &AppState, policy: &EdgePolicy, req: Request, next: Next) -> Response {
-    if !policy.host_allowed(req.headers()) {
+async fn edge_inner(
+    state: &AppState,
+    policy: &EdgePolicy,
+    req: Request,
+    next: Next,
+    queued: Option<&crate::db::QueuedFlag>,
+) -> Response {
+    if !policy.host_allowed(&req) {
         return ApiError::forbidden_host().into_response();
     }
     let mut _reserved = None;
@@ -292,7 +307,7 @@ async fn edge_inner(state: &AppState, policy: &EdgePolicy, req: Request, next: N
         }
         if let Some(budget) = &policy.body_budget {
             if !req.uri().path().ends_with("/import") {
-                match budget.reserve(req.headers()) {
+                match budget.reserve(&req) {
                     Ok(permit) => _reserved = permit,
                     Err(e) => {
                         // Read the body to its end (keeping none of it) so
@@ -327,6 +342,21 @@ async fn edge_inner(state: &AppState, policy: &EdgePolicy, req: Request, next: N
             }
         }
     }
+    let req = match queued {
+        // After every check, inside the timeout and with the budget held:
+        // reading the body to fingerprint it costs no more than the handler
+        // reading it.
+        Some(flag) => match idempotency_key(req).await {
+            Ok((req, key)) => {
+                if let Some(key) = key {
+                    flag.set_key(key);
+                }
+                req
+            }
+            Err(e) => return e.into_response(),
+        },
+        None => req,
+    };
     let res = next.run(req).await;
     let status = res.status();
     if status.as_u16() < 400 {

@@ -184,6 +184,14 @@ impl From<DbError> for ApiError {
                     "the write could not be made durable and was not applied; reads still work, retry later",
                 )
             }
+            DbError::OutcomeUnknown(ref detail) => {
+                tracing::error!(%detail, "write outcome unknown: the sync failed");
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "storage_failed",
+                    "a sync of the log failed: this write may or may not have been kept (a restart decides; retry with the same Idempotency-Key to be safe), and the server refuses writes until it is restarted",
+                )
+            }
             DbError::StorageFull(ref detail) => {
                 tracing::warn!(%detail, "write refused: disk full");
                 Self::new(

@@ -71,7 +71,7 @@ impl tower::Service<Request> for FastSuggest {
             return Either::Right(self.router.call(req));
         }
         let started = std::time::Instant::now();
-        let host_ok = self.policy.host_allowed(req.headers());
+        let host_ok = self.policy.host_allowed(&req);
         let params = Segments(req.into_parts().0.uri);
         let res = if host_ok {
             tries::suggest_now(&self.state, &params).unwrap_or_else(IntoResponse::into_response)

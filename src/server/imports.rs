@@ -29,14 +29,13 @@ pub async fn import_start(
     body: Body,
 ) -> Result<Response, ApiError> {
     let trie = super::segment_name(&params, "trie")?;
-    // A request without a body (no length and no chunked encoding, or a
-    // length of 0) has no file to import.
+    // A request without a body (no length and no chunked encoding, a
+    // length of 0, or an HTTP/2 stream already ended) has no file to import.
     let declared = headers
         .get(axum::http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    let chunked = headers.contains_key(axum::http::header::TRANSFER_ENCODING);
-    if declared == Some(0) || (declared.is_none() && !chunked) {
+    if declared == Some(0) || axum::body::HttpBody::is_end_stream(&body) {
         return Err(ApiError::empty_body("an import needs the file as its body"));
     }
     let mut format = None;

@@ -84,10 +84,37 @@ impl Disk for File {
         }
     }
     fn keep_aside(&mut self, path: &Path, content: &[u8]) -> io::Result<()> {
-        let mut f = OpenOptions::new().write(true).create_new(true).open(path)?;
-        f.write_all(content)?;
-        f.sync_all()?;
-        sync_parent(path)
+        // A crash after an earlier copy but before the cut leaves the same
+        // copy there already; a different file of that name (an older tail
+        // at the same offset) is kept, and this copy takes the next free
+        // name.
+        for n in 0..1000 {
+            let candidate = if n == 0 {
+                path.to_path_buf()
+            } else {
+                let mut name = path.as_os_str().to_owned();
+                name.push(format!(".{n}"));
+                name.into()
+            };
+            match OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&candidate)
+            {
+                Ok(mut f) => {
+                    f.write_all(content)?;
+                    f.sync_all()?;
+                    return sync_parent(&candidate);
+                }
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                    if std::fs::read(&candidate).is_ok_and(|old| old == content) {
+                        return Ok(());
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(io::Error::other("too many torn-tail copies beside the log"))
     }
     fn create_staged(&mut self, path: &Path) -> io::Result<Box<dyn Staged>> {
         Ok(Box::new(File::create(path)?))

@@ -180,8 +180,11 @@ fn write_staged(
         r
     };
     produce(&mut |op| {
+        if failed.is_some() {
+            return; // keep nothing more once writing failed
+        }
         group.push(op);
-        if group.len() == REWRITE_RECORD_OPS && failed.is_none() {
+        if group.len() == REWRITE_RECORD_OPS {
             failed = flush(&mut group, &mut out).err();
         }
     });
@@ -374,10 +377,15 @@ impl<D: Disk> Store for LogStore<D> {
             return Err(self.io(e));
         }
         if let Err(e) = self.disk.sync() {
-            // Fail-stop: see the module docs.
+            // Fail-stop: see the module docs. The record is in the file, so
+            // a restart may replay it: its outcome is unknown, not "not
+            // applied".
             self.broken = true;
             tracing::error!(file = %self.path, error = %e, "fsync failed; refusing writes until a restart");
-            return Err(self.io(e));
+            return Err(StoreError::SyncFailed {
+                path: self.path.clone(),
+                source: e,
+            });
         }
         self.good_len += self.buf.len() as u64;
         if self.staging.is_some() {

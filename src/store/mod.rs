@@ -58,6 +58,16 @@ pub enum StoreError {
         /// The file.
         path: String,
     },
+    /// The sync of this write failed after its bytes were written: the
+    /// write may or may not survive a crash (and may be replayed at the next
+    /// start-up), and every later write is refused until a restart.
+    #[error("syncing {path} failed: {source}; the write may or may not have been kept")]
+    SyncFailed {
+        /// The file.
+        path: String,
+        /// The cause.
+        source: std::io::Error,
+    },
     /// An earlier sync failed (or a failed write could not be rolled back),
     /// so what is on disk is unknown: every write is refused until a restart
     /// re-reads the file.
