@@ -106,11 +106,7 @@ impl BodyBudget {
         req: &Request,
     ) -> Result<Option<tokio::sync::OwnedSemaphorePermit>, ApiError> {
         use axum::body::HttpBody;
-        let declared = req
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<usize>().ok());
+        let declared = validate::content_length(req.headers()).map(|n| n as usize);
         // Without a length (chunked, or HTTP/2, which often sends none) a
         // body may be up to the limit; one that has already ended is empty.
         let want = match declared {
@@ -126,22 +122,14 @@ impl BodyBudget {
     }
 }
 
-/// Reads and drops a whole body, however long (the caller's timeout
-/// bounds it); nothing of it is kept.
-async fn drain_all(body: axum::body::Body) {
+/// Reads and drops a body, up to `limit` bytes; nothing of it is kept.
+async fn drain(body: axum::body::Body, limit: u64) {
     use futures_util::StreamExt;
     let mut stream = body.into_data_stream();
-    while let Some(Ok(_)) = stream.next().await {}
-}
-
-/// Reads and drops up to one maximal body.
-async fn drain(body: axum::body::Body) {
-    use futures_util::StreamExt;
-    let mut stream = body.into_data_stream();
-    let mut seen = 0usize;
+    let mut seen = 0u64;
     while let Some(Ok(chunk)) = stream.next().await {
-        seen += chunk.len();
-        if seen > validate::MAX_BODY {
+        seen += chunk.len() as u64;
+        if seen > limit {
             break;
         }
     }
@@ -291,18 +279,14 @@ async fn edge_inner(
     }
     let mut _reserved = None;
     if !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
-        let declared = req
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok());
+        let declared = validate::content_length(req.headers());
         if declared.is_some_and(|n| n > validate::MAX_BODY as u64)
             && !req.uri().path().ends_with("/import")
         {
             // Refused before its body is read; the body is still read and
             // dropped, so that the client reads the answer instead of a
             // connection reset mid-upload (the write timeout bounds it).
-            drain_all(req.into_body()).await;
+            drain(req.into_body(), u64::MAX).await;
             return ApiError::payload_too_large("the request body is over 16 MiB").into_response();
         }
         if let Some(budget) = &policy.body_budget {
@@ -313,7 +297,7 @@ async fn edge_inner(
                         // Read the body to its end (keeping none of it) so
                         // that the client, still uploading, gets the answer
                         // instead of a reset connection.
-                        drain(req.into_body()).await;
+                        drain(req.into_body(), validate::MAX_BODY as u64).await;
                         return e.into_response();
                     }
                 }

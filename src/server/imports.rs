@@ -31,11 +31,7 @@ pub async fn import_start(
     let trie = super::segment_name(&params, "trie")?;
     // A request without a body (no length and no chunked encoding, a
     // length of 0, or an HTTP/2 stream already ended) has no file to import.
-    let declared = headers
-        .get(axum::http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared == Some(0) || axum::body::HttpBody::is_end_stream(&body) {
+    if validate::content_length(&headers) == Some(0) || axum::body::HttpBody::is_end_stream(&body) {
         return Err(ApiError::empty_body("an import needs the file as its body"));
     }
     let mut format = None;

@@ -10,6 +10,14 @@ use super::error::ApiError;
 pub(crate) use crate::limits::{DEFAULT_LIMIT, MAX_BATCH, MAX_BODY, MAX_KEY_BYTES, MAX_LIMIT};
 use crate::value::{Value, ValueError};
 
+/// The request's declared `Content-Length`, if it has a valid one.
+pub(crate) fn content_length(headers: &axum::http::HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+}
+
 /// A trie, stack or cache name: 1 to 64 of `A-Z a-z 0-9 _ -`.
 pub fn name(kind: &str, s: impl AsRef<str> + Into<String>) -> Result<String, ApiError> {
     let t = s.as_ref();

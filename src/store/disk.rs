@@ -12,19 +12,16 @@ pub trait Disk: Read + Write + Seek + Send + 'static {
     fn sync(&mut self) -> io::Result<()>;
     /// Cuts the file to `len` bytes.
     fn truncate(&mut self, len: u64) -> io::Result<()>;
-    /// Replaces the whole file at `path` with `content` atomically: after a
-    /// crash at any point, the file holds either the old or the new content.
-    /// On error, says whether `self` still works on the old, intact file.
-    fn replace(&mut self, path: &Path, content: &[u8]) -> Result<(), (io::Error, bool)>;
     /// Writes `content` durably to a new file at `path` beside the log (a
     /// copy of a torn tail, kept before it is cut).
     fn keep_aside(&mut self, path: &Path, content: &[u8]) -> io::Result<()>;
     /// Creates (or empties) a file at `path` that another thread writes: the
     /// next log, during a background rewrite.
     fn create_staged(&mut self, path: &Path) -> io::Result<Box<dyn Staged>>;
-    /// Renames the staged file at `staged` over `path` and switches to it,
-    /// atomically as [`Disk::replace`]; on error, says whether `self` still
-    /// works on the old, intact file.
+    /// Renames the staged file at `staged` over `path`, syncs the directory
+    /// and switches to the new file: after a crash at any point, `path`
+    /// holds either the old content or the new. On error, says whether
+    /// `self` still works on the old, intact file.
     fn adopt(&mut self, staged: &Path, path: &Path) -> Result<(), (io::Error, bool)>;
 }
 
@@ -55,33 +52,6 @@ impl Disk for File {
     }
     fn truncate(&mut self, len: u64) -> io::Result<()> {
         self.set_len(len)
-    }
-    fn replace(&mut self, path: &Path, content: &[u8]) -> Result<(), (io::Error, bool)> {
-        // Write a temporary file, sync it, rename it over the log, sync the
-        // directory (so the rename itself is durable), then switch to it.
-        let tmp = path.with_extension("log.tmp");
-        let staged = (|| {
-            let mut f = File::create(&tmp)?;
-            f.write_all(content)?;
-            f.sync_all()?;
-            std::fs::rename(&tmp, path)
-        })();
-        if let Err(e) = staged {
-            let _ = std::fs::remove_file(&tmp);
-            return Err((e, true));
-        }
-        let reopen = (|| {
-            sync_parent(path)?;
-            OpenOptions::new().read(true).write(true).open(path)
-        })();
-        match reopen {
-            Ok(f) => {
-                *self = f;
-                Ok(())
-            }
-            // The handle still points at the old, now unlinked file.
-            Err(e) => Err((e, false)),
-        }
     }
     fn keep_aside(&mut self, path: &Path, content: &[u8]) -> io::Result<()> {
         // A crash after an earlier copy but before the cut leaves the same
@@ -176,9 +146,6 @@ impl<D: Disk> Disk for SlowSync<D> {
     }
     fn truncate(&mut self, len: u64) -> io::Result<()> {
         self.inner.truncate(len)
-    }
-    fn replace(&mut self, path: &Path, content: &[u8]) -> Result<(), (io::Error, bool)> {
-        self.inner.replace(path, content)
     }
     fn keep_aside(&mut self, path: &Path, content: &[u8]) -> io::Result<()> {
         self.inner.keep_aside(path, content)

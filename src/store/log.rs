@@ -164,7 +164,7 @@ const REWRITE_RECORD_OPS: usize = 65_536;
 /// `produce` into `staged`, then syncs it; returns it and its length.
 fn write_staged(
     staged: Box<dyn Staged>,
-    produce: super::Rewrite,
+    produce: &mut Producer<'_>,
 ) -> io::Result<(Box<dyn Staged>, u64)> {
     let mut out = io::BufWriter::with_capacity(1 << 20, staged);
     out.write_all(&record::file_header(FORMAT_VERSION))?;
@@ -311,32 +311,26 @@ impl<D: Disk> LogStore<D> {
 
 impl<D: Disk> Store for LogStore<D> {
     fn rewrite(&mut self, produce: &mut Producer<'_>) -> Result<(), StoreError> {
+        // The same path as a background rewrite, run to its end at once:
+        // the next log is streamed to the staged file, synced, and renamed
+        // over the log.
         self.refuse_if_broken()?;
-        let mut content = Vec::with_capacity(1 << 20);
-        content.extend_from_slice(&record::file_header(FORMAT_VERSION));
-        let mut group = Vec::with_capacity(REWRITE_RECORD_OPS);
-        let mut failed = None;
-        produce(&mut |op| {
-            group.push(op);
-            if group.len() == REWRITE_RECORD_OPS {
-                if let Err(e) = push_record(&mut content, &group, FORMAT_VERSION) {
-                    failed = Some(e);
-                }
-                group.clear();
+        let staged_path = self.file.with_extension(STAGED_SUFFIX);
+        let staged = self
+            .disk
+            .create_staged(&staged_path)
+            .map_err(|e| self.io(e))?;
+        let len = match write_staged(staged, produce) {
+            Ok((_, len)) => len,
+            Err(e) => {
+                let _ = std::fs::remove_file(&staged_path);
+                return Err(self.io(e));
             }
-        });
-        if !group.is_empty() {
-            if let Err(e) = push_record(&mut content, &group, FORMAT_VERSION) {
-                failed = Some(e);
-            }
-        }
-        if let Some(e) = failed {
-            return Err(self.io(e));
-        }
+        };
         let file = self.file.clone();
-        match self.disk.replace(&file, &content) {
+        match self.disk.adopt(&staged_path, &file) {
             Ok(()) => {
-                self.good_len = content.len() as u64;
+                self.good_len = len;
                 self.version = FORMAT_VERSION;
                 Ok(())
             }
@@ -405,7 +399,13 @@ impl<D: Disk> Store for LogStore<D> {
         std::thread::Builder::new()
             .name("typeahead-compact".into())
             .spawn(move || {
-                let _ = tx.send(write_staged(staged, produce));
+                let mut produce = Some(produce);
+                let mut once = |sink: &mut dyn FnMut(Op)| {
+                    if let Some(p) = produce.take() {
+                        p(sink);
+                    }
+                };
+                let _ = tx.send(write_staged(staged, &mut once));
             })
             .map_err(|e| self.io(e))?;
         self.staging = Some(Staging {

@@ -95,15 +95,6 @@ impl Disk for FaultyDisk {
         s.file.get_mut().truncate(len as usize);
         Ok(())
     }
-    fn replace(&mut self, _: &Path, content: &[u8]) -> Result<(), (io::Error, bool)> {
-        let mut s = self.state.lock().unwrap();
-        if s.fail_replace {
-            // As a failed write of the temporary file: the old file is intact.
-            return Err((io::Error::other("disk full"), true));
-        }
-        s.file = Cursor::new(content.to_vec());
-        Ok(())
-    }
     fn keep_aside(&mut self, path: &Path, content: &[u8]) -> io::Result<()> {
         let mut s = self.state.lock().unwrap();
         s.aside.push((path.to_path_buf(), content.to_vec()));
@@ -116,6 +107,10 @@ impl Disk for FaultyDisk {
     }
     fn adopt(&mut self, _: &Path, _: &Path) -> Result<(), (io::Error, bool)> {
         let mut s = self.state.lock().unwrap();
+        if s.fail_replace {
+            // As a failed rename: the old file is intact.
+            return Err((io::Error::other("rename failed"), true));
+        }
         let content = s.staged.lock().unwrap().clone();
         s.file = Cursor::new(content);
         Ok(())
