@@ -44,8 +44,8 @@ use super::{ScoreOp, TrieError};
 ///
 /// The fields are in a fixed order (`repr(C)`) so that everything a seek
 /// and a suggestion read (`data`, `values`, `records_len`, `keys`) lies in
-/// the node's first cache line; `big` (read only for a big key) starts the
-/// second.
+/// the node's first cache line; the rest (big keys, scores, the ranked
+/// list) fills the second.
 #[derive(Clone, Debug)]
 #[repr(C)]
 pub(crate) struct Bucket<V> {
@@ -60,23 +60,23 @@ pub(crate) struct Bucket<V> {
     /// The scores of `values`, in step with it (a big key's head copies
     /// included).
     pub(crate) scores: Scores,
-    /// The highest score in the bucket (`-inf` when empty): the bound a
-    /// ranked search reads before it enters.
-    pub(crate) max: f64,
-    /// The bucket's best [`TOP`] *streams* in ranked order: an inline pair,
-    /// or a big key (whose bound is its list's maximum). A ranked search
+    /// The bucket's ranked list, one allocation: first the highest bound
+    /// among the big keys the list does not name (`-inf` when none: what
+    /// the rest of the bucket offers besides inline pairs, which a search
+    /// selects after the last listed one), then its best [`TOP`] *streams*
+    /// in ranked order, each a [`TopEntry`] packed in a `u64`: an inline
+    /// pair, or a big key (bounded by its list's maximum). A ranked search
     /// that enters the whole bucket starts from these instead of scanning
-    /// every record.
-    pub(crate) top: Box<[TopEntry]>,
-    /// The highest bound among the big keys not in `top` (`-inf` when
-    /// none): what the rest of the bucket can still offer besides inline
-    /// pairs, which a search selects after the last listed one.
-    pub(crate) rest_max: f64,
+    /// every record, and the first stream's score is the bucket's bound.
+    /// Empty for an empty bucket.
+    ranked: Box<[u64]>,
 }
 
-/// How many streams a bucket lists in ranked order: more than a typical
-/// answer needs from one bucket.
-pub(crate) const TOP: usize = 16;
+/// How many streams a bucket lists in ranked order. A top-10 answer
+/// rarely takes more than a few pairs from one bucket; past the list a
+/// search selects from the bucket itself. Each entry costs 8 bytes in
+/// every bucket.
+pub(crate) const TOP: usize = 8;
 
 /// One of a bucket's listed streams.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -154,9 +154,7 @@ impl<V> Default for Bucket<V> {
             keys: 0,
             records_len: 0,
             scores: Scores::default(),
-            max: f64::NEG_INFINITY,
-            top: Box::default(),
-            rest_max: f64::NEG_INFINITY,
+            ranked: Box::default(),
         }
     }
 }
@@ -352,11 +350,43 @@ impl<V> Bucket<V> {
     /// [`Bucket::rest_max`] after a change: O(pairs in the bucket), which
     /// a write that shifts the bucket's vectors pays anyway.
     pub(super) fn refresh_max(&mut self) {
-        (self.max, self.top, self.rest_max) = self.ranked_streams();
+        self.ranked = self.ranked_streams();
+    }
+
+    /// The highest score in the bucket (`-inf` when empty): the bound a
+    /// ranked search reads before it enters.
+    pub(crate) fn max(&self) -> f64 {
+        self.top()
+            .next()
+            .map_or(f64::NEG_INFINITY, |e| self.bound(e))
+    }
+
+    /// The highest bound among the big keys the ranked list does not name.
+    pub(crate) fn rest_max(&self) -> f64 {
+        self.ranked
+            .first()
+            .map_or(f64::NEG_INFINITY, |&b| f64::from_bits(b))
+    }
+
+    /// The ranked list's streams, best first.
+    pub(crate) fn top(&self) -> impl ExactSizeIterator<Item = TopEntry> + '_ {
+        self.ranked.iter().skip(1).map(|&x| TopEntry {
+            rec: (x >> 32) as u32,
+            slot: x as u32,
+        })
+    }
+
+    /// A listed stream's score: a pair's own, a big key's maximum.
+    pub(crate) fn bound(&self, e: TopEntry) -> f64 {
+        if e.slot & TopEntry::BIG != 0 {
+            self.big[(e.slot & !TopEntry::BIG) as usize].max()
+        } else {
+            self.scores.get(e.slot as usize)
+        }
     }
 
     /// What [`refresh_max`](Self::refresh_max) stores, computed afresh.
-    fn ranked_streams(&self) -> (f64, Box<[TopEntry]>, f64) {
+    fn ranked_streams(&self) -> Box<[u64]> {
         // (score, record, slot): ranked order is score descending, then
         // key (record order), then insertion order (slot order).
         let mut streams: Vec<(f64, u32, u32)> = Vec::with_capacity(self.values.len());
@@ -375,7 +405,9 @@ impl<V> Bucket<V> {
         let order = |a: &(f64, u32, u32), b: &(f64, u32, u32)| {
             b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2))
         };
-        let max = streams.iter().map(|s| s.0).fold(f64::NEG_INFINITY, f64::max);
+        if streams.is_empty() {
+            return Box::default();
+        }
         let mut rest_max = f64::NEG_INFINITY;
         if streams.len() > TOP {
             streams.select_nth_unstable_by(TOP - 1, order);
@@ -387,11 +419,13 @@ impl<V> Bucket<V> {
             streams.truncate(TOP);
         }
         streams.sort_unstable_by(order);
-        let top = streams
-            .into_iter()
-            .map(|(_, rec, slot)| TopEntry { rec, slot })
-            .collect();
-        (max, top, rest_max)
+        std::iter::once(rest_max.to_bits())
+            .chain(
+                streams
+                    .into_iter()
+                    .map(|(_, rec, slot)| u64::from(rec) << 32 | u64::from(slot)),
+            )
+            .collect()
     }
 
     /// Rewrites a record's inline count and big flag (the varint may change
@@ -673,10 +707,8 @@ impl<V: Ord + std::fmt::Debug> Bucket<V> {
             .iter()
             .map(|b| b.max())
             .fold(self.scores.max(), f64::max);
-        assert_eq!(self.max, max, "stale bucket maximum");
-        let (_, top, rest_max) = self.ranked_streams();
-        assert_eq!(self.top, top, "stale ranked list");
-        assert_eq!(self.rest_max, rest_max, "stale rest bound");
+        assert_eq!(self.max(), max, "stale bucket maximum");
+        assert_eq!(self.ranked, self.ranked_streams(), "stale ranked list");
         assert_eq!(recs.last().map_or(0, |r| r.end), self.records_end());
         assert_eq!(
             self.data[self.records_end()..],
@@ -705,7 +737,7 @@ mod layout_tests {
     use std::mem::{offset_of, size_of};
 
     /// Everything a seek reads of a bucket node lies on the node's first
-    /// cache line, and `big` starts the second (see [`Bucket`]). The field
+    /// cache line, and the node is two lines (see [`Bucket`]). The field
     /// order is fixed, but where the enum puts the bucket is the compiler's
     /// choice: this says if that ever changes.
     #[test]
@@ -724,6 +756,6 @@ mod layout_tests {
         for end in hot {
             assert!(at + end <= 64, "a hot field ends at byte {}", at + end);
         }
-        assert_eq!(at + offset_of!(Bucket<u64>, big), 64);
+        assert_eq!(size_of::<Node<u64>>(), 128, "a node grew past two lines");
     }
 }

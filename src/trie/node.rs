@@ -48,7 +48,9 @@ use super::{ScoreOp, TrieError};
 #[derive(Clone, Debug)]
 #[repr(align(64))]
 pub(crate) enum Node<V> {
-    Inner(Inner<V>),
+    /// Boxed: inner nodes are few (one per ~13 buckets over 1M users), and
+    /// inline they would make every bucket's node a cache line bigger.
+    Inner(Box<Inner<V>>),
     Bucket(Bucket<V>),
 }
 
@@ -213,6 +215,23 @@ impl<V> Inner<V> {
         }
     }
 
+    /// The label of the `i`-th child.
+    pub(crate) fn label_at(&self, i: usize) -> u8 {
+        let mut left = i;
+        for (w, &bits) in self.bitmap.iter().enumerate() {
+            let n = bits.count_ones() as usize;
+            if left < n {
+                let mut bits = bits;
+                for _ in 0..left {
+                    bits &= bits - 1;
+                }
+                return (w * 64 + bits.trailing_zeros() as usize) as u8;
+            }
+            left -= n;
+        }
+        unreachable!("fewer than {i} children")
+    }
+
     /// The smallest child label at or above `from`.
     pub(crate) fn next_label(&self, from: usize) -> Option<u8> {
         let mut b = from;
@@ -260,7 +279,7 @@ impl<V> Node<V> {
     /// The highest score in this subtree, `-inf` when it is empty.
     pub(crate) fn max(&self) -> f64 {
         match self {
-            Node::Bucket(b) => b.max,
+            Node::Bucket(b) => b.max(),
             Node::Inner(i) => i.max(),
         }
     }
@@ -290,7 +309,7 @@ impl<V: Clone + Ord> Node<V> {
                 }
                 if bucket.len() > burst {
                     let full = std::mem::take(bucket);
-                    *self = Node::Inner(full.burst());
+                    *self = Node::Inner(Box::new(full.burst()));
                 } else {
                     bucket.reindex();
                     bucket.refresh_max();
@@ -544,7 +563,7 @@ impl<V: Clone + Ord> Inner<V> {
             child_max: std::mem::take(&mut self.child_max),
         };
         self.prefix = self.prefix[..at].into();
-        self.push_child(label, Arc::new(Node::Inner(lower)));
+        self.push_child(label, Arc::new(Node::Inner(Box::new(lower))));
     }
 
     fn remove(&mut self, key: &[u8], value: Option<&V>) -> Vec<V> {
@@ -613,7 +632,7 @@ pub(crate) fn build_sorted<V: Clone + Ord>(
         inner.push_child(label, Arc::new(child));
         i = end;
     }
-    Node::Inner(inner)
+    Node::Inner(Box::new(inner))
 }
 
 impl<V: Ord + std::fmt::Debug> Node<V> {

@@ -31,7 +31,7 @@ use std::cmp::Ordering;
 use std::collections::BTreeSet;
 
 use super::big::{BigValues, ListNode};
-use super::bucket::{Bucket, TopEntry};
+use super::bucket::{Bucket, TopEntry, TOP};
 use super::iter::Suggestions;
 use super::node::{Inner, Node};
 use super::scores::ScoreSlice;
@@ -173,6 +173,9 @@ enum Source<'a, V> {
         dead: u64,
         base: usize,
     },
+    /// A big key whose listed values are used up: its list is searched
+    /// instead (`Search::open_big_rest`).
+    Big(&'a BigValues<V>),
     /// The values of a key kept in an inner node (at most a few dozen).
     Inline {
         vals: &'a [V],
@@ -196,13 +199,26 @@ enum Kind<'a, V> {
     /// A subtree whose path, up to its own compressed prefix, is the
     /// item's key; `filter` (the start bucket only) narrows a bucket.
     Node(&'a Node<V>, &'a [u8]),
-    /// A big key's list subtree; positions from `base`.
-    List(&'a ListNode<V>, u32, usize),
+    /// The children of an inner node not yet opened (`taken` has a bit
+    /// per child already queued); the item's key is the node's path and
+    /// the label of the best child left, its score that child's bound.
+    Children(&'a Inner<V>, Span, [u64; 4]),
+    /// A big key's list subtree at `height`, positions from `base`; for a
+    /// branch, `taken` has a bit per child already queued. Only values that
+    /// rank after the last (score, position) the key's listed run gave are
+    /// taken from it.
+    List(&'a ListNode<V>, u32, usize, u64, (f64, u32)),
     /// The current candidate of run `i` (an answer).
     Run(usize),
     /// The big keys of a bucket opened from its ranked list that the list
     /// does not name; the item's key is the bucket's path.
     BucketRest(&'a Bucket<V>),
+    /// A big key not yet opened (bounded by its best value).
+    BigKey(&'a BigValues<V>),
+    /// What run `i` has not selected yet, bounded by its last candidate.
+    RunMore(usize),
+    /// The inline pairs of a bucket whose ranked list names only big keys.
+    BucketMore(&'a Bucket<V>, Span),
 }
 
 struct Item<'a, V> {
@@ -321,36 +337,97 @@ impl<'a, V: Clone + Ord> Search<'a, V> {
                 };
                 self.start_run(source, Some(path));
             }
-            Vals::Big(big) => self.open_big(big, path),
+            Vals::Big(big) => self.queue_big(big, path),
             Vals::Inline(..) => {}
         }
-        let mut label = 0;
-        for (child, &max) in inner.children.iter().zip(&inner.child_max) {
-            let b = inner.next_label(label).expect("a label per child");
-            label = usize::from(b) + 1;
-            let key = self.extend(path, &[b]);
-            self.push(Item {
-                score: max,
-                key,
-                rank: 0,
-                seq: 0,
-                kind: Kind::Node(child, &[]),
-            });
-        }
+        self.push_children(inner, path, [0; 4]);
     }
 
+    /// Queues the best child of `inner` not in `taken` as the node's
+    /// `Children` item: one item per node, not one per child, so that a
+    /// node with many children costs a scan of their bounds, not a queue
+    /// entry each.
+    fn push_children(&mut self, inner: &'a Inner<V>, path: Span, taken: [u64; 4]) {
+        let Some((i, max)) = best_left(&inner.child_max, |i| taken[i / 64] >> (i % 64) & 1 == 1)
+        else {
+            return;
+        };
+        let key = self.extend(path, &[inner.label_at(i)]);
+        self.push(Item {
+            score: max,
+            key,
+            rank: 0,
+            seq: 0,
+            kind: Kind::Children(inner, path, taken),
+        });
+    }
+
+    /// Opens the best child left of a `Children` item, and queues the rest.
+    fn open_children(&mut self, inner: &'a Inner<V>, path: Span, key: Span, mut taken: [u64; 4]) {
+        let (i, max) = best_left(&inner.child_max, |i| taken[i / 64] >> (i % 64) & 1 == 1)
+            .expect("a child left");
+        taken[i / 64] |= 1 << (i % 64);
+        self.push(Item {
+            score: max,
+            key,
+            rank: 0,
+            seq: 0,
+            kind: Kind::Node(&inner.children[i], &[]),
+        });
+        self.push_children(inner, path, taken);
+    }
+
+    /// Queues a big key, bounded by its best value, to open when it comes
+    /// up: a bucket of common names holds many big keys, and most of them
+    /// never reach the answer.
+    fn queue_big(&mut self, big: &'a BigValues<V>, key: Span) {
+        self.push(Item {
+            score: big.max(),
+            key,
+            rank: 0,
+            seq: 0,
+            kind: Kind::BigKey(big),
+        });
+    }
+
+    /// Opens a big key: its listed best values become a run; past them
+    /// (an answer that takes more from this one key), its list is searched
+    /// by its subtrees' bounds for what ranks after the last listed one.
     fn open_big(&mut self, big: &'a BigValues<V>, key: Span) {
+        let cands: Vec<Cand<'a, V>> = big
+            .top()
+            .iter()
+            .take(self.want)
+            .map(|&p| Cand {
+                score: big.score_at(p),
+                rec: 0,
+                seq: p,
+                value: big.at(p),
+            })
+            .collect();
+        let complete = big.top_is_all() && cands.len() == big.top().len();
+        self.add_run(cands, complete, Source::Big(big), Some(key));
+    }
+
+    /// Queues the list of `big` for what ranks after `after`.
+    fn open_big_rest(&mut self, big: &'a BigValues<V>, key: Span, after: Cand<'a, V>) {
         let (root, height) = big.list_root();
         self.push(Item {
             score: big.max(),
             key,
             rank: 0,
             seq: 0,
-            kind: Kind::List(root, height, 0),
+            kind: Kind::List(root, height, 0, 0, (after.score, after.seq)),
         });
     }
 
-    fn open_list(&mut self, node: &'a ListNode<V>, height: u32, base: usize, key: Span) {
+    fn open_list(
+        &mut self,
+        node: &'a ListNode<V>,
+        (height, base, taken): (u32, usize, u64),
+        after: (f64, u32),
+        key: Span,
+    ) {
         match node {
             ListNode::Leaf { vals, scores, dead } => {
                 let source = Source::Leaf {
@@ -359,17 +436,39 @@ impl<'a, V: Clone + Ord> Search<'a, V> {
                     dead: *dead,
                     base,
                 };
-                self.start_run(source, Some(key));
+                let after = Cand {
+                    score: after.0,
+                    rec: 0,
+                    seq: after.1,
+                    value: &vals[0],
+                };
+                let (cands, complete) = self.select(&source, Some(after));
+                self.add_run(cands, complete, source, Some(key));
             }
             ListNode::Branch { children, max, .. } => {
+                // The best child left opens; the branch goes back in the
+                // queue bounded by the next best (two items, not one per
+                // child). On a tie the lower position goes first, and the
+                // branch's item carries the next child's first position.
                 let span = super::big::span(height);
-                for (i, (c, &m)) in children.iter().zip(max).enumerate() {
+                let Some((i, m)) = best_left(max, |i| taken >> i & 1 == 1) else {
+                    return;
+                };
+                self.push(Item {
+                    score: m,
+                    key,
+                    rank: 0,
+                    seq: (base + i * span) as u64,
+                    kind: Kind::List(&children[i], height - 1, base + i * span, 0, after),
+                });
+                let taken = taken | 1 << i;
+                if let Some((j, m)) = best_left(max, |i| taken >> i & 1 == 1) {
                     self.push(Item {
                         score: m,
                         key,
                         rank: 0,
-                        seq: (base + i * span) as u64,
-                        kind: Kind::List(c, height - 1, base + i * span),
+                        seq: (base + j * span) as u64,
+                        kind: Kind::List(node, height, base, taken, after),
                     });
                 }
             }
@@ -386,15 +485,17 @@ impl<'a, V: Clone + Ord> Search<'a, V> {
             path,
         };
         if !filter.is_empty() {
-            self.open_bigs(bucket, path, filter, &[]);
+            self.open_bigs(bucket, path, filter, false);
             self.start_run(source, None);
             return;
         }
-        let mut cands = Vec::with_capacity(bucket.top.len());
-        for e in bucket.top.iter() {
+        let mut cands = Vec::with_capacity(TOP);
+        let mut listed = 0;
+        for e in bucket.top() {
+            listed += 1;
             if e.slot & TopEntry::BIG != 0 {
                 let key = self.extend(path, bucket.suffix_at(e.rec as usize));
-                self.open_big(&bucket.big[(e.slot & !TopEntry::BIG) as usize], key);
+                self.queue_big(&bucket.big[(e.slot & !TopEntry::BIG) as usize], key);
             } else {
                 cands.push(Cand {
                     score: bucket.scores.get(e.slot as usize),
@@ -404,9 +505,9 @@ impl<'a, V: Clone + Ord> Search<'a, V> {
                 });
             }
         }
-        if bucket.rest_max > f64::NEG_INFINITY {
+        if bucket.rest_max() > f64::NEG_INFINITY {
             self.push(Item {
-                score: bucket.rest_max,
+                score: bucket.rest_max(),
                 key: path,
                 rank: 0,
                 seq: 0,
@@ -414,14 +515,29 @@ impl<'a, V: Clone + Ord> Search<'a, V> {
             });
         }
         // The listed pairs are the bucket's best inline ones; whatever
-        // ranks after the last of them is selected when they run out.
-        let complete = bucket.top.len() < super::bucket::TOP;
+        // ranks after the last of them is selected when they run out (or,
+        // when the list names only big keys, when the last listed bound
+        // comes up).
+        let complete = listed < TOP;
+        if cands.is_empty() {
+            if !complete {
+                let last = bucket.top().last().expect("a full list");
+                self.push(Item {
+                    score: bucket.bound(last),
+                    key: path,
+                    rank: 0,
+                    seq: 0,
+                    kind: Kind::BucketMore(bucket, path),
+                });
+            }
+            return;
+        }
         self.add_run(cands, complete, source, None);
     }
 
     /// Opens the big keys of `bucket` under `filter` that `skip` (a ranked
     /// list already opened) does not name.
-    fn open_bigs(&mut self, bucket: &'a Bucket<V>, path: Span, filter: &'a [u8], skip: &[TopEntry]) {
+    fn open_bigs(&mut self, bucket: &'a Bucket<V>, path: Span, filter: &'a [u8], listed: bool) {
         if bucket.big.is_empty() {
             return;
         }
@@ -435,11 +551,11 @@ impl<'a, V: Clone + Ord> Search<'a, V> {
             at = r.next();
             if let Some(b) = r.big {
                 let slot = b as u32 | TopEntry::BIG;
-                if skip.iter().any(|e| e.slot == slot) {
+                if listed && bucket.top().any(|e| e.slot == slot) {
                     continue;
                 }
                 let key = self.extend(path, suffix);
-                self.open_big(&bucket.big[b], key);
+                self.queue_big(&bucket.big[b], key);
             }
         }
     }
@@ -503,6 +619,7 @@ impl<'a, V: Clone + Ord> Search<'a, V> {
                     }
                 }
             }
+            Source::Big(_) => unreachable!("a big key past its list is searched by its bounds"),
             Source::Inline { vals, scores } => {
                 for (i, v) in vals.iter().enumerate() {
                     let c = Cand {
@@ -568,15 +685,23 @@ impl<'a, V: Clone + Ord> Search<'a, V> {
             if run.complete {
                 return;
             }
+            // What the run has not selected ranks after its last candidate:
+            // queue that as a bound, and select only if it comes up.
             let last = run.cands[run.pos - 1];
-            let (cands, complete) = self.select(&self.runs[i].source, Some(last));
-            let run = &mut self.runs[i];
-            (run.cands, run.pos, run.complete) = (cands, 0, complete);
-            if run.cands.is_empty() {
-                return;
-            }
+            let key = match (run.key, &run.source) {
+                (Some(k), _) => k,
+                (None, Source::Bucket { path, .. }) => *path,
+                (None, _) => unreachable!("only a bucket run has keys of its own"),
+            };
+            self.push(Item {
+                score: last.score,
+                key,
+                rank: 0,
+                seq: u64::from(last.seq),
+                kind: Kind::RunMore(i),
+            });
+            return;
         }
-        let run = &self.runs[i];
         let c = run.cands[run.pos];
         let key = match (run.key, &run.source) {
             (Some(k), _) => k,
@@ -593,6 +718,24 @@ impl<'a, V: Clone + Ord> Search<'a, V> {
             seq: u64::from(c.seq),
             kind: Kind::Run(i),
         });
+    }
+
+    /// Selects what run `i` had not selected (it came up as a bound).
+    fn run_more(&mut self, i: usize) {
+        let run = &self.runs[i];
+        let last = run.cands[run.pos - 1];
+        if let Source::Big(big) = run.source {
+            let key = run.key.expect("a big key's run has its key");
+            self.runs[i].complete = true;
+            self.open_big_rest(big, key, last);
+            return;
+        }
+        let (cands, complete) = self.select(&self.runs[i].source, Some(last));
+        let run = &mut self.runs[i];
+        (run.cands, run.pos, run.complete) = (cands, 0, complete);
+        if !run.cands.is_empty() {
+            self.push_run(i);
+        }
     }
 }
 
@@ -628,8 +771,21 @@ pub(crate) fn top<V: Clone + Ord>(
     while let Some(item) = s.pop() {
         match item.kind {
             Kind::Node(node, filter) => s.open_node(node, item.key, filter),
-            Kind::List(node, height, base) => s.open_list(node, height, base, item.key),
-            Kind::BucketRest(bucket) => s.open_bigs(bucket, item.key, &[], &bucket.top),
+            Kind::List(node, height, base, taken, after) => {
+                s.open_list(node, (height, base, taken), after, item.key)
+            }
+            Kind::Children(inner, path, taken) => s.open_children(inner, path, item.key, taken),
+            Kind::BucketRest(bucket) => s.open_bigs(bucket, item.key, &[], true),
+            Kind::BigKey(big) => s.open_big(big, item.key),
+            Kind::RunMore(i) => s.run_more(i),
+            Kind::BucketMore(bucket, path) => s.start_run(
+                Source::Bucket {
+                    bucket,
+                    filter: &[],
+                    path,
+                },
+                None,
+            ),
             Kind::Run(i) => {
                 let run = &mut s.runs[i];
                 let c = run.cands[run.pos];
@@ -646,6 +802,18 @@ pub(crate) fn top<V: Clone + Ord>(
         }
     }
     out
+}
+
+/// The index and bound of the best entry of `bounds` that `taken` does not
+/// mark: the highest, the first of equals.
+fn best_left(bounds: &[f64], taken: impl Fn(usize) -> bool) -> Option<(usize, f64)> {
+    let mut best: Option<(usize, f64)> = None;
+    for (i, &b) in bounds.iter().enumerate() {
+        if !taken(i) && best.is_none_or(|(_, m)| b > m) {
+            best = Some((i, b));
+        }
+    }
+    best
 }
 
 /// `a.starts_with(b)` without a `memcmp` call: most filters are a few

@@ -26,7 +26,10 @@ const PAYLOAD: u32 = (1 << 22) - 1;
 #[derive(Clone, Debug, Default, PartialEq)]
 pub(crate) struct Scores {
     codes: Vec<u32>,
-    wide: Vec<f64>,
+    /// Boxed: nearly always absent, and a bare `Vec` would cost every run
+    /// 24 bytes instead of 8.
+    #[allow(clippy::box_collection)]
+    wide: Option<Box<Vec<f64>>>,
 }
 
 /// A score as its narrow code, when an `f32` holds it exactly.
@@ -54,7 +57,7 @@ impl Scores {
     pub(crate) fn from_vec(v: &[f64]) -> Self {
         let mut s = Scores {
             codes: Vec::with_capacity(v.len()),
-            wide: Vec::new(),
+            wide: None,
         };
         for &x in v {
             s.push(x);
@@ -68,14 +71,22 @@ impl Scores {
 
     #[inline]
     pub(crate) fn get(&self, i: usize) -> f64 {
-        decode(self.codes[i], &self.wide)
+        decode(self.codes[i], self.wide())
+    }
+
+    fn wide(&self) -> &[f64] {
+        self.wide.as_deref().map_or(&[], |w| w)
+    }
+
+    fn wide_mut(&mut self) -> &mut Vec<f64> {
+        self.wide.get_or_insert_with(Box::default)
     }
 
     /// The view of all the scores.
     pub(crate) fn slice(&self) -> ScoreSlice<'_> {
         ScoreSlice {
             codes: &self.codes,
-            wide: &self.wide,
+            wide: self.wide(),
         }
     }
 
@@ -83,7 +94,7 @@ impl Scores {
     pub(crate) fn range(&self, range: std::ops::Range<usize>) -> ScoreSlice<'_> {
         ScoreSlice {
             codes: &self.codes[range],
-            wide: &self.wide,
+            wide: self.wide(),
         }
     }
 
@@ -94,11 +105,12 @@ impl Scores {
         debug_assert!(s.is_finite(), "scores are finite");
         let s = if s == 0.0 { 0.0 } else { s };
         narrow(s).unwrap_or_else(|| {
-            let i = u32::try_from(self.wide.len())
+            let wide = self.wide_mut();
+            let i = u32::try_from(wide.len())
                 .ok()
                 .filter(|&i| i <= PAYLOAD)
                 .expect("fewer than 2^22 wide scores in one run");
-            self.wide.push(s);
+            wide.push(s);
             WIDE | i
         })
     }
@@ -109,8 +121,12 @@ impl Scores {
             return;
         }
         let i = (code & PAYLOAD) as usize;
-        let last = self.wide.len() - 1;
-        self.wide.swap_remove(i);
+        let wide = self.wide_mut();
+        let last = wide.len() - 1;
+        wide.swap_remove(i);
+        if wide.is_empty() {
+            self.wide = None;
+        }
         if i != last {
             let moved = WIDE | last as u32;
             if let Some(c) = self.codes.iter_mut().find(|c| **c == moved) {
@@ -123,7 +139,7 @@ impl Scores {
         let old = self.codes[i];
         if is_wide(old) {
             if narrow(s).is_none() {
-                self.wide[(old & PAYLOAD) as usize] = s;
+                self.wide_mut()[(old & PAYLOAD) as usize] = s;
                 return;
             }
             // Mark the slot narrow first so that `release` patches no
@@ -184,12 +200,18 @@ impl Scores {
 
     pub(crate) fn shrink_if_sparse(&mut self) {
         super::node::shrink_if_sparse(&mut self.codes);
-        super::node::shrink_if_sparse(&mut self.wide);
+        if let Some(w) = &mut self.wide {
+            super::node::shrink_if_sparse(w);
+        }
     }
 
     /// Heap bytes held.
     pub(crate) fn heap_bytes(&self) -> usize {
-        self.codes.capacity() * 4 + self.wide.capacity() * 8
+        self.codes.capacity() * 4
+            + self
+                .wide
+                .as_ref()
+                .map_or(0, |w| std::mem::size_of::<Vec<f64>>() + w.capacity() * 8)
     }
 
     /// The highest score, `-inf` when empty.
@@ -332,7 +354,7 @@ mod tests {
                 let got: Vec<f64> = s.slice().iter().collect();
                 prop_assert_eq!(bits(&got), bits(&model));
                 let wide = s.codes.iter().filter(|&&c| is_wide(c)).count();
-                prop_assert_eq!(wide, s.wide.len(), "side slots leak or dangle");
+                prop_assert_eq!(wide, s.wide().len(), "side slots leak or dangle");
                 let max = model.iter().copied().fold(f64::NEG_INFINITY, f64::max);
                 prop_assert_eq!(s.max(), max);
             }
@@ -346,9 +368,9 @@ mod tests {
     #[test]
     fn counts_and_halves_take_four_bytes() {
         let s = Scores::from_vec(&[0.0, 1.0, 12_345.0, 0.5, -3.25, 16_777_216.0]);
-        assert!(s.wide.is_empty());
+        assert!(s.wide.is_none());
         let s = Scores::from_vec(&[0.1, 16_777_217.0]);
-        assert_eq!(s.wide.len(), 2);
+        assert_eq!(s.wide().len(), 2);
         assert_eq!(s.get(0), 0.1);
         assert_eq!(s.get(1), 16_777_217.0);
     }

@@ -105,9 +105,73 @@ pub(crate) struct BigValues<V> {
     index: Arc<IndexNode>,
     /// Live values.
     live: usize,
+    /// The positions of the best [`TOP`] live values (or all of them when
+    /// fewer), in ranked order: score descending, then position. A ranked
+    /// search takes a big key's first answers from here without opening
+    /// its list.
+    top: Vec<u32>,
 }
 
+/// How many of a big key's best values it keeps listed: more than a
+/// typical answer takes from one key.
+pub(crate) const TOP: usize = 16;
+
 impl<V> BigValues<V> {
+    /// The positions of the best live values, ranked (see `top`).
+    pub(crate) fn top(&self) -> &[u32] {
+        &self.top
+    }
+
+    /// True when `top` lists every live value.
+    pub(crate) fn top_is_all(&self) -> bool {
+        self.top.len() == self.live
+    }
+
+    /// Whether (score `s`, position `p`) ranks before the listed value at
+    /// `q`.
+    fn ranks_before(&self, s: f64, p: u32, q: u32) -> bool {
+        let t = self.score_at(q);
+        s > t || (s == t && p < q)
+    }
+
+    /// Recomputes `top` by a best-first walk over the list's maxima:
+    /// O(TOP) leaf scans, not O(k).
+    fn refresh_top(&mut self) {
+        let mut best: Vec<(f64, u32)> = Vec::with_capacity(TOP + 1);
+        collect_top(&self.list, self.height, 0, &mut best);
+        self.top = best.into_iter().map(|(_, p)| p).collect();
+    }
+
+    /// Keeps `top` right after the value at `pos` got score `s` (a new
+    /// value, or a changed score `old`).
+    fn note_score(&mut self, pos: u32, s: f64, old: Option<f64>) {
+        let listed = self.top.iter().position(|&q| q == pos);
+        match (listed, old) {
+            (Some(_), Some(old)) if s < old => self.refresh_top(),
+            (Some(i), _) => {
+                // Moved up (or stayed): it only climbs within the list.
+                self.top.remove(i);
+                let at = self
+                    .top
+                    .partition_point(|&q| self.ranks_before_at(q, s, pos));
+                self.top.insert(at, pos);
+            }
+            (None, _) => {
+                let at = self
+                    .top
+                    .partition_point(|&q| self.ranks_before_at(q, s, pos));
+                if at < TOP {
+                    self.top.insert(at, pos);
+                    self.top.truncate(TOP);
+                }
+            }
+        }
+    }
+
+    /// Whether the listed value at `q` ranks before (score `s`, position `p`).
+    fn ranks_before_at(&self, q: u32, s: f64, p: u32) -> bool {
+        !self.ranks_before(s, p, q)
+    }
     /// The number of (live) values.
     pub(crate) fn len(&self) -> usize {
         self.live
@@ -148,7 +212,7 @@ impl<V> BigValues<V> {
     }
 
     /// The value at position `pos` (live or dead).
-    fn at(&self, pos: u32) -> &V {
+    pub(crate) fn at(&self, pos: u32) -> &V {
         let pos = pos as usize;
         let (vals, _, _, base) = self.leaf(pos);
         &vals[pos - base]
@@ -326,6 +390,17 @@ impl<V: Ord> BigValues<V> {
             }
         }
         assert_eq!(live_under(&self.list), self.live, "live counts disagree");
+        // Brute force: every live (score, position), sorted, cut.
+        let mut all: Vec<(f64, u32)> = (0..self.slots)
+            .filter(|&p| {
+                let (_, _, dead, base) = self.leaf(p);
+                (dead >> (p - base)) & 1 == 0
+            })
+            .map(|p| (self.score_at(p as u32), p as u32))
+            .collect();
+        all.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        let listed: Vec<u32> = all.iter().take(TOP).map(|&(_, p)| p).collect();
+        assert_eq!(self.top, listed, "stale ranked list");
         for &p in &positions {
             let (_, _, dead, base) = self.leaf(p as usize);
             assert_eq!(
@@ -347,6 +422,7 @@ impl<V: Clone + Ord> BigValues<V> {
             height: 0,
             index: Arc::new(IndexNode::Leaf(Vec::new())),
             live: 0,
+            top: Vec::new(),
         };
         let mut order: Vec<u32> = (0..values.len())
             .map(|p| u32::try_from(p).expect("fewer than 2^32 values per key"))
@@ -356,6 +432,7 @@ impl<V: Clone + Ord> BigValues<V> {
             big.push(v, s);
         }
         big.index = Arc::new(build_index(order));
+        big.refresh_top();
         big
     }
 
@@ -385,6 +462,7 @@ impl<V: Clone + Ord> BigValues<V> {
         }
         let pos = u32::try_from(self.slots).expect("fewer than 2^32 values per key");
         self.push(v, s);
+        self.note_score(pos, s, None);
         let mut index = std::mem::replace(&mut self.index, Arc::new(IndexNode::Leaf(Vec::new())));
         if let Some((min, right)) = index_insert(Arc::make_mut(&mut index), pos, self) {
             let left_min = first_pos(&index);
@@ -399,7 +477,9 @@ impl<V: Clone + Ord> BigValues<V> {
 
     /// Sets the score of the (live) value at `pos`.
     pub(crate) fn set_score_at(&mut self, pos: u32, s: f64) {
+        let old = self.score_at(pos);
         set_rec(Arc::make_mut(&mut self.list), pos as usize, self.height, s);
+        self.note_score(pos, s, Some(old));
     }
 
     /// Removes `v`; returns it when it was there.
@@ -418,6 +498,9 @@ impl<V: Clone + Ord> BigValues<V> {
         let pos = found? as usize;
         let removed = kill_rec(Arc::make_mut(&mut self.list), pos, self.height);
         self.live -= 1;
+        if self.top.contains(&(pos as u32)) {
+            self.refresh_top();
+        }
         let dead = self.slots - self.live;
         if dead > self.live && dead > FAN {
             // Mostly tombstones: rebuild (amortized over the removals that
@@ -488,6 +571,42 @@ fn kill_rec<V: Clone>(node: &mut ListNode<V>, pos: usize, height: u32) -> V {
             let v = kill_rec(child, pos, height - 1);
             max[i] = child.max();
             v
+        }
+    }
+}
+
+/// Adds the best live values under `node` (first position `base`) to
+/// `best`, kept sorted and at most [`TOP`] long; skips every subtree whose
+/// maximum cannot rank before the last of a full `best`.
+fn collect_top<V>(node: &ListNode<V>, height: u32, base: usize, best: &mut Vec<(f64, u32)>) {
+    let beats = |best: &Vec<(f64, u32)>, s: f64, p: u32| {
+        best.len() < TOP
+            || best
+                .last()
+                .is_some_and(|&(t, q)| s > t || (s == t && p < q))
+    };
+    match node {
+        ListNode::Leaf { scores, dead, .. } => {
+            for (i, s) in scores.slice().iter().enumerate() {
+                let p = (base + i) as u32;
+                if (dead >> i) & 1 == 0 && beats(best, s, p) {
+                    let at = best.partition_point(|&(t, q)| t > s || (t == s && q < p));
+                    best.insert(at, (s, p));
+                    best.truncate(TOP);
+                }
+            }
+        }
+        ListNode::Branch { children, max, .. } => {
+            let span = FAN.pow(height);
+            let mut order: Vec<usize> = (0..children.len()).collect();
+            order.sort_by(|&a, &b| max[b].total_cmp(&max[a]).then(a.cmp(&b)));
+            for i in order {
+                let first = (base + i * span) as u32;
+                if max[i] == f64::NEG_INFINITY || !beats(best, max[i], first) {
+                    continue;
+                }
+                collect_top(&children[i], height - 1, base + i * span, best);
+            }
         }
     }
 }
