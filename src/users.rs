@@ -260,7 +260,10 @@ mod tests {
         }
         assert_ne!(
             users.iter().map(|u| u.followers).collect::<Vec<_>>(),
-            generate(500, 4).iter().map(|u| u.followers).collect::<Vec<_>>()
+            generate(500, 4)
+                .iter()
+                .map(|u| u.followers)
+                .collect::<Vec<_>>()
         );
     }
 
