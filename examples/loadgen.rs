@@ -133,8 +133,7 @@ async fn connection(
     deadline: Instant,
 ) -> Tally {
     let mut tally = Tally::default();
-    let mut stream = TcpStream::connect(addr).await.expect("connect");
-    stream.set_nodelay(true).expect("nodelay");
+    let mut stream = connect(addr).await;
     let mut rng = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
     let mut req = Vec::with_capacity(256);
     let mut buf = Vec::with_capacity(64 * 1024);
@@ -146,19 +145,13 @@ async fn connection(
             Proto::Resp => resp_request(&mut req, template, q),
         }
         let sent = Instant::now();
-        stream.write_all(&req).await.expect("write");
         buf.clear();
-        let ok = loop {
-            let done = match proto {
-                Proto::Http => http_complete(&buf),
-                Proto::Resp => resp_complete(&buf, 0).map(|end| (end, buf[0] != b'-')),
-            };
-            if let Some((end, ok)) = done {
-                assert_eq!(end, buf.len(), "an answer nobody asked for");
-                break ok;
-            }
-            if stream.read_buf(&mut buf).await.expect("read") == 0 {
-                panic!("the server closed the connection");
+        let ok = match exchange(proto, &mut stream, &req, &mut buf).await {
+            Some(ok) => ok,
+            None => {
+                // Closed or reset: an error, and a new connection (as wrk).
+                stream = connect(addr).await;
+                false
             }
         };
         if ok {
@@ -168,6 +161,36 @@ async fn connection(
         }
     }
     tally
+}
+
+async fn connect(addr: &str) -> TcpStream {
+    let stream = TcpStream::connect(addr).await.expect("connect");
+    stream.set_nodelay(true).expect("nodelay");
+    stream
+}
+
+/// Sends one request and reads its whole answer: whether it succeeded, or
+/// `None` when the connection closed or failed first.
+async fn exchange(
+    proto: Proto,
+    stream: &mut TcpStream,
+    req: &[u8],
+    buf: &mut Vec<u8>,
+) -> Option<bool> {
+    stream.write_all(req).await.ok()?;
+    loop {
+        let done = match proto {
+            Proto::Http => http_complete(buf),
+            Proto::Resp => resp_complete(buf, 0).map(|end| (end, buf[0] != b'-')),
+        };
+        if let Some((end, ok)) = done {
+            assert_eq!(end, buf.len(), "an answer nobody asked for");
+            return Some(ok);
+        }
+        if stream.read_buf(buf).await.ok()? == 0 {
+            return None;
+        }
+    }
 }
 
 fn http_request(out: &mut Vec<u8>, template: &str, host: &str, q: &str) {
@@ -197,7 +220,7 @@ fn resp_request(out: &mut Vec<u8>, template: &str, q: &str) {
 fn http_complete(buf: &[u8]) -> Option<(usize, bool)> {
     let head_end = buf.windows(4).position(|w| w == b"\r\n\r\n")? + 4;
     let head = std::str::from_utf8(&buf[..head_end]).expect("ASCII headers");
-    let ok = head.starts_with("HTTP/1.1 200");
+    let ok = head.split(' ').nth(1) == Some("200");
     let len = head
         .lines()
         .find_map(|l| {
