@@ -144,3 +144,6 @@ pub(super) fn apply(
     }
     counts
 }
+
+#[cfg(test)]
+mod tests;

@@ -7,9 +7,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 /// A store that refuses appends while `fail` is set, and records the rest.
 #[derive(Clone, Default)]
-struct Flaky {
-    fail: Arc<AtomicBool>,
-    ops: Arc<std::sync::Mutex<Vec<Op>>>,
+pub(super) struct Flaky {
+    pub(super) fail: Arc<AtomicBool>,
+    pub(super) ops: Arc<std::sync::Mutex<Vec<Op>>>,
 }
 
 impl Store for Flaky {
@@ -37,7 +37,7 @@ impl Store for Flaky {
     }
 }
 
-fn v(text: &str) -> Value {
+pub(super) fn v(text: &str) -> Value {
     Value::parse(text).unwrap()
 }
 
