@@ -21,8 +21,11 @@
 //!
 //! # Public API
 //! The types a caller of the engine needs are re-exported here: [`Trie`]
-//! with its answers ([`Suggestions`] from [`Trie::suggest`], [`PrefixIter`]
-//! from [`Trie::iter_prefix`], [`Values`] from [`Trie::get`]), errors
+//! with its answers ([`Suggestions`] from [`Trie::suggest`] and
+//! [`Trie::suggest_with`], [`PrefixIter`] from [`Trie::iter_prefix`],
+//! [`Values`] from [`Trie::get`], with [`Scored`]), its options
+//! ([`SuggestOptions`], [`Order`]) and score writes ([`ScoreOp`],
+//! [`Upserted`] from [`Trie::upsert`]), errors
 //! ([`TrieError`]) and memory report ([`MemoryReport`], [`HeapSize`]); the
 //! shared handles [`Index`] (with [`IndexWriter`], [`Snapshot`] and
 //! [`Stats`]), [`Stack`], and [`Cache`] (with [`Overflow`]); and [`Value`],
@@ -40,5 +43,8 @@ pub mod users;
 pub mod value;
 
 pub use sync::{Cache, Index, IndexWriter, Overflow, Snapshot, Stack, Stats};
-pub use trie::{HeapSize, MemoryReport, PrefixIter, Suggestions, Trie, TrieError, Values};
+pub use trie::{
+    HeapSize, MemoryReport, Order, PrefixIter, ScoreOp, Scored, SuggestOptions, Suggestions, Trie,
+    TrieError, Upserted, Values,
+};
 pub use value::{Value, ValueError};

@@ -25,9 +25,11 @@ use std::sync::Arc;
 use super::big::BigValues;
 use super::node::{common_prefix_len, shrink_if_sparse, Inner, Inserted, Node};
 use super::prefetch::prefetch;
+use super::scores::Scores;
 use super::sparse::{INDEX_EVERY, INDEX_MIN};
-use super::values::{Vals, Values, DEMOTE, HEAD, PROMOTE};
+use super::values::{changed_score, new_score, Vals, Values, DEMOTE, HEAD, PROMOTE};
 use super::varint::{read_varint, write_varint};
+use super::{ScoreOp, TrieError};
 
 /// A leaf holding up to `burst` key suffixes. `data` holds one record per
 /// key, in key order, `varint(suffix length) suffix varint(count << 1 | big)`;
@@ -55,6 +57,12 @@ pub(crate) struct Bucket<V> {
     records_len: u32,
     keys: u32,
     pub(super) big: Vec<Arc<BigValues<V>>>,
+    /// The scores of `values`, in step with it (a big key's head copies
+    /// included).
+    pub(crate) scores: Scores,
+    /// The highest score in the bucket (`-inf` when empty): the bound a
+    /// ranked search reads before it enters.
+    pub(crate) max: f64,
 }
 
 /// Bytes of [`Bucket::suffix_window`].
@@ -118,6 +126,8 @@ impl<V> Default for Bucket<V> {
             big: Vec::new(),
             keys: 0,
             records_len: 0,
+            scores: Scores::default(),
+            max: f64::NEG_INFINITY,
         }
     }
 }
@@ -182,6 +192,13 @@ impl<V> Bucket<V> {
         &self.data[r.suffix_start..r.suffix_end]
     }
 
+    /// The suffix of the record that starts at byte `at`.
+    pub(crate) fn suffix_at(&self, at: usize) -> &[u8] {
+        let mut p = at;
+        let len = read_varint(&self.data, &mut p);
+        &self.data[p..p + len]
+    }
+
     /// The 16 bytes of `data` from the record's suffix on, when the suffix
     /// fits in them and `data` goes on that far (the rest of the record,
     /// the next records or the index follow it): a fixed-size copy of
@@ -200,9 +217,10 @@ impl<V> Bucket<V> {
     /// All of a key's values. A big key's list is touched only when its
     /// inline head runs out.
     pub(crate) fn values_of(&self, r: &Rec) -> Values<'_, V> {
+        let scores = self.scores.range(r.value_start..r.value_end());
         match r.big {
-            Some(b) => Values::head_then(self.inline_of(r), &self.big[b]),
-            None => Values::slice(self.inline_of(r)),
+            Some(b) => Values::head_then(self.inline_of(r), scores, &self.big[b]),
+            None => Values::slice(self.inline_of(r), scores),
         }
     }
 
@@ -267,9 +285,21 @@ impl<V> Bucket<V> {
     where
         V: Clone,
     {
-        let (inline, big) = match values {
-            Vals::Inline(v) => (v, None),
-            Vals::Big(b) => (b.iter().take(HEAD).cloned().collect(), Some(b)),
+        let (inline, scores, big) = match values {
+            Vals::Inline(v, s) => {
+                let s: Vec<f64> = s.slice().iter().collect();
+                (v, s, None)
+            }
+            Vals::Big(b) => {
+                let mut it = b.iter();
+                let mut head = Vec::with_capacity(HEAD);
+                let mut scores = Vec::with_capacity(HEAD);
+                while let Some((v, s)) = it.next_scored().filter(|_| head.len() < HEAD) {
+                    head.push(v.clone());
+                    scores.push(s);
+                }
+                (head, scores, Some(b))
+            }
         };
         let mut rec = Vec::with_capacity(suffix.len() + 4);
         write_varint(&mut rec, suffix.len());
@@ -281,10 +311,19 @@ impl<V> Bucket<V> {
         self.records_len = records_len(&self.data);
         reserve(&mut self.values, inline.len());
         self.values.splice(at.value..at.value, inline);
+        self.scores.reserve(scores.len());
+        self.scores.insert_all(at.value, &scores);
         if let Some(b) = big {
             self.big.insert(at.big, b);
         }
         self.keys += 1;
+    }
+
+    /// Recomputes [`Bucket::max`] after a change: O(pairs in the bucket),
+    /// which a write that shifts the bucket's vectors pays anyway.
+    pub(super) fn refresh_max(&mut self) {
+        let inline = self.scores.max();
+        self.max = self.big.iter().map(|b| b.max()).fold(inline, f64::max);
     }
 
     /// Rewrites a record's inline count and big flag (the varint may change
@@ -303,60 +342,112 @@ impl<V> Bucket<V> {
         self.records_len = records_len(&self.data);
         self.keys -= 1;
         let inline: Vec<V> = self.values.drain(r.value_start..r.value_end()).collect();
+        let scores = self.scores.drain(r.value_start..r.value_end());
         match r.big {
             Some(b) => Vals::Big(self.big.remove(b)),
-            None => Vals::Inline(inline),
+            None => Vals::Inline(inline, Scores::from_vec(&scores)),
         }
     }
 
     pub(super) fn shrink_if_sparse(&mut self) {
         shrink_if_sparse(&mut self.data);
         shrink_if_sparse(&mut self.values);
+        self.scores.shrink_if_sparse();
     }
 }
 
 impl<V: Clone + Ord> Bucket<V> {
-    /// Adds `value` under `suffix`. Leaves the sparse index to the caller:
-    /// a bucket that is about to burst needs none.
-    pub(super) fn insert_unindexed(&mut self, suffix: &[u8], value: V) -> Inserted {
+    /// Adds `value` under `suffix`, or changes the score of the pair when
+    /// it is there (`op`; `None` leaves an existing pair as it is). Leaves
+    /// the sparse index and the maximum to the caller: a bucket that is
+    /// about to burst needs neither.
+    pub(super) fn upsert_unindexed(
+        &mut self,
+        suffix: &[u8],
+        value: V,
+        op: Option<ScoreOp>,
+    ) -> Result<Inserted, TrieError> {
         match self.seek(suffix) {
             Ok(r) => {
                 if let Some(b) = r.big {
-                    if !Arc::make_mut(&mut self.big[b]).insert(value.clone()) {
-                        return Inserted::Existing;
-                    }
-                    if r.count < HEAD {
-                        // The head holds every value so far (it is short
-                        // only when the key is): the new one joins it.
-                        self.values.insert(r.value_end(), value);
-                        self.set_count(&r, r.count + 1, true);
-                    }
-                    return Inserted::Added { new_key: false };
+                    return self.upsert_big(&r, b, value, op);
                 }
-                if self.inline_of(&r).contains(&value) {
-                    return Inserted::Existing;
+                if let Some(i) = self.inline_of(&r).iter().position(|x| *x == value) {
+                    let at = r.value_start + i;
+                    let Some(s) = changed_score(self.scores.get(at), op)? else {
+                        return Ok(Inserted::Unchanged);
+                    };
+                    self.scores.set(at, s);
+                    return Ok(Inserted::Updated);
                 }
+                let s = new_score(op)?;
                 if r.count == PROMOTE {
                     // Too many to scan: move this key's values to a BigValues,
                     // keeping a copy of the first HEAD inline.
                     let head = r.value_start..r.value_start + HEAD;
                     let tail: Vec<V> = self.values.drain(head.end..r.value_end()).collect();
-                    let mut list = self.values[head].to_vec();
+                    let tail_scores = self.scores.drain(head.end..r.value_end());
+                    let mut list = self.values[head.clone()].to_vec();
+                    let mut scores: Vec<f64> = self.scores.range(head).iter().collect();
                     list.extend(tail);
+                    scores.extend(tail_scores);
                     list.push(value);
+                    scores.push(s);
                     self.set_count(&r, HEAD, true);
                     self.big
-                        .insert(r.big_start, Arc::new(BigValues::from_vec(list)));
+                        .insert(r.big_start, Arc::new(BigValues::from_vecs(list, scores)));
                 } else {
                     reserve(&mut self.values, 1);
                     self.values.insert(r.value_end(), value);
+                    self.scores.reserve(1);
+                    self.scores.insert(r.value_end(), s);
                     self.set_count(&r, r.count + 1, false);
                 }
-                Inserted::Added { new_key: false }
+                Ok(Inserted::Added { new_key: false })
             }
             Err(at) => {
-                self.insert_record(at, suffix, Vals::Inline(vec![value]));
-                Inserted::Added { new_key: true }
+                let s = new_score(op)?;
+                self.insert_record(
+                    at,
+                    suffix,
+                    Vals::Inline(vec![value], Scores::from_vec(&[s])),
+                );
+                Ok(Inserted::Added { new_key: true })
+            }
+        }
+    }
+
+    /// [`upsert_unindexed`](Self::upsert_unindexed) for a big key (`b`, its
+    /// list), keeping the inline head in step.
+    fn upsert_big(
+        &mut self,
+        r: &Rec,
+        b: usize,
+        value: V,
+        op: Option<ScoreOp>,
+    ) -> Result<Inserted, TrieError> {
+        match self.big[b].position(&value) {
+            Some(pos) => {
+                let Some(s) = changed_score(self.big[b].score_at(pos), op)? else {
+                    return Ok(Inserted::Unchanged);
+                };
+                Arc::make_mut(&mut self.big[b]).set_score_at(pos, s);
+                if let Some(i) = self.inline_of(r).iter().position(|x| *x == value) {
+                    self.scores.set(r.value_start + i, s);
+                }
+                Ok(Inserted::Updated)
+            }
+            None => {
+                let s = new_score(op)?;
+                Arc::make_mut(&mut self.big[b]).insert(value.clone(), s);
+                if r.count < HEAD {
+                    // The head holds every value so far (it is short
+                    // only when the key is): the new one joins it.
+                    self.values.insert(r.value_end(), value);
+                    self.scores.insert(r.value_end(), s);
+                    self.set_count(r, r.count + 1, true);
+                }
+                Ok(Inserted::Added { new_key: false })
             }
         }
     }
@@ -371,19 +462,27 @@ impl<V: Clone + Ord> Bucket<V> {
             let big = &self.big[b];
             if big.len() <= DEMOTE {
                 // Small again: all the values go back inline.
-                let list = self.big.remove(b).to_vec();
+                let (list, scores) = self.big.remove(b).to_vecs();
                 self.set_count(r, list.len(), false);
                 self.values.splice(r.value_start..r.value_end(), list);
+                self.scores.splice(r.value_start..r.value_end(), &scores);
             } else if let Some(pos) = self.values[r.value_start..r.value_end()]
                 .iter()
                 .position(|x| x == v)
             {
                 // The head (the first `r.count` values) lost one: the next
                 // value in order, if any, moves up.
-                let next = big.iter_from(r.count - 1).next().cloned();
+                let next = big
+                    .iter_from(r.count - 1)
+                    .next_scored()
+                    .map(|(v, s)| (v.clone(), s));
                 self.values.remove(r.value_start + pos);
+                self.scores.remove(r.value_start + pos);
                 match next {
-                    Some(next) => self.values.insert(r.value_end() - 1, next),
+                    Some((next, s)) => {
+                        self.values.insert(r.value_end() - 1, next);
+                        self.scores.insert(r.value_end() - 1, s);
+                    }
                     None => self.set_count(r, r.count - 1, true),
                 }
             }
@@ -395,6 +494,7 @@ impl<V: Clone + Ord> Bucket<V> {
             return Some(v.clone());
         }
         let removed = self.values.remove(r.value_start + pos);
+        self.scores.remove(r.value_start + pos);
         self.set_count(r, r.count - 1, false);
         Some(removed)
     }
@@ -415,7 +515,16 @@ impl<V: Clone + Ord> Bucket<V> {
             let rest = &self.suffix(r)[lcp..];
             let values = match r.big {
                 Some(b) => Vals::Big(Arc::clone(&self.big[b])),
-                None => Vals::Inline(self.values_of(r).to_vec()),
+                None => Vals::Inline(
+                    self.inline_of(r).to_vec(),
+                    Scores::from_vec(
+                        &self
+                            .scores
+                            .range(r.value_start..r.value_end())
+                            .iter()
+                            .collect::<Vec<_>>(),
+                    ),
+                ),
             };
             let Some((&label, tail)) = rest.split_first() else {
                 inner.values = values;
@@ -424,6 +533,7 @@ impl<V: Clone + Ord> Bucket<V> {
             if current.as_ref().is_some_and(|(l, _)| *l != label) {
                 let (l, mut b) = current.take().expect("checked");
                 b.reindex();
+                b.refresh_max();
                 inner.push_child(l, Arc::new(Node::Bucket(b)));
             }
             let (_, b) = current.get_or_insert_with(|| (label, Bucket::default()));
@@ -432,6 +542,7 @@ impl<V: Clone + Ord> Bucket<V> {
         }
         if let Some((l, mut b)) = current {
             b.reindex();
+            b.refresh_max();
             inner.push_child(l, Arc::new(Node::Bucket(b)));
         }
         inner
@@ -458,8 +569,17 @@ impl<V: Ord + std::fmt::Debug> Bucket<V> {
                     let big = &self.big[i];
                     big.check();
                     assert!(big.len() > DEMOTE, "big list too small");
-                    let head: Vec<&V> = big.iter().take(HEAD).collect();
-                    let inline: Vec<&V> = self.inline_of(r).iter().collect();
+                    let mut it = big.iter();
+                    let head: Vec<(&V, u64)> = std::iter::from_fn(|| it.next_scored())
+                        .take(HEAD)
+                        .map(|(v, s)| (v, s.to_bits()))
+                        .collect();
+                    let inline: Vec<(&V, u64)> = self
+                        .inline_of(r)
+                        .iter()
+                        .zip(self.scores.range(r.value_start..r.value_end()).iter())
+                        .map(|(v, s)| (v, s.to_bits()))
+                        .collect();
                     assert_eq!(inline, head, "head out of step");
                 }
                 None => assert!(r.count <= PROMOTE, "inline list too long"),
@@ -479,6 +599,13 @@ impl<V: Ord + std::fmt::Debug> Bucket<V> {
             }
         }
         assert_eq!(recs.last().map_or(0, Rec::value_end), self.values.len());
+        assert_eq!(self.scores.len(), self.values.len(), "scores out of step");
+        let max = self
+            .big
+            .iter()
+            .map(|b| b.max())
+            .fold(self.scores.max(), f64::max);
+        assert_eq!(self.max, max, "stale bucket maximum");
         assert_eq!(recs.last().map_or(0, |r| r.end), self.records_end());
         assert_eq!(
             self.data[self.records_end()..],

@@ -77,7 +77,7 @@ impl<'a, V> PrefixIter<'a, V> {
         PrefixIter {
             key: SmallVec::new(),
             stack: SmallVec::new(),
-            current: Values::slice(&[]),
+            current: Values::empty(),
         }
     }
 
@@ -222,7 +222,7 @@ impl<'a, V> PrefixIter<'a, V> {
     /// copies them into UTF-8 output (the server's JSON) need not pay for the
     /// check.
     pub fn next_key_bytes(&mut self) -> Option<(&[u8], Values<'a, V>)> {
-        self.current = Values::slice(&[]);
+        self.current = Values::empty();
         let values = self.advance()?;
         Some((&self.key, values))
     }
@@ -265,11 +265,13 @@ impl<'a, V> Iterator for PrefixIter<'a, V> {
 /// entry would cost an allocation per entry (most of a hot query's time), and
 /// the values of one key would repeat its text. Here a whole answer is three
 /// allocations, whatever the limit.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq)]
 pub struct Suggestions<V> {
     text: String,
     /// Each entry's key as a byte range of `text`, and its value.
     entries: Vec<(usize, usize, V)>,
+    /// Each entry's score, in step with `entries`.
+    scores: Vec<f64>,
 }
 
 impl<V> Default for Suggestions<V> {
@@ -277,6 +279,7 @@ impl<V> Default for Suggestions<V> {
         Suggestions {
             text: String::new(),
             entries: Vec::new(),
+            scores: Vec::new(),
         }
     }
 }
@@ -286,6 +289,7 @@ impl<V> Default for Suggestions<V> {
 #[inline]
 fn push_values<V: Clone>(
     entries: &mut Vec<(usize, usize, V)>,
+    scores: &mut Vec<f64>,
     values: Values<'_, V>,
     key: std::ops::Range<usize>,
     limit: usize,
@@ -294,16 +298,19 @@ fn push_values<V: Clone>(
     let room = limit - entries.len();
     // Most keys' values are one slice in the bucket: copy from it directly;
     // only a big key past its head goes through the list.
-    let (head, more) = values.leading_slice();
+    let (head, head_scores, more) = values.leading_slice();
     let n = head.len().min(room);
     entries.extend(head[..n].iter().map(|v| (start, end, v.clone())));
+    scores.extend(head_scores.iter().take(n));
     if more && n < room {
-        entries.extend(
-            values
-                .skip(n)
-                .take(room - n)
-                .map(|v| (start, end, v.clone())),
-        );
+        let mut rest = values;
+        if n > 0 {
+            rest.nth(n - 1);
+        }
+        for (v, s) in rest.scored().take(room - n) {
+            entries.push((start, end, v.clone()));
+            scores.push(s);
+        }
     }
 }
 
@@ -327,6 +334,7 @@ impl<V> Suggestions<V> {
         // end, not once per key.
         let mut text = Vec::with_capacity(limit.min(64) * 12);
         let mut entries = Vec::with_capacity(limit.min(64));
+        let mut scores = Vec::with_capacity(limit.min(64));
         while entries.len() < limit {
             // Most entries come from a run of one bucket's records: take
             // them here in one loop, writing each key straight from the
@@ -372,7 +380,13 @@ impl<V> Suggestions<V> {
                         Some(w) => push_window(&mut text, w, suffix.len()),
                         None => text.extend_from_slice(suffix),
                     }
-                    push_values(&mut entries, bucket.values_of(&r), start..text.len(), limit);
+                    push_values(
+                        &mut entries,
+                        &mut scores,
+                        bucket.values_of(&r),
+                        start..text.len(),
+                        limit,
+                    );
                     if entries.len() >= limit {
                         break false;
                     }
@@ -385,12 +399,44 @@ impl<V> Suggestions<V> {
             let Some(values) = it.advance() else { break };
             let start = text.len();
             text.extend_from_slice(&it.key);
-            push_values(&mut entries, values, start..text.len(), limit);
+            push_values(&mut entries, &mut scores, values, start..text.len(), limit);
         }
         Suggestions {
             text: String::from_utf8(text).expect("stored keys are valid UTF-8"),
             entries,
+            scores,
         }
+    }
+
+    /// An answer being built entry by entry (the ranked search's).
+    pub(crate) fn with_capacity(n: usize) -> Self {
+        Suggestions {
+            text: String::with_capacity(n * 12),
+            entries: Vec::with_capacity(n),
+            scores: Vec::with_capacity(n),
+        }
+    }
+
+    /// Appends an entry.
+    pub(crate) fn push(&mut self, key: &[u8], value: V, score: f64) {
+        let start = self.text.len();
+        self.text
+            .push_str(std::str::from_utf8(key).expect("stored keys are valid UTF-8"));
+        self.entries.push((start, self.text.len(), value));
+        self.scores.push(score);
+    }
+
+    /// The `i`-th entry's score.
+    pub fn score(&self, i: usize) -> Option<f64> {
+        self.scores.get(i).copied()
+    }
+
+    /// The entries in order with their scores, borrowing their keys.
+    pub fn iter_scored(&self) -> impl ExactSizeIterator<Item = (&str, &V, f64)> + '_ {
+        self.entries
+            .iter()
+            .zip(&self.scores)
+            .map(|((s, e, v), &sc)| (&self.text[*s..*e], v, sc))
     }
 
     /// The number of entries.

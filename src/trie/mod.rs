@@ -66,6 +66,8 @@ mod bucket;
 mod iter;
 mod node;
 mod prefetch;
+mod ranked;
+mod scores;
 mod sparse;
 #[cfg(test)]
 mod tests;
@@ -79,7 +81,8 @@ use node::{Inserted, Node};
 #[cfg(not(typeahead_loom))]
 pub(crate) use prefetch::prefetch_line;
 pub(crate) use prefetch::PREFETCHES;
-pub use values::Values;
+pub use ranked::{Order, SuggestOptions};
+pub use values::{Scored, Values};
 
 /// The bucket size at which a leaf bursts, chosen by benchmark (module docs).
 pub const DEFAULT_BURST: usize = 256;
@@ -97,6 +100,30 @@ pub enum TrieError {
         /// The first key out of order.
         key: String,
     },
+    /// A score, an increment or the sum it makes is not a finite number
+    /// (NaN or infinite); nothing changed.
+    #[error("scores must be finite numbers")]
+    InvalidScore,
+}
+
+/// How [`Trie::upsert`] sets a pair's score.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum ScoreOp {
+    /// The pair's score becomes this (a new pair starts at it).
+    Set(f64),
+    /// This is added to the pair's score (a new pair starts at it).
+    Incr(f64),
+}
+
+/// What [`Trie::upsert`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Upserted {
+    /// The pair is new.
+    Added,
+    /// The pair was there and its score changed.
+    Updated,
+    /// The pair was there with that score already.
+    Unchanged,
 }
 
 /// Bytes of heap memory a value owns besides its own `size_of`.
@@ -221,7 +248,40 @@ impl<V: Clone + Ord> Trie<V> {
     /// assert_eq!(t.suggest("go", 10).len(), 4);
     /// assert_eq!(t.get("gopher"), [5]);
     /// ```
-    pub fn from_sorted(burst: usize, mut items: Vec<(String, Vec<V>)>) -> Result<Self, TrieError> {
+    pub fn from_sorted(burst: usize, items: Vec<(String, Vec<V>)>) -> Result<Self, TrieError> {
+        let items = items
+            .into_iter()
+            .map(|(k, v)| {
+                let n = v.len();
+                (k, v.into_iter().zip(std::iter::repeat_n(0.0, n)).collect())
+            })
+            .collect();
+        Self::from_sorted_scored(burst, items)
+    }
+
+    /// [`Trie::from_sorted`] with a score for every value: what start-up
+    /// uses to load a log or a checkpoint. A repeated value within a key is
+    /// kept once, at its first position and with its first score.
+    ///
+    /// # Errors
+    /// [`TrieError::EmptyKey`], [`TrieError::Unsorted`], or
+    /// [`TrieError::InvalidScore`] for a score that is not finite.
+    ///
+    /// # Examples
+    /// ```
+    /// use typeahead::{SuggestOptions, Order, Trie};
+    ///
+    /// let t = Trie::from_sorted_scored(256, vec![
+    ///     ("mara".to_string(), vec![(1, 5.0)]),
+    ///     ("mark".to_string(), vec![(2, 90.0), (3, 7.5)]),
+    /// ]).unwrap();
+    /// let top = t.suggest_with("mar", 2, SuggestOptions::new().order(Order::Score));
+    /// assert_eq!(top, [("mark", 2), ("mark", 3)]);
+    /// ```
+    pub fn from_sorted_scored(
+        burst: usize,
+        mut items: Vec<(String, Vec<(V, f64)>)>,
+    ) -> Result<Self, TrieError> {
         items.retain(|(_, v)| !v.is_empty());
         for w in items.windows(2) {
             if w[0].0 >= w[1].0 {
@@ -232,6 +292,12 @@ impl<V: Clone + Ord> Trie<V> {
         }
         if items.first().is_some_and(|(k, _)| k.is_empty()) {
             return Err(TrieError::EmptyKey);
+        }
+        if items
+            .iter()
+            .any(|(_, v)| v.iter().any(|(_, s)| !s.is_finite()))
+        {
+            return Err(TrieError::InvalidScore);
         }
         let mut len = 0;
         for (_, values) in &mut items {
@@ -244,16 +310,20 @@ impl<V: Clone + Ord> Trie<V> {
         if items.is_empty() {
             return Ok(t);
         }
-        let mut refs: Vec<(&[u8], Vec<V>)> = items
+        let mut refs: Vec<(&[u8], Vec<V>, Vec<f64>)> = items
             .iter_mut()
-            .map(|(k, v)| (k.as_bytes(), std::mem::take(v)))
+            .map(|(k, v)| {
+                let (vals, scores) = std::mem::take(v).into_iter().unzip();
+                (k.as_bytes(), vals, scores)
+            })
             .collect();
         t.root = Arc::new(node::build_sorted(&mut refs, 0, t.burst));
         Ok(t)
     }
 
-    /// Adds `value` to `key`'s values. Returns `Ok(true)` when the pair is
-    /// new and `Ok(false)` when it was already there (nothing changes).
+    /// Adds `value` to `key`'s values with a score of 0. Returns `Ok(true)`
+    /// when the pair is new and `Ok(false)` when it was already there
+    /// (nothing changes: its score stays).
     ///
     /// # Errors
     /// [`TrieError::EmptyKey`] for an empty key.
@@ -266,17 +336,53 @@ impl<V: Clone + Ord> Trie<V> {
     /// assert!(t.insert("", 1).is_err());
     /// ```
     pub fn insert(&mut self, key: &str, value: V) -> Result<bool, TrieError> {
+        self.write(key, value, None)
+            .map(|done| done == Upserted::Added)
+    }
+
+    /// Adds the pair (`key`, `value`) or changes its score: [`ScoreOp::Set`]
+    /// makes the score `s`, [`ScoreOp::Incr`] adds `d` to it; a new pair
+    /// starts at `s` or `d`. Returns what happened: setting a pair to the
+    /// score it has is [`Upserted::Unchanged`].
+    ///
+    /// # Errors
+    /// [`TrieError::EmptyKey`]; [`TrieError::InvalidScore`] when `s`, `d`
+    /// or the sum is not finite. Nothing changes on an error.
+    ///
+    /// # Examples
+    /// ```
+    /// use typeahead::{ScoreOp, Trie, Upserted};
+    ///
+    /// let mut t = Trie::new();
+    /// assert_eq!(t.upsert("maria", 7, ScoreOp::Incr(1.0)), Ok(Upserted::Added));
+    /// assert_eq!(t.upsert("maria", 7, ScoreOp::Incr(2.5)), Ok(Upserted::Updated));
+    /// assert_eq!(t.upsert("maria", 7, ScoreOp::Set(3.5)), Ok(Upserted::Unchanged));
+    /// assert_eq!(t.score("maria", &7), Some(3.5));
+    /// assert!(t.upsert("maria", 7, ScoreOp::Incr(f64::MAX)).is_ok());
+    /// assert!(t.upsert("maria", 7, ScoreOp::Incr(f64::MAX)).is_err());
+    /// ```
+    pub fn upsert(&mut self, key: &str, value: V, op: ScoreOp) -> Result<Upserted, TrieError> {
+        self.write(key, value, Some(op))
+    }
+
+    fn write(&mut self, key: &str, value: V, op: Option<ScoreOp>) -> Result<Upserted, TrieError> {
         if key.is_empty() {
             return Err(TrieError::EmptyKey);
         }
+        if let Some(ScoreOp::Set(x) | ScoreOp::Incr(x)) = op {
+            if !x.is_finite() {
+                return Err(TrieError::InvalidScore);
+            }
+        }
         let root = Arc::make_mut(&mut self.root);
-        match root.insert(key.as_bytes(), value, self.burst) {
+        match root.upsert(key.as_bytes(), value, op, self.burst)? {
             Inserted::Added { new_key } => {
                 self.len += 1;
                 self.keys += usize::from(new_key);
-                Ok(true)
+                Ok(Upserted::Added)
             }
-            Inserted::Existing => Ok(false),
+            Inserted::Updated => Ok(Upserted::Updated),
+            Inserted::Unchanged => Ok(Upserted::Unchanged),
         }
     }
 
@@ -348,14 +454,53 @@ impl<V: Clone + Ord> Trie<V> {
         it.descend(&self.root, prefix.as_bytes());
         Suggestions::collect(&mut it, limit)
     }
+
+    /// Up to `limit` entries whose key starts with `prefix`, in the order
+    /// `opts` asks for, each distinct value at most once when it asks for
+    /// `dedupe` (at its best position: its highest-scored pair, or its
+    /// first key).
+    ///
+    /// [`Order::Score`] is highest score first; ties by key in code point
+    /// order, then by the order the values were added to that key. It does
+    /// not walk the branch: every node keeps the highest score beneath it,
+    /// and a best-first search stops once `limit` answers beat every bound
+    /// it has not explored (see the module docs of `ranked`).
+    ///
+    /// # Examples
+    /// ```
+    /// use typeahead::{Order, ScoreOp, SuggestOptions, Trie};
+    ///
+    /// let mut t = Trie::new();
+    /// t.upsert("maria", "u1", ScoreOp::Set(900.0)).unwrap();
+    /// t.upsert("garcia", "u1", ScoreOp::Set(900.0)).unwrap();
+    /// t.upsert("mara", "u2", ScoreOp::Set(3.0)).unwrap();
+    /// t.upsert("mark", "u3", ScoreOp::Set(40.0)).unwrap();
+    /// t.upsert("mgarcia", "u1", ScoreOp::Set(900.0)).unwrap();
+    /// let by_score = SuggestOptions::new().order(Order::Score);
+    /// assert_eq!(
+    ///     t.suggest_with("m", 3, by_score),
+    ///     [("maria", "u1"), ("mgarcia", "u1"), ("mark", "u3")]
+    /// );
+    /// assert_eq!(
+    ///     t.suggest_with("m", 3, by_score.dedupe(true)),
+    ///     [("maria", "u1"), ("mark", "u3"), ("mara", "u2")]
+    /// );
+    /// ```
+    pub fn suggest_with(&self, prefix: &str, limit: usize, opts: SuggestOptions) -> Suggestions<V> {
+        match (opts.order, opts.dedupe) {
+            (Order::Key, false) => self.suggest(prefix, limit),
+            (Order::Key, true) => ranked::by_key_distinct(self, prefix, limit),
+            (Order::Score, dedupe) => ranked::top(&self.root, prefix.as_bytes(), limit, dedupe),
+        }
+    }
 }
 
 /// Removes repeated values, keeping each at its first position.
-fn dedup_keep_first<V: Ord>(values: &mut Vec<V>) {
+fn dedup_keep_first<V: Ord>(values: &mut Vec<(V, f64)>) {
     if values.len() <= 32 {
         let mut i = 0;
         while i < values.len() {
-            if values[..i].contains(&values[i]) {
+            if values[..i].iter().any(|(v, _)| *v == values[i].0) {
                 values.remove(i);
             } else {
                 i += 1;
@@ -364,11 +509,11 @@ fn dedup_keep_first<V: Ord>(values: &mut Vec<V>) {
         return;
     }
     let mut order: Vec<usize> = (0..values.len()).collect();
-    order.sort_by(|&a, &b| values[a].cmp(&values[b]).then(a.cmp(&b)));
+    order.sort_by(|&a, &b| values[a].0.cmp(&values[b].0).then(a.cmp(&b)));
     let mut keep = vec![true; values.len()];
     let mut any = false;
     for w in order.windows(2) {
-        if values[w[0]] == values[w[1]] {
+        if values[w[0]].0 == values[w[1]].0 {
             keep[w[1]] = false;
             any = true;
         }
@@ -428,8 +573,27 @@ impl<V> Trie<V> {
         out
     }
 
+    /// The score of the pair (`key`, `value`), if the pair is there.
+    ///
+    /// # Examples
+    /// ```
+    /// let mut t = typeahead::Trie::new();
+    /// t.insert("go", 1).unwrap();
+    /// assert_eq!(t.score("go", &1), Some(0.0));
+    /// assert_eq!(t.score("go", &2), None);
+    /// ```
+    pub fn score(&self, key: &str, value: &V) -> Option<f64>
+    where
+        V: PartialEq,
+    {
+        self.get(key)
+            .scored()
+            .find(|(v, _)| *v == value)
+            .map(|(_, s)| s)
+    }
+
     /// The values of exactly `key`, in the order they were added (empty when
-    /// the key is absent).
+    /// the key is absent); [`Values::scored`] gives their scores too.
     /// A key's values come back as [`Values`], an iterator that knows its
     /// length (a big key's values are a tree, not one slice).
     pub fn get(&self, key: &str) -> Values<'_, V> {

@@ -29,7 +29,9 @@ use std::sync::Arc;
 
 use super::big::BigValues;
 use super::bucket::{Bucket, Pos};
+use super::scores::Scores;
 use super::values::{Vals, Values};
+use super::{ScoreOp, TrieError};
 
 /// One node of the trie. Children are `Arc`s so that a clone of the whole trie
 /// is O(1) and a write copies only the path it changes (`Arc::make_mut`).
@@ -65,6 +67,9 @@ pub(crate) struct Inner<V> {
     bitmap: [u64; 4],
     /// The children, in label (byte) order.
     pub(crate) children: Vec<Arc<Node<V>>>,
+    /// The highest score under each child, in step with `children`: the
+    /// bounds a ranked search reads without visiting the children.
+    pub(crate) child_max: Vec<f64>,
 }
 
 /// An inner node's compressed path. Most are a few bytes long and live in
@@ -126,12 +131,14 @@ impl From<Vec<u8>> for Prefix {
     }
 }
 
-/// What an insert did.
+/// What an insert or a score change did.
 pub(crate) enum Inserted {
     /// The pair is new; `new_key` says whether the key is new too.
     Added { new_key: bool },
-    /// The pair was already there; nothing changed.
-    Existing,
+    /// The pair was there; its score changed.
+    Updated,
+    /// The pair was there with that score; nothing changed.
+    Unchanged,
 }
 
 pub(super) fn common_prefix_len(a: &[u8], b: &[u8]) -> usize {
@@ -182,7 +189,16 @@ impl<V> Inner<V> {
             values: Vals::default(),
             bitmap: [0; 4],
             children: Vec::new(),
+            child_max: Vec::new(),
         }
+    }
+
+    /// The highest score in this subtree, `-inf` when it is empty.
+    pub(crate) fn max(&self) -> f64 {
+        self.child_max
+            .iter()
+            .copied()
+            .fold(self.values.max(), f64::max)
     }
 
     /// `Ok(index)` of the child for byte `b`, or `Err(index)` where it goes.
@@ -223,35 +239,65 @@ impl<V> Inner<V> {
     /// Appends a child whose label is above every existing one.
     pub(super) fn push_child(&mut self, b: u8, child: Arc<Node<V>>) {
         self.set_bit(b, true);
+        self.child_max.push(child.max());
         self.children.push(child);
     }
 
     fn insert_child(&mut self, b: u8, at: usize, child: Arc<Node<V>>) {
         self.set_bit(b, true);
+        self.child_max.insert(at, child.max());
         self.children.insert(at, child);
     }
 
     fn remove_child(&mut self, b: u8, at: usize) {
         self.set_bit(b, false);
         self.children.remove(at);
+        self.child_max.remove(at);
+    }
+}
+
+impl<V> Node<V> {
+    /// The highest score in this subtree, `-inf` when it is empty.
+    pub(crate) fn max(&self) -> f64 {
+        match self {
+            Node::Bucket(b) => b.max,
+            Node::Inner(i) => i.max(),
+        }
     }
 }
 
 impl<V: Clone + Ord> Node<V> {
-    /// Inserts `value` under the key whose remaining bytes are `key`.
-    pub(crate) fn insert(&mut self, key: &[u8], value: V, burst: usize) -> Inserted {
+    /// Inserts `value` under the key whose remaining bytes are `key`, or
+    /// changes its score (see [`Trie::upsert`](super::Trie::upsert)).
+    pub(crate) fn upsert(
+        &mut self,
+        key: &[u8],
+        value: V,
+        op: Option<ScoreOp>,
+        burst: usize,
+    ) -> Result<Inserted, TrieError> {
         match self {
             Node::Bucket(bucket) => {
-                let result = bucket.insert_unindexed(key, value);
+                let result = bucket.upsert_unindexed(key, value, op)?;
+                match result {
+                    Inserted::Unchanged => return Ok(result),
+                    Inserted::Updated => {
+                        // Only a score moved: the records and their index stand.
+                        bucket.refresh_max();
+                        return Ok(result);
+                    }
+                    Inserted::Added { .. } => {}
+                }
                 if bucket.len() > burst {
                     let full = std::mem::take(bucket);
                     *self = Node::Inner(full.burst());
                 } else {
                     bucket.reindex();
+                    bucket.refresh_max();
                 }
-                result
+                Ok(result)
             }
-            Node::Inner(inner) => inner.insert(key, value, burst),
+            Node::Inner(inner) => inner.upsert(key, value, op, burst),
         }
     }
 
@@ -264,11 +310,12 @@ impl<V: Clone + Ord> Node<V> {
                     return Vec::new();
                 };
                 let removed = match value {
-                    None => bucket.remove_record(&r).take(),
+                    None => bucket.remove_record(&r).take().0,
                     Some(v) => bucket.remove_value(&r, v).into_iter().collect(),
                 };
                 bucket.reindex();
                 bucket.shrink_if_sparse();
+                bucket.refresh_max();
                 removed
             }
             Node::Inner(inner) => {
@@ -349,12 +396,12 @@ impl<V> Node<V> {
                 Node::Bucket(b) => {
                     return match b.seek(key) {
                         Ok(r) => b.values_of(&r),
-                        Err(_) => Values::slice(&[]),
+                        Err(_) => Values::empty(),
                     }
                 }
                 Node::Inner(inner) => {
                     let Some(rest) = key.strip_prefix(&*inner.prefix) else {
-                        return Values::slice(&[]);
+                        return Values::empty();
                     };
                     let Some((first, tail)) = rest.split_first() else {
                         return inner.values.values();
@@ -364,7 +411,7 @@ impl<V> Node<V> {
                             node = &inner.children[i];
                             key = tail;
                         }
-                        Err(_) => return Values::slice(&[]),
+                        Err(_) => return Values::empty(),
                     }
                 }
             }
@@ -379,6 +426,7 @@ impl<V> Node<V> {
             Node::Bucket(b) => {
                 b.data.capacity()
                     + b.values.capacity() * size_of::<V>()
+                    + b.scores.heap_bytes()
                     + b.values.iter().map(value_heap).sum::<usize>()
                     + b.big.capacity() * size_of::<Arc<BigValues<V>>>()
                     + b.big
@@ -389,14 +437,15 @@ impl<V> Node<V> {
             Node::Inner(i) => {
                 i.prefix.heap_bytes()
                     + match &i.values {
-                        Vals::Inline(v) => v.capacity() * size_of::<V>(),
+                        Vals::Inline(v, s) => v.capacity() * size_of::<V>() + s.heap_bytes(),
                         Vals::Big(b) => big_bytes(b, value_heap),
                     }
                     + match &i.values {
-                        Vals::Inline(v) => v.iter().map(value_heap).sum::<usize>(),
+                        Vals::Inline(v, _) => v.iter().map(value_heap).sum::<usize>(),
                         Vals::Big(_) => 0, // counted with the big list
                     }
                     + i.children.capacity() * size_of::<Arc<Node<V>>>()
+                    + i.child_max.capacity() * size_of::<f64>()
                     + i.children
                         .iter()
                         .map(|c| arc_node_bytes::<V>() + c.heap_bytes(value_heap))
@@ -427,29 +476,60 @@ fn big_bytes<V>(b: &BigValues<V>, value_heap: &impl Fn(&V) -> usize) -> usize {
 }
 
 impl<V: Clone + Ord> Inner<V> {
-    fn insert(&mut self, key: &[u8], value: V, burst: usize) -> Inserted {
+    fn upsert(
+        &mut self,
+        key: &[u8],
+        value: V,
+        op: Option<ScoreOp>,
+        burst: usize,
+    ) -> Result<Inserted, TrieError> {
         let common = common_prefix_len(&self.prefix, key);
-        if common < self.prefix.len() {
-            self.split_prefix(common);
-        }
         let rest = &key[common..];
+        if common < self.prefix.len() {
+            // A new branch point: the score must be good before anything moves.
+            let s = super::values::new_score(op)?;
+            self.split_prefix(common);
+            return Ok(self.add_new(rest, value, s));
+        }
         let Some((&first, tail)) = rest.split_first() else {
             let new_key = self.values.is_empty();
-            return if self.values.insert(value) {
-                Inserted::Added { new_key }
-            } else {
-                Inserted::Existing
-            };
+            return Ok(match self.values.upsert(value, op)? {
+                super::Upserted::Added => Inserted::Added { new_key },
+                super::Upserted::Updated => Inserted::Updated,
+                super::Upserted::Unchanged => Inserted::Unchanged,
+            });
         };
         match self.find(first) {
-            Ok(i) => Arc::make_mut(&mut self.children[i]).insert(tail, value, burst),
-            Err(i) => {
-                let mut bucket = Bucket::default();
-                bucket.insert_record(Pos::default(), tail, Vals::Inline(vec![value]));
-                self.insert_child(first, i, Arc::new(Node::Bucket(bucket)));
-                Inserted::Added { new_key: true }
+            Ok(i) => {
+                let child = Arc::make_mut(&mut self.children[i]);
+                let result = child.upsert(tail, value, op, burst)?;
+                self.child_max[i] = child.max();
+                Ok(result)
+            }
+            Err(_) => {
+                let s = super::values::new_score(op)?;
+                Ok(self.add_new(rest, value, s))
             }
         }
+    }
+
+    /// Adds a key that is new here: its own values when `rest` is empty,
+    /// a new bucket child otherwise.
+    fn add_new(&mut self, rest: &[u8], value: V, s: f64) -> Inserted {
+        let Some((&first, tail)) = rest.split_first() else {
+            self.values = Vals::Inline(vec![value], Scores::from_vec(&[s]));
+            return Inserted::Added { new_key: true };
+        };
+        let i = self.find(first).expect_err("no child for a new branch");
+        let mut bucket = Bucket::default();
+        bucket.insert_record(
+            Pos::default(),
+            tail,
+            Vals::Inline(vec![value], Scores::from_vec(&[s])),
+        );
+        bucket.refresh_max();
+        self.insert_child(first, i, Arc::new(Node::Bucket(bucket)));
+        Inserted::Added { new_key: true }
     }
 
     /// Shortens this node's prefix to `at` bytes, moving the rest of the node
@@ -461,6 +541,7 @@ impl<V: Clone + Ord> Inner<V> {
             values: std::mem::take(&mut self.values),
             bitmap: std::mem::take(&mut self.bitmap),
             children: std::mem::take(&mut self.children),
+            child_max: std::mem::take(&mut self.child_max),
         };
         self.prefix = self.prefix[..at].into();
         self.push_child(label, Arc::new(Node::Inner(lower)));
@@ -472,7 +553,7 @@ impl<V: Clone + Ord> Inner<V> {
         };
         let Some((&first, tail)) = rest.split_first() else {
             return match value {
-                None => self.values.take(),
+                None => self.values.take().0,
                 Some(v) => self.values.remove(v).into_iter().collect(),
             };
         };
@@ -484,6 +565,9 @@ impl<V: Clone + Ord> Inner<V> {
         if child.is_empty() {
             self.remove_child(first, i);
             shrink_if_sparse(&mut self.children);
+            shrink_if_sparse(&mut self.child_max);
+        } else {
+            self.child_max[i] = child.max();
         }
         removed
     }
@@ -493,17 +577,19 @@ impl<V: Clone + Ord> Inner<V> {
 /// their first `depth` bytes) with distinct, non-empty value lists, in
 /// O(total key bytes): no searching, no shifting. The values are moved out.
 pub(crate) fn build_sorted<V: Clone + Ord>(
-    items: &mut [(&[u8], Vec<V>)],
+    items: &mut [(&[u8], Vec<V>, Vec<f64>)],
     depth: usize,
     burst: usize,
 ) -> Node<V> {
     if items.len() <= burst {
         let mut b = Bucket::default();
-        for (key, values) in items.iter_mut() {
+        for (key, values, scores) in items.iter_mut() {
             let at = b.end();
-            b.insert_record(at, &key[depth..], Vals::from_vec(std::mem::take(values)));
+            let vals = Vals::from_vecs(std::mem::take(values), std::mem::take(scores));
+            b.insert_record(at, &key[depth..], vals);
         }
         b.reindex();
+        b.refresh_max();
         return Node::Bucket(b);
     }
     let (first, last) = (items[0].0, items[items.len() - 1].0);
@@ -513,14 +599,15 @@ pub(crate) fn build_sorted<V: Clone + Ord>(
     let mut i = 0;
     if first.len() == d {
         // Sorted order puts the key that ends here first.
-        inner.values = Vals::from_vec(std::mem::take(&mut items[0].1));
+        let (values, scores) = (&mut items[0].1, &mut items[0].2);
+        inner.values = Vals::from_vecs(std::mem::take(values), std::mem::take(scores));
         i = 1;
     }
     while i < items.len() {
         let label = items[i].0[d];
         let end = i + items[i..]
             .iter()
-            .position(|(k, _)| k[d] != label)
+            .position(|(k, _, _)| k[d] != label)
             .unwrap_or(items.len() - i);
         let child = build_sorted(&mut items[i..end], d + 1, burst);
         inner.push_child(label, Arc::new(child));
@@ -542,6 +629,11 @@ impl<V: Ord + std::fmt::Debug> Node<V> {
                     .map(|w| w.count_ones() as usize)
                     .sum::<usize>();
                 assert_eq!(labels, i.children.len(), "bitmap disagrees with children");
+                let maxima: Vec<f64> = i.children.iter().map(|c| c.max()).collect();
+                assert_eq!(maxima, i.child_max, "stale child maxima");
+                if let Vals::Inline(v, s) = &i.values {
+                    assert_eq!(v.len(), s.len(), "scores out of step");
+                }
                 let vals: Vec<&V> = i.values.values().collect();
                 for (j, v) in vals.iter().enumerate() {
                     assert!(!vals[..j].contains(v), "duplicate value");

@@ -18,6 +18,7 @@ mod durability;
 mod errors;
 mod meta;
 mod paths;
+mod scores;
 mod stacks;
 mod suggest;
 mod tries;

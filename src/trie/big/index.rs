@@ -118,6 +118,25 @@ pub(super) fn index_insert<V: Ord>(
     }
 }
 
+/// The position holding `v` under `node`, if any.
+pub(super) fn find_pos<V: Ord>(node: &IndexNode, v: &V, big: &BigValues<V>) -> Option<u32> {
+    let mut node = node;
+    loop {
+        match node {
+            IndexNode::Leaf(ps) => {
+                return ps
+                    .binary_search_by(|&p| big.at(p).cmp(v))
+                    .ok()
+                    .map(|i| ps[i]);
+            }
+            IndexNode::Branch { mins, children } => {
+                let i = mins.partition_point(|&m| big.at(m) <= v).checked_sub(1)?;
+                node = &children[i];
+            }
+        }
+    }
+}
+
 /// Removes the position holding `v` from under `node`; returns it if found.
 /// Empty children are unlinked (nodes may be under-full: no rebalancing, the
 /// rebuild on mostly-dead lists bounds the waste).

@@ -30,7 +30,11 @@ mod index;
 use std::cmp::Ordering;
 use std::sync::Arc;
 
-use index::{build_index, collect_index, first_pos, index_insert, index_remove, IndexNode};
+use index::{
+    build_index, collect_index, find_pos, first_pos, index_insert, index_remove, IndexNode,
+};
+
+use super::scores::{ScoreSlice, Scores};
 
 /// Values per list leaf and children per list branch (a power of two).
 const FAN: usize = 64;
@@ -38,15 +42,23 @@ const SHIFT: u32 = FAN.trailing_zeros();
 
 /// A node of the positional list.
 #[derive(Clone, Debug)]
-enum ListNode<V> {
-    /// Up to `FAN` values; bit `i` of `dead` is set when value `i` was removed.
-    Leaf { vals: Vec<V>, dead: u64 },
+pub(crate) enum ListNode<V> {
+    /// Up to `FAN` values with their scores; bit `i` of `dead` is set when
+    /// value `i` was removed.
+    Leaf {
+        vals: Vec<V>,
+        scores: Scores,
+        dead: u64,
+    },
     /// Up to `FAN` children, each full but the last, with the number of live
     /// values under each, so that finding the n-th live value, or the next
-    /// one after a run of removed ones, skips whole subtrees.
+    /// one after a run of removed ones, skips whole subtrees, and the highest
+    /// live score under each (`-inf` for none), so that a ranked search
+    /// visits only the subtrees that can still beat what it has.
     Branch {
         children: Vec<Arc<ListNode<V>>>,
         live: Vec<u32>,
+        max: Vec<f64>,
     },
 }
 
@@ -55,13 +67,28 @@ impl<V> ListNode<V> {
         if height == 0 {
             ListNode::Leaf {
                 vals: Vec::new(),
+                scores: Scores::default(),
                 dead: 0,
             }
         } else {
             ListNode::Branch {
                 children: Vec::new(),
                 live: Vec::new(),
+                max: Vec::new(),
             }
+        }
+    }
+
+    /// The highest live score under this node, `-inf` when none is live.
+    pub(crate) fn max(&self) -> f64 {
+        match self {
+            ListNode::Leaf { scores, dead, .. } => scores
+                .slice()
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| (dead >> i) & 1 == 0)
+                .fold(f64::NEG_INFINITY, |m, (_, s)| m.max(s)),
+            ListNode::Branch { max, .. } => max.iter().copied().fold(f64::NEG_INFINITY, f64::max),
         }
     }
 }
@@ -86,13 +113,32 @@ impl<V> BigValues<V> {
         self.live
     }
 
+    /// The highest score, `-inf` when there are no values.
+    pub(crate) fn max(&self) -> f64 {
+        self.list.max()
+    }
+
+    /// The list's root, for a ranked walk.
+    pub(crate) fn list_root(&self) -> (&ListNode<V>, u32) {
+        (&self.list, self.height)
+    }
+
+    /// The score of the value at position `pos`.
+    pub(crate) fn score_at(&self, pos: u32) -> f64 {
+        let pos = pos as usize;
+        let (_, scores, _, base) = self.leaf(pos);
+        scores.get(pos - base)
+    }
+
     /// The leaf holding position `pos`, with the position of its first slot.
-    fn leaf(&self, pos: usize) -> (&[V], u64, usize) {
+    fn leaf(&self, pos: usize) -> (&[V], ScoreSlice<'_>, u64, usize) {
         let mut node = &*self.list;
         let mut h = self.height;
         loop {
             match node {
-                ListNode::Leaf { vals, dead } => return (vals, *dead, pos & !(FAN - 1)),
+                ListNode::Leaf { vals, scores, dead } => {
+                    return (vals, scores.slice(), *dead, pos & !(FAN - 1))
+                }
                 ListNode::Branch { children, .. } => {
                     node = &children[(pos >> (SHIFT * h)) & (FAN - 1)];
                     h -= 1;
@@ -104,7 +150,7 @@ impl<V> BigValues<V> {
     /// The value at position `pos` (live or dead).
     fn at(&self, pos: u32) -> &V {
         let pos = pos as usize;
-        let (vals, _, base) = self.leaf(pos);
+        let (vals, _, _, base) = self.leaf(pos);
         &vals[pos - base]
     }
 
@@ -114,6 +160,7 @@ impl<V> BigValues<V> {
             big: self,
             pos: 0,
             leaf: &[],
+            scores: ScoreSlice::EMPTY,
             dead: 0,
             base: 0,
             remaining: self.live,
@@ -156,10 +203,17 @@ impl<V> BigValues<V> {
         fn list<V>(n: &ListNode<V>) -> usize {
             let own = 2 * std::mem::size_of::<usize>() + std::mem::size_of::<ListNode<V>>();
             own + match n {
-                ListNode::Leaf { vals, .. } => vals.capacity() * std::mem::size_of::<V>(),
-                ListNode::Branch { children, live } => {
+                ListNode::Leaf { vals, scores, .. } => {
+                    vals.capacity() * std::mem::size_of::<V>() + scores.heap_bytes()
+                }
+                ListNode::Branch {
+                    children,
+                    live,
+                    max,
+                } => {
                     children.capacity() * std::mem::size_of::<usize>()
                         + live.capacity() * 4
+                        + max.capacity() * 8
                         + children.iter().map(|c| list(c)).sum::<usize>()
                 }
             }
@@ -181,8 +235,21 @@ impl<V> BigValues<V> {
 
 impl<V: Clone> BigValues<V> {
     /// The live values, cloned, in insertion order.
+    #[cfg(test)]
     pub(crate) fn to_vec(&self) -> Vec<V> {
         self.iter().cloned().collect()
+    }
+
+    /// The live values, cloned, and their scores, in insertion order.
+    pub(crate) fn to_vecs(&self) -> (Vec<V>, Vec<f64>) {
+        let mut it = self.iter();
+        let mut vals = Vec::with_capacity(self.live);
+        let mut scores = Vec::with_capacity(self.live);
+        while let Some((v, s)) = it.next_scored() {
+            vals.push(v.clone());
+            scores.push(s);
+        }
+        (vals, scores)
     }
 }
 
@@ -190,6 +257,11 @@ impl<V: Ord> BigValues<V> {
     /// How the value at `pos` compares with `v`.
     fn compare_at(&self, pos: u32, v: &V) -> Ordering {
         self.at(pos).cmp(v)
+    }
+
+    /// The position of `v`, if it is one of the values.
+    pub(crate) fn position(&self, v: &V) -> Option<u32> {
+        find_pos(&self.index, v, self)
     }
 
     /// True when `v` is one of the values.
@@ -227,9 +299,20 @@ impl<V: Ord> BigValues<V> {
         assert_eq!(self.iter().count(), self.live, "list live count disagrees");
         fn live_under<V>(n: &ListNode<V>) -> usize {
             match n {
-                ListNode::Leaf { vals, dead } => vals.len() - dead.count_ones() as usize,
-                ListNode::Branch { children, live } => {
+                ListNode::Leaf { vals, scores, dead } => {
+                    assert_eq!(vals.len(), scores.len(), "scores out of step");
+                    vals.len() - dead.count_ones() as usize
+                }
+                ListNode::Branch {
+                    children,
+                    live,
+                    max,
+                } => {
                     assert_eq!(children.len(), live.len(), "live counts out of step");
+                    assert_eq!(children.len(), max.len(), "maxima out of step");
+                    for (c, &m) in children.iter().zip(max) {
+                        assert_eq!(c.max(), m, "stale maximum");
+                    }
                     children
                         .iter()
                         .zip(live)
@@ -244,7 +327,7 @@ impl<V: Ord> BigValues<V> {
         }
         assert_eq!(live_under(&self.list), self.live, "live counts disagree");
         for &p in &positions {
-            let (_, dead, base) = self.leaf(p as usize);
+            let (_, _, dead, base) = self.leaf(p as usize);
             assert_eq!(
                 (dead >> (p as usize - base)) & 1,
                 0,
@@ -255,8 +338,9 @@ impl<V: Ord> BigValues<V> {
 }
 
 impl<V: Clone + Ord> BigValues<V> {
-    /// From distinct values in insertion order.
-    pub(crate) fn from_vec(values: Vec<V>) -> Self {
+    /// From distinct values in insertion order, with their scores.
+    pub(crate) fn from_vecs(values: Vec<V>, scores: Vec<f64>) -> Self {
+        debug_assert_eq!(values.len(), scores.len());
         let mut big = BigValues {
             list: Arc::new(ListNode::empty(0)),
             slots: 0,
@@ -268,36 +352,39 @@ impl<V: Clone + Ord> BigValues<V> {
             .map(|p| u32::try_from(p).expect("fewer than 2^32 values per key"))
             .collect();
         order.sort_by(|&a, &b| values[a as usize].cmp(&values[b as usize]));
-        for v in values {
-            big.push(v);
+        for (v, s) in values.into_iter().zip(scores) {
+            big.push(v, s);
         }
         big.index = Arc::new(build_index(order));
         big
     }
 
     /// Appends a slot at the end of the list.
-    fn push(&mut self, v: V) {
+    fn push(&mut self, v: V, s: f64) {
         if self.slots == FAN.pow(self.height + 1) {
             let old = std::mem::replace(&mut self.list, Arc::new(ListNode::empty(0)));
             let live = u32::try_from(self.live).expect("fewer than 2^32 values per key");
+            let max = old.max();
             self.list = Arc::new(ListNode::Branch {
                 children: vec![old],
                 live: vec![live],
+                max: vec![max],
             });
             self.height += 1;
         }
-        push_rec(Arc::make_mut(&mut self.list), self.slots, self.height, v);
+        push_rec(Arc::make_mut(&mut self.list), self.slots, self.height, v, s);
         self.slots += 1;
         self.live += 1;
     }
 
-    /// Appends `v` unless present; returns whether it was added.
-    pub(crate) fn insert(&mut self, v: V) -> bool {
+    /// Appends `v` with score `s` unless present; returns whether it was
+    /// added.
+    pub(crate) fn insert(&mut self, v: V, s: f64) -> bool {
         if self.contains(&v) {
             return false;
         }
         let pos = u32::try_from(self.slots).expect("fewer than 2^32 values per key");
-        self.push(v);
+        self.push(v, s);
         let mut index = std::mem::replace(&mut self.index, Arc::new(IndexNode::Leaf(Vec::new())));
         if let Some((min, right)) = index_insert(Arc::make_mut(&mut index), pos, self) {
             let left_min = first_pos(&index);
@@ -308,6 +395,11 @@ impl<V: Clone + Ord> BigValues<V> {
         }
         self.index = index;
         true
+    }
+
+    /// Sets the score of the (live) value at `pos`.
+    pub(crate) fn set_score_at(&mut self, pos: u32, s: f64) {
+        set_rec(Arc::make_mut(&mut self.list), pos as usize, self.height, s);
     }
 
     /// Removes `v`; returns it when it was there.
@@ -330,28 +422,49 @@ impl<V: Clone + Ord> BigValues<V> {
         if dead > self.live && dead > FAN {
             // Mostly tombstones: rebuild (amortized over the removals that
             // made them).
-            *self = BigValues::from_vec(self.to_vec());
+            let (vals, scores) = self.to_vecs();
+            *self = BigValues::from_vecs(vals, scores);
         }
         Some(removed)
     }
 }
 
-fn push_rec<V: Clone>(node: &mut ListNode<V>, pos: usize, height: u32, v: V) {
+fn push_rec<V: Clone>(node: &mut ListNode<V>, pos: usize, height: u32, v: V, s: f64) {
     match node {
-        ListNode::Leaf { vals, .. } => {
+        ListNode::Leaf { vals, scores, .. } => {
             if vals.capacity() == 0 {
                 vals.reserve_exact(FAN);
             }
             vals.push(v);
+            scores.push(s);
         }
-        ListNode::Branch { children, live } => {
+        ListNode::Branch {
+            children,
+            live,
+            max,
+        } => {
             let i = (pos >> (SHIFT * height)) & (FAN - 1);
             if i == children.len() {
                 children.push(Arc::new(ListNode::empty(height - 1)));
                 live.push(0);
+                max.push(f64::NEG_INFINITY);
             }
             live[i] += 1;
-            push_rec(Arc::make_mut(&mut children[i]), pos, height - 1, v);
+            max[i] = max[i].max(s);
+            push_rec(Arc::make_mut(&mut children[i]), pos, height - 1, v, s);
+        }
+    }
+}
+
+/// Sets the score at `pos`; the maxima on the way are recomputed.
+fn set_rec<V: Clone>(node: &mut ListNode<V>, pos: usize, height: u32, s: f64) {
+    match node {
+        ListNode::Leaf { scores, .. } => scores.set(pos & (FAN - 1), s),
+        ListNode::Branch { children, max, .. } => {
+            let i = (pos >> (SHIFT * height)) & (FAN - 1);
+            let child = Arc::make_mut(&mut children[i]);
+            set_rec(child, pos, height - 1, s);
+            max[i] = child.max();
         }
     }
 }
@@ -359,31 +472,43 @@ fn push_rec<V: Clone>(node: &mut ListNode<V>, pos: usize, height: u32, v: V) {
 /// Marks position `pos` dead; returns (a clone of) its value.
 fn kill_rec<V: Clone>(node: &mut ListNode<V>, pos: usize, height: u32) -> V {
     match node {
-        ListNode::Leaf { vals, dead } => {
+        ListNode::Leaf { vals, dead, .. } => {
             let i = pos & (FAN - 1);
             *dead |= 1 << i;
             vals[i].clone()
         }
-        ListNode::Branch { children, live } => {
+        ListNode::Branch {
+            children,
+            live,
+            max,
+        } => {
             let i = (pos >> (SHIFT * height)) & (FAN - 1);
             live[i] -= 1;
-            kill_rec(Arc::make_mut(&mut children[i]), pos, height - 1)
+            let child = Arc::make_mut(&mut children[i]);
+            let v = kill_rec(child, pos, height - 1);
+            max[i] = child.max();
+            v
         }
     }
+}
+
+/// Positions under one child of a list branch at `height`.
+pub(crate) fn span(height: u32) -> usize {
+    FAN.pow(height)
 }
 
 /// The position of the `n`-th live slot under `node` (which has more than
 /// `n`), whose first position is `base`.
 fn nth_live<V>(node: &ListNode<V>, mut n: usize, height: u32, base: usize) -> usize {
     match node {
-        ListNode::Leaf { vals, dead } => {
+        ListNode::Leaf { vals, dead, .. } => {
             let i = (0..vals.len())
                 .filter(|i| (dead >> i) & 1 == 0)
                 .nth(n)
                 .expect("the leaf holds more than n live values");
             base + i
         }
-        ListNode::Branch { children, live } => {
+        ListNode::Branch { children, live, .. } => {
             let span = FAN.pow(height);
             for (i, (c, &l)) in children.iter().zip(live).enumerate() {
                 let l = l as usize;
@@ -401,10 +526,10 @@ fn nth_live<V>(node: &ListNode<V>, mut n: usize, height: u32, base: usize) -> us
 /// position is `base`; subtrees without live values are skipped whole.
 fn first_live_from<V>(node: &ListNode<V>, from: usize, height: u32, base: usize) -> Option<usize> {
     match node {
-        ListNode::Leaf { vals, dead } => (from.saturating_sub(base)..vals.len())
+        ListNode::Leaf { vals, dead, .. } => (from.saturating_sub(base)..vals.len())
             .find(|i| (dead >> i) & 1 == 0)
             .map(|i| base + i),
-        ListNode::Branch { children, live } => {
+        ListNode::Branch { children, live, .. } => {
             let span = FAN.pow(height);
             let first = from.saturating_sub(base) / span;
             (first..children.len())
@@ -422,30 +547,38 @@ pub(crate) struct BigIter<'a, V> {
     pub(super) pos: usize,
     /// The leaf holding positions `base..base + leaf.len()`.
     leaf: &'a [V],
+    scores: ScoreSlice<'a>,
     dead: u64,
     base: usize,
     remaining: usize,
+}
+
+impl<'a, V> BigIter<'a, V> {
+    /// The next live value with its score.
+    pub(crate) fn next_scored(&mut self) -> Option<(&'a V, f64)> {
+        while self.remaining > 0 && self.pos < self.big.slots {
+            if self.pos >= self.base + self.leaf.len() || self.leaf.is_empty() {
+                // Past this leaf: jump over removed slots to the next live one.
+                self.pos = self.big.seek_live(self.pos)?;
+                let (leaf, scores, dead, base) = self.big.leaf(self.pos);
+                (self.leaf, self.scores, self.dead, self.base) = (leaf, scores, dead, base);
+            }
+            let i = self.pos - self.base;
+            self.pos += 1;
+            if (self.dead >> i) & 1 == 0 {
+                self.remaining -= 1;
+                return Some((&self.leaf[i], self.scores.get(i)));
+            }
+        }
+        None
+    }
 }
 
 impl<'a, V> Iterator for BigIter<'a, V> {
     type Item = &'a V;
 
     fn next(&mut self) -> Option<&'a V> {
-        while self.remaining > 0 && self.pos < self.big.slots {
-            if self.pos >= self.base + self.leaf.len() || self.leaf.is_empty() {
-                // Past this leaf: jump over removed slots to the next live one.
-                self.pos = self.big.seek_live(self.pos)?;
-                let (leaf, dead, base) = self.big.leaf(self.pos);
-                (self.leaf, self.dead, self.base) = (leaf, dead, base);
-            }
-            let i = self.pos - self.base;
-            self.pos += 1;
-            if (self.dead >> i) & 1 == 0 {
-                self.remaining -= 1;
-                return Some(&self.leaf[i]);
-            }
-        }
-        None
+        self.next_scored().map(|(v, _)| v)
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
@@ -495,14 +628,14 @@ mod tests {
                     model.push(v);
                 }
             }
-            let mut big = BigValues::from_vec(model.clone());
+            let mut big = BigValues::from_vecs(model.clone(), vec![0.0; model.len()]);
             big.check();
             let mut snaps: Vec<(BigValues<u16>, Vec<u16>)> = Vec::new();
             for op in ops {
                 match op {
                     Op::Add(v) => {
                         let fresh = !model.contains(&v);
-                        prop_assert_eq!(big.insert(v), fresh);
+                        prop_assert_eq!(big.insert(v, 0.0), fresh);
                         if fresh {
                             model.push(v);
                         }
@@ -536,17 +669,18 @@ mod tests {
     /// leaving them half empty, and the list grows past two levels.
     #[test]
     fn appending_in_order_keeps_leaves_full() {
-        let mut big = BigValues::from_vec((0..33u32).collect());
+        let mut big = BigValues::from_vecs((0..33u32).collect(), vec![0.0; 33]);
         for v in 33..300_000u32 {
-            assert!(big.insert(v));
+            assert!(big.insert(v, 0.0));
         }
         big.check();
         assert_eq!(big.len(), 300_000);
         assert!(big.height >= 2);
         let per_value = big.heap_bytes() as f64 / big.len() as f64;
-        // 4 bytes in the list, 4 in the index, and the nodes' own overhead.
+        // 4 bytes in the list, 4 for the score, 4 in the index, and the
+        // nodes' own overhead.
         assert!(
-            per_value < 4.0 + 4.0 + 2.0,
+            per_value < 4.0 + 4.0 + 4.0 + 3.0,
             "{per_value} bytes per u32 value"
         );
         for v in (0..300_000u32).step_by(2) {

@@ -3,6 +3,7 @@
 
 mod fresh_lines;
 mod model;
+mod ranked;
 
 use super::Trie;
 use model::model_suggest;

@@ -1,0 +1,612 @@
+//! Ranked answers: [`Order`] and [`SuggestOptions`], the best-first top-k
+//! search behind `Trie::suggest_with(.., Order::Score)`, and the key-order
+//! walk that keeps one answer per value.
+//!
+//! # What it owns
+//! The order of a ranked answer (highest score first; ties by key in code
+//! point order, then by the order the values were added to the key), and
+//! the search that produces it without walking the branch under the prefix.
+//!
+//! # Why it is built this way
+//! Every node knows the highest score beneath it: an inner node keeps one
+//! bound per child (`child_max`), a bucket its own (`max`), a big key's list
+//! one per subtree. The search keeps a priority queue of *bounds* (a subtree
+//! not yet opened, keyed by its best possible score and the smallest key it
+//! can hold) and *answers* (a pair, exact). It pops the best item: an answer
+//! is emitted, a bound is opened and its parts pushed. An answer comes out
+//! only when it beats every bound still queued, so the first `k` answers are
+//! the top `k`, and a subtree whose bound never reaches the top is never
+//! opened. Ties are exact too: a bound sorts before an answer with the same
+//! score unless its smallest possible key is larger, so nothing that ties
+//! and sorts first can hide in an unopened subtree.
+//!
+//! A bucket holds up to a few hundred pairs without an order by score; when
+//! it is opened, its pairs under the prefix are scanned once and only the
+//! best few are sorted (a partial selection of what can still make the
+//! answer), as a *run* the queue reads in order. If a run is used up before
+//! the answer is full (duplicates skipped by `dedupe`), the next few are
+//! selected after the last one taken.
+
+use std::cmp::Ordering;
+use std::collections::BTreeSet;
+
+use super::big::{BigValues, ListNode};
+use super::bucket::Bucket;
+use super::iter::Suggestions;
+use super::node::{Inner, Node};
+use super::scores::ScoreSlice;
+use super::values::Vals;
+use super::Trie;
+
+/// The order of an answer.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Order {
+    /// Key (code point) order, then the order each key's values were added.
+    #[default]
+    Key,
+    /// Highest score first; ties by key, then by the order the values were
+    /// added to that key.
+    Score,
+}
+
+/// How [`Trie::suggest_with`] orders and filters its answer.
+///
+/// # Examples
+/// ```
+/// use typeahead::{Order, SuggestOptions};
+///
+/// let opts = SuggestOptions::new().order(Order::Score).dedupe(true);
+/// assert_eq!(opts.order, Order::Score);
+/// assert!(opts.dedupe);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SuggestOptions {
+    /// The order of the entries.
+    pub order: Order,
+    /// Each distinct value at most once, at its best position in `order`.
+    pub dedupe: bool,
+}
+
+impl SuggestOptions {
+    /// Key order, no dedupe: what [`Trie::suggest`] answers.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The same options in order `order`.
+    pub fn order(self, order: Order) -> Self {
+        SuggestOptions { order, ..self }
+    }
+
+    /// The same options with `dedupe` set or not.
+    pub fn dedupe(self, dedupe: bool) -> Self {
+        SuggestOptions { dedupe, ..self }
+    }
+}
+
+/// The values already in an answer, for `dedupe`.
+struct Seen<'a, V>(BTreeSet<&'a V>);
+
+impl<'a, V: Ord> Seen<'a, V> {
+    /// True (and remembered) when `v` is new.
+    fn first(&mut self, v: &'a V) -> bool {
+        self.0.insert(v)
+    }
+}
+
+/// Key order with each value once, at its first key.
+pub(crate) fn by_key_distinct<V: Clone + Ord>(
+    t: &Trie<V>,
+    prefix: &str,
+    limit: usize,
+) -> Suggestions<V> {
+    let mut out = Suggestions::with_capacity(limit.min(64));
+    let mut seen = Seen(BTreeSet::new());
+    let mut it = t.iter_prefix(prefix);
+    'keys: while out.len() < limit {
+        let Some((key, values)) = it.next_key_bytes() else {
+            break;
+        };
+        for (v, s) in values.scored() {
+            if seen.first(v) {
+                out.push(key, v.clone(), s);
+                if out.len() == limit {
+                    break 'keys;
+                }
+            }
+        }
+    }
+    out
+}
+
+/// A span of the search's key arena.
+#[derive(Clone, Copy, Debug)]
+struct Span {
+    start: u32,
+    len: u32,
+}
+
+/// One candidate pair of a run, before its key is written out.
+struct Cand<'a, V> {
+    score: f64,
+    /// The record's byte offset in its bucket (key order within a bucket);
+    /// 0 for a run of one key.
+    rec: u32,
+    /// The value's position among its key's values (insertion order).
+    seq: u32,
+    value: &'a V,
+}
+
+// Not derived: a derive would ask for `V: Copy`, and only a reference is copied.
+impl<V> Clone for Cand<'_, V> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<V> Copy for Cand<'_, V> {}
+
+/// Best first: higher score, then smaller key, then earlier value.
+/// Scores are finite and stored without negative zero, so `total_cmp` is
+/// the numeric order.
+fn cand_order<V>(a: &Cand<'_, V>, b: &Cand<'_, V>) -> Ordering {
+    b.score
+        .total_cmp(&a.score)
+        .then(a.rec.cmp(&b.rec))
+        .then(a.seq.cmp(&b.seq))
+}
+
+/// Where a run's candidates come from, to select more of them.
+enum Source<'a, V> {
+    /// The inline keys of a bucket from `at` on while their suffix starts
+    /// with `filter`; the bucket's path is `path`.
+    Bucket {
+        bucket: &'a Bucket<V>,
+        filter: &'a [u8],
+        path: Span,
+    },
+    /// The live slots of a big key's list leaf, whose first position is
+    /// `base`.
+    Leaf {
+        vals: &'a [V],
+        scores: ScoreSlice<'a>,
+        dead: u64,
+        base: usize,
+    },
+    /// The values of a key kept in an inner node (at most a few dozen).
+    Inline {
+        vals: &'a [V],
+        scores: ScoreSlice<'a>,
+    },
+}
+
+/// Candidates of one source in order, read from `pos` on.
+struct Run<'a, V> {
+    cands: Vec<Cand<'a, V>>,
+    pos: usize,
+    /// False when the source has candidates after the last of `cands`.
+    complete: bool,
+    source: Source<'a, V>,
+    /// The key of every candidate, for a run of one key.
+    key: Option<Span>,
+}
+
+/// What a queue item stands for.
+enum Kind<'a, V> {
+    /// A subtree whose path, up to its own compressed prefix, is the
+    /// item's key; `filter` (the start bucket only) narrows a bucket.
+    Node(&'a Node<V>, &'a [u8]),
+    /// A big key's list subtree; positions from `base`.
+    List(&'a ListNode<V>, u32, usize),
+    /// The current candidate of run `i` (an answer).
+    Run(usize),
+}
+
+struct Item<'a, V> {
+    score: f64,
+    key: Span,
+    /// 0 for a bound, 1 for an answer: a bound opens before an answer that
+    /// ties with it on score and key.
+    rank: u8,
+    seq: u64,
+    kind: Kind<'a, V>,
+}
+
+/// The search's state: a binary heap of items ordered by [`Search::before`].
+struct Search<'a, V> {
+    arena: Vec<u8>,
+    heap: Vec<Item<'a, V>>,
+    runs: Vec<Run<'a, V>>,
+    /// Answers still wanted (an upper bound on what a run needs to select).
+    want: usize,
+}
+
+impl<'a, V: Clone + Ord> Search<'a, V> {
+    fn key(&self, s: Span) -> &[u8] {
+        &self.arena[s.start as usize..(s.start + s.len) as usize]
+    }
+
+    /// A span holding `parts` one after the other.
+    fn span(&mut self, parts: &[&[u8]]) -> Span {
+        let start = self.arena.len();
+        for p in parts {
+            self.arena.extend_from_slice(p);
+        }
+        Span {
+            start: start as u32,
+            len: (self.arena.len() - start) as u32,
+        }
+    }
+
+    /// A span extending `base` with `more`.
+    fn extend(&mut self, base: Span, more: &[u8]) -> Span {
+        let start = self.arena.len();
+        self.arena
+            .extend_from_within(base.start as usize..(base.start + base.len) as usize);
+        self.arena.extend_from_slice(more);
+        Span {
+            start: start as u32,
+            len: (self.arena.len() - start) as u32,
+        }
+    }
+
+    fn before(&self, a: &Item<'a, V>, b: &Item<'a, V>) -> bool {
+        b.score
+            .total_cmp(&a.score)
+            .then_with(|| self.key(a.key).cmp(self.key(b.key)))
+            .then(a.rank.cmp(&b.rank))
+            .then(a.seq.cmp(&b.seq))
+            == Ordering::Less
+    }
+
+    fn push(&mut self, item: Item<'a, V>) {
+        if item.score == f64::NEG_INFINITY {
+            return; // an empty subtree (only the root can be one)
+        }
+        self.heap.push(item);
+        let mut i = self.heap.len() - 1;
+        while i > 0 {
+            let parent = (i - 1) / 2;
+            if !self.before(&self.heap[i], &self.heap[parent]) {
+                break;
+            }
+            self.heap.swap(i, parent);
+            i = parent;
+        }
+    }
+
+    fn pop(&mut self) -> Option<Item<'a, V>> {
+        if self.heap.is_empty() {
+            return None;
+        }
+        let top = self.heap.swap_remove(0);
+        let n = self.heap.len();
+        let mut i = 0;
+        loop {
+            let (l, r) = (2 * i + 1, 2 * i + 2);
+            let mut best = i;
+            if l < n && self.before(&self.heap[l], &self.heap[best]) {
+                best = l;
+            }
+            if r < n && self.before(&self.heap[r], &self.heap[best]) {
+                best = r;
+            }
+            if best == i {
+                break;
+            }
+            self.heap.swap(i, best);
+            i = best;
+        }
+        Some(top)
+    }
+
+    /// Opens a subtree: pushes its parts.
+    fn open_node(&mut self, node: &'a Node<V>, path: Span, filter: &'a [u8]) {
+        match node {
+            Node::Inner(inner) => self.open_inner(inner, path),
+            Node::Bucket(bucket) => self.open_bucket(bucket, path, filter),
+        }
+    }
+
+    fn open_inner(&mut self, inner: &'a Inner<V>, path: Span) {
+        let path = self.extend(path, &inner.prefix);
+        match &inner.values {
+            Vals::Inline(vals, scores) if !vals.is_empty() => {
+                let source = Source::Inline {
+                    vals,
+                    scores: scores.slice(),
+                };
+                self.start_run(source, Some(path));
+            }
+            Vals::Big(big) => self.open_big(big, path),
+            Vals::Inline(..) => {}
+        }
+        let mut label = 0;
+        for (child, &max) in inner.children.iter().zip(&inner.child_max) {
+            let b = inner.next_label(label).expect("a label per child");
+            label = usize::from(b) + 1;
+            let key = self.extend(path, &[b]);
+            self.push(Item {
+                score: max,
+                key,
+                rank: 0,
+                seq: 0,
+                kind: Kind::Node(child, &[]),
+            });
+        }
+    }
+
+    fn open_big(&mut self, big: &'a BigValues<V>, key: Span) {
+        let (root, height) = big.list_root();
+        self.push(Item {
+            score: big.max(),
+            key,
+            rank: 0,
+            seq: 0,
+            kind: Kind::List(root, height, 0),
+        });
+    }
+
+    fn open_list(&mut self, node: &'a ListNode<V>, height: u32, base: usize, key: Span) {
+        match node {
+            ListNode::Leaf { vals, scores, dead } => {
+                let source = Source::Leaf {
+                    vals,
+                    scores: scores.slice(),
+                    dead: *dead,
+                    base,
+                };
+                self.start_run(source, Some(key));
+            }
+            ListNode::Branch { children, max, .. } => {
+                let span = super::big::span(height);
+                for (i, (c, &m)) in children.iter().zip(max).enumerate() {
+                    self.push(Item {
+                        score: m,
+                        key,
+                        rank: 0,
+                        seq: (base + i * span) as u64,
+                        kind: Kind::List(c, height - 1, base + i * span),
+                    });
+                }
+            }
+        }
+    }
+
+    /// Opens a bucket: its big keys become bounds, its other pairs a run.
+    fn open_bucket(&mut self, bucket: &'a Bucket<V>, path: Span, filter: &'a [u8]) {
+        let mut at = bucket.lower_bound(filter);
+        while at.byte < bucket.records_end() {
+            let r = bucket.record(at);
+            let suffix = bucket.suffix(&r);
+            if !suffix.starts_with(filter) {
+                break;
+            }
+            at = r.next();
+            if let Some(b) = r.big {
+                let key = self.extend(path, suffix);
+                self.open_big(&bucket.big[b], key);
+            }
+        }
+        self.start_run(
+            Source::Bucket {
+                bucket,
+                filter,
+                path,
+            },
+            None,
+        );
+    }
+
+    /// Selects the best candidates of `source` after `after` (all when
+    /// `None`): at most `want`, sorted. Returns them and whether that is
+    /// all there are.
+    fn select(
+        &self,
+        source: &Source<'a, V>,
+        after: Option<Cand<'a, V>>,
+    ) -> (Vec<Cand<'a, V>>, bool) {
+        let mut cands = Vec::new();
+        let keep = |c: &Cand<'a, V>| after.is_none_or(|a| cand_order(c, &a) == Ordering::Greater);
+        let keep = &keep;
+        match source {
+            Source::Bucket { bucket, filter, .. } => {
+                let mut at = bucket.lower_bound(filter);
+                while at.byte < bucket.records_end() {
+                    let r = bucket.record(at);
+                    if !bucket.suffix(&r).starts_with(filter) {
+                        break;
+                    }
+                    at = r.next();
+                    if r.big.is_some() {
+                        continue;
+                    }
+                    let scores = bucket.scores.range(r.value_start..r.value_end());
+                    for (i, v) in bucket.inline_of(&r).iter().enumerate() {
+                        let c = Cand {
+                            score: scores.get(i),
+                            rec: r.start as u32,
+                            seq: i as u32,
+                            value: v,
+                        };
+                        if keep(&c) {
+                            cands.push(c);
+                        }
+                    }
+                }
+            }
+            Source::Leaf {
+                vals,
+                scores,
+                dead,
+                base,
+            } => {
+                for (i, v) in vals.iter().enumerate() {
+                    if (dead >> i) & 1 == 0 {
+                        let c = Cand {
+                            score: scores.get(i),
+                            rec: 0,
+                            seq: (base + i) as u32,
+                            value: v,
+                        };
+                        if keep(&c) {
+                            cands.push(c);
+                        }
+                    }
+                }
+            }
+            Source::Inline { vals, scores } => {
+                for (i, v) in vals.iter().enumerate() {
+                    let c = Cand {
+                        score: scores.get(i),
+                        rec: 0,
+                        seq: i as u32,
+                        value: v,
+                    };
+                    if keep(&c) {
+                        cands.push(c);
+                    }
+                }
+            }
+        }
+        let want = self.want.max(1);
+        let complete = cands.len() <= want;
+        if !complete {
+            cands.select_nth_unstable_by(want - 1, cand_order);
+            cands.truncate(want);
+        }
+        cands.sort_unstable_by(cand_order);
+        (cands, complete)
+    }
+
+    fn start_run(&mut self, source: Source<'a, V>, key: Option<Span>) {
+        let (cands, complete) = self.select(&source, None);
+        if cands.is_empty() {
+            return;
+        }
+        self.runs.push(Run {
+            cands,
+            pos: 0,
+            complete,
+            source,
+            key,
+        });
+        self.push_run(self.runs.len() - 1);
+    }
+
+    /// Queues run `i`'s current candidate, selecting more when it has used
+    /// up what it selected.
+    fn push_run(&mut self, i: usize) {
+        let run = &self.runs[i];
+        if run.pos == run.cands.len() {
+            if run.complete {
+                return;
+            }
+            let last = run.cands[run.pos - 1];
+            let (cands, complete) = self.select(&self.runs[i].source, Some(last));
+            let run = &mut self.runs[i];
+            (run.cands, run.pos, run.complete) = (cands, 0, complete);
+            if run.cands.is_empty() {
+                return;
+            }
+        }
+        let run = &self.runs[i];
+        let c = run.cands[run.pos];
+        let key = match (run.key, &run.source) {
+            (Some(k), _) => k,
+            (None, Source::Bucket { bucket, path, .. }) => {
+                let (bucket, path) = (*bucket, *path);
+                self.extend(path, bucket.suffix_at(c.rec as usize))
+            }
+            (None, _) => unreachable!("only a bucket run has keys of its own"),
+        };
+        self.push(Item {
+            score: c.score,
+            key,
+            rank: 1,
+            seq: u64::from(c.seq),
+            kind: Kind::Run(i),
+        });
+    }
+}
+
+/// The best `limit` pairs under `prefix` by score (module docs).
+pub(crate) fn top<V: Clone + Ord>(
+    root: &Node<V>,
+    prefix: &[u8],
+    limit: usize,
+    dedupe: bool,
+) -> Suggestions<V> {
+    let mut out = Suggestions::with_capacity(limit.min(64));
+    if limit == 0 {
+        return out;
+    }
+    let mut s = Search {
+        arena: Vec::with_capacity(256),
+        heap: Vec::with_capacity(64),
+        runs: Vec::new(),
+        want: limit,
+    };
+    let Some((start, path, filter)) = descend(root, prefix) else {
+        return out;
+    };
+    let path = s.span(&[path]);
+    s.push(Item {
+        score: start.max(),
+        key: path,
+        rank: 0,
+        seq: 0,
+        kind: Kind::Node(start, filter),
+    });
+    let mut seen = Seen(BTreeSet::new());
+    while let Some(item) = s.pop() {
+        match item.kind {
+            Kind::Node(node, filter) => s.open_node(node, item.key, filter),
+            Kind::List(node, height, base) => s.open_list(node, height, base, item.key),
+            Kind::Run(i) => {
+                let run = &mut s.runs[i];
+                let c = run.cands[run.pos];
+                run.pos += 1;
+                if !dedupe || seen.first(c.value) {
+                    out.push(s.key(item.key), c.value.clone(), c.score);
+                    if out.len() == limit {
+                        break;
+                    }
+                    s.want = limit - out.len();
+                }
+                s.push_run(i);
+            }
+        }
+    }
+    out
+}
+
+/// The node under which every key starting with `prefix` lies, the path
+/// to it (up to its own compressed prefix), and, when it is a bucket, the
+/// rest of `prefix` its suffixes must start with.
+fn descend<'a, V>(
+    root: &'a Node<V>,
+    prefix: &'a [u8],
+) -> Option<(&'a Node<V>, &'a [u8], &'a [u8])> {
+    let mut node = root;
+    let mut rest = prefix;
+    loop {
+        let path = &prefix[..prefix.len() - rest.len()];
+        match node {
+            Node::Bucket(_) => return Some((node, path, rest)),
+            Node::Inner(inner) => {
+                if rest.len() <= inner.prefix.len() {
+                    return inner
+                        .prefix
+                        .starts_with(rest)
+                        .then_some((node, path, &[][..]));
+                }
+                let tail = rest.strip_prefix(&*inner.prefix)?;
+                let (first, tail) = tail.split_first().expect("longer than the prefix");
+                let i = inner.find(*first).ok()?;
+                node = &inner.children[i];
+                rest = tail;
+            }
+        }
+    }
+}

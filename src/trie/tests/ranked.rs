@@ -1,0 +1,335 @@
+//! Property tests for scores and ranked answers: random adds, score
+//! changes (set and incr, overflow included), removes and ranked queries
+//! on a trie, checked step by step against a brute-force model (collect
+//! every pair under the prefix, sort, cut), at burst sizes that exercise
+//! every shape, including big keys whose pairs live in list leaves.
+
+use crate::trie::{Order, ScoreOp, SuggestOptions, Trie, TrieError, Upserted};
+use proptest::prelude::*;
+use std::collections::BTreeMap;
+
+use super::model::key;
+
+#[derive(Debug, Clone)]
+enum Op {
+    Insert(String, u8),
+    Upsert(String, u8, ScoreOp),
+    Remove(String, u8),
+    RemoveKey(String),
+    Get(String),
+    Top(String, usize, bool),
+    KeyDistinct(String, usize),
+    /// Clone the trie, rescore the clone, check the original is untouched.
+    CloneThenRescore(String, u8, f64),
+}
+
+/// Scores that tie often, negative and fractional ones, some that need
+/// the exact side table (0.1, 2^24 + 1), and large ones whose sum
+/// overflows.
+fn score(spread: bool) -> BoxedStrategy<f64> {
+    if !spread {
+        return Just(1.0).boxed();
+    }
+    prop_oneof![
+        3 => (-3i32..4).prop_map(f64::from),
+        1 => Just(0.1),
+        1 => Just(-2.5),
+        1 => Just(16_777_217.0),
+        1 => Just(1e300),
+        1 => Just(f64::MAX),
+    ]
+    .boxed()
+}
+
+fn score_op(spread: bool) -> impl Strategy<Value = ScoreOp> {
+    prop_oneof![
+        4 => score(spread).prop_map(ScoreOp::Set),
+        4 => score(spread).prop_map(ScoreOp::Incr),
+        1 => Just(ScoreOp::Set(f64::NAN)),
+        1 => Just(ScoreOp::Incr(f64::INFINITY)),
+    ]
+}
+
+fn prefix() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just(String::new()),
+        key(),
+        key().prop_map(|k| k.chars().take(1).collect())
+    ]
+}
+
+fn ops_over(keys: BoxedStrategy<String>, values: u8, spread: bool) -> impl Strategy<Value = Op> {
+    let k = move || keys.clone();
+    prop_oneof![
+        2 => (k(), 0..values).prop_map(|(k, v)| Op::Insert(k, v)),
+        5 => (k(), 0..values, score_op(spread)).prop_map(|(k, v, s)| Op::Upsert(k, v, s)),
+        2 => (k(), 0..values).prop_map(|(k, v)| Op::Remove(k, v)),
+        1 => k().prop_map(Op::RemoveKey),
+        1 => k().prop_map(Op::Get),
+        3 => (prefix(), 0..14usize, any::<bool>()).prop_map(|(p, n, d)| Op::Top(p, n, d)),
+        1 => (prefix(), 0..14usize).prop_map(|(p, n)| Op::KeyDistinct(p, n)),
+        1 => (k(), 0..values, score(spread)).prop_map(|(k, v, s)| Op::CloneThenRescore(k, v, s)),
+    ]
+}
+
+/// Key -> values in insertion order with their scores.
+type Model = BTreeMap<String, Vec<(u8, f64)>>;
+
+/// Every pair under `p`, best first, deduplicated by value when asked, cut.
+fn model_top(m: &Model, p: &str, n: usize, dedupe: bool) -> Vec<(String, u8, f64)> {
+    let mut all: Vec<(f64, &String, usize, u8)> = m
+        .range(p.to_string()..)
+        .take_while(|(k, _)| k.starts_with(p))
+        .flat_map(|(k, vs)| vs.iter().enumerate().map(move |(i, (v, s))| (*s, k, i, *v)))
+        .collect();
+    all.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(b.1)).then(a.2.cmp(&b.2)));
+    let mut seen = Vec::new();
+    all.into_iter()
+        .filter(|(_, _, _, v)| {
+            !dedupe
+                || (!seen.contains(v) && {
+                    seen.push(*v);
+                    true
+                })
+        })
+        .take(n)
+        .map(|(s, k, _, v)| (k.clone(), v, s))
+        .collect()
+}
+
+fn model_key_distinct(m: &Model, p: &str, n: usize) -> Vec<(String, u8, f64)> {
+    let mut seen = Vec::new();
+    m.range(p.to_string()..)
+        .take_while(|(k, _)| k.starts_with(p))
+        .flat_map(|(k, vs)| vs.iter().map(move |(v, s)| (k.clone(), *v, *s)))
+        .filter(|(_, v, _)| {
+            !seen.contains(v) && {
+                seen.push(*v);
+                true
+            }
+        })
+        .take(n)
+        .collect()
+}
+
+/// What the model says an upsert does (and does to the model).
+fn model_upsert(m: &mut Model, k: &str, v: u8, op: ScoreOp) -> Result<Upserted, TrieError> {
+    let x = match op {
+        ScoreOp::Set(x) | ScoreOp::Incr(x) => x,
+    };
+    if !x.is_finite() {
+        return Err(TrieError::InvalidScore);
+    }
+    let vs = m.entry(k.to_string()).or_default();
+    match vs.iter_mut().find(|(w, _)| *w == v) {
+        Some((_, s)) => {
+            let next = match op {
+                ScoreOp::Set(x) => x,
+                ScoreOp::Incr(d) => *s + d,
+            };
+            if !next.is_finite() {
+                return Err(TrieError::InvalidScore);
+            }
+            if next == *s {
+                return Ok(Upserted::Unchanged);
+            }
+            *s = next + 0.0;
+            Ok(Upserted::Updated)
+        }
+        None => {
+            vs.push((v, x + 0.0));
+            Ok(Upserted::Added)
+        }
+    }
+}
+
+fn entries(s: &crate::trie::Suggestions<u8>) -> Vec<(String, u8, f64)> {
+    s.iter_scored()
+        .map(|(k, v, s)| (k.to_string(), *v, s))
+        .collect()
+}
+
+fn run(burst: usize, ops: Vec<Op>) {
+    let mut t = Trie::with_burst(burst);
+    let mut m = Model::new();
+    for op in ops {
+        match op {
+            Op::Insert(k, v) => {
+                let vs = m.entry(k.clone()).or_default();
+                let new = !vs.iter().any(|(w, _)| *w == v);
+                if new {
+                    vs.push((v, 0.0));
+                }
+                assert_eq!(t.insert(&k, v), Ok(new));
+            }
+            Op::Upsert(k, v, op) => {
+                let want = model_upsert(&mut m, &k, v, op);
+                m.retain(|_, vs| !vs.is_empty());
+                assert_eq!(t.upsert(&k, v, op), want, "upsert {k:?} {v} {op:?}");
+            }
+            Op::Remove(k, v) => {
+                let had = m.get(&k).is_some_and(|vs| vs.iter().any(|(w, _)| *w == v));
+                if let Some(vs) = m.get_mut(&k) {
+                    vs.retain(|(w, _)| *w != v);
+                    if vs.is_empty() {
+                        m.remove(&k);
+                    }
+                }
+                assert_eq!(t.remove(&k, &v), had);
+            }
+            Op::RemoveKey(k) => {
+                let want: Vec<u8> = m
+                    .remove(&k)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|p| p.0)
+                    .collect();
+                assert_eq!(t.remove_key(&k), want);
+            }
+            Op::Get(k) => {
+                let want = m.get(&k).cloned().unwrap_or_default();
+                let got: Vec<(u8, f64)> = t.get(&k).scored().map(|(v, s)| (*v, s)).collect();
+                assert_eq!(got, want);
+                for (v, s) in &want {
+                    assert_eq!(t.score(&k, v), Some(*s));
+                }
+            }
+            Op::Top(p, n, dedupe) => {
+                let opts = SuggestOptions::new().order(Order::Score).dedupe(dedupe);
+                let got = entries(&t.suggest_with(&p, n, opts));
+                assert_eq!(
+                    got,
+                    model_top(&m, &p, n, dedupe),
+                    "top {n} of {p:?}, dedupe {dedupe}"
+                );
+            }
+            Op::KeyDistinct(p, n) => {
+                let got = entries(&t.suggest_with(&p, n, SuggestOptions::new().dedupe(true)));
+                assert_eq!(got, model_key_distinct(&m, &p, n));
+                // Key order carries scores too.
+                let all = entries(&t.suggest(&p, n));
+                let want: Vec<(String, u8, f64)> = m
+                    .range(p.clone()..)
+                    .take_while(|(k, _)| k.starts_with(&p))
+                    .flat_map(|(k, vs)| vs.iter().map(move |(v, s)| (k.clone(), *v, *s)))
+                    .take(n)
+                    .collect();
+                assert_eq!(all, want);
+            }
+            Op::CloneThenRescore(k, v, s) => {
+                let before = entries(&t.suggest("", usize::MAX));
+                let mut c = t.clone();
+                let _ = c.upsert(&k, v, ScoreOp::Set(s));
+                let _ = c.upsert(&k, v.wrapping_add(1), ScoreOp::Incr(s));
+                c.assert_invariants();
+                assert_eq!(
+                    entries(&t.suggest("", usize::MAX)),
+                    before,
+                    "clone's write leaked"
+                );
+            }
+        }
+        t.assert_invariants();
+        assert_eq!(t.len(), m.values().map(Vec::len).sum::<usize>());
+        assert_eq!(t.key_count(), m.len());
+    }
+    let all = SuggestOptions::new().order(Order::Score);
+    assert_eq!(
+        entries(&t.suggest_with("", usize::MAX, all)),
+        model_top(&m, "", usize::MAX, false)
+    );
+}
+
+/// A few keys (one a prefix of the others) that gather many values, so
+/// that big keys, their list leaves and the heads in their buckets move
+/// with the scores.
+fn big_keys() -> BoxedStrategy<String> {
+    prop::sample::select(vec!["a", "ab", "abc", "b", "é"])
+        .prop_map(String::from)
+        .boxed()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(160))]
+
+    #[test]
+    fn scores_agree_with_a_model_burst_1(ops in prop::collection::vec(ops_over(key().boxed(), 4, true), 1..120)) {
+        run(1, ops);
+    }
+
+    #[test]
+    fn scores_agree_with_a_model_burst_4(ops in prop::collection::vec(ops_over(key().boxed(), 4, true), 1..120)) {
+        run(4, ops);
+    }
+
+    #[test]
+    fn scores_agree_with_a_model_default_burst(ops in prop::collection::vec(ops_over(key().boxed(), 4, true), 1..120)) {
+        run(crate::trie::DEFAULT_BURST, ops);
+    }
+
+    #[test]
+    fn equal_scores_rank_by_key_then_insertion(ops in prop::collection::vec(ops_over(key().boxed(), 6, false), 1..120)) {
+        run(2, ops);
+    }
+
+    #[test]
+    fn big_keys_rank_and_dedupe(ops in prop::collection::vec(ops_over(big_keys(), 70, true), 1..400)) {
+        run(2, ops);
+    }
+
+    #[test]
+    fn big_keys_with_equal_scores(ops in prop::collection::vec(ops_over(big_keys(), 70, false), 1..400)) {
+        run(3, ops);
+    }
+}
+
+/// The heaviest pair sits in the deepest leaf of a long chain of keys.
+#[test]
+fn the_heaviest_pair_in_the_deepest_leaf_comes_first() {
+    let mut t = Trie::with_burst(2);
+    let mut deep = String::new();
+    for i in 0..40u32 {
+        deep.push(char::from(b'a' + (i % 3) as u8));
+        t.upsert(&deep, i, ScoreOp::Set(f64::from(i % 5))).unwrap();
+    }
+    t.upsert(&deep, 999, ScoreOp::Set(1e9)).unwrap();
+    let top = t.suggest_with("a", 3, SuggestOptions::new().order(Order::Score));
+    assert_eq!(top.get(0), Some((deep.as_str(), &999)));
+    assert_eq!(top.score(0), Some(1e9));
+    t.assert_invariants();
+}
+
+/// Building from sorted scored pairs gives the same answers as adding them.
+#[test]
+fn from_sorted_scored_matches_upserts() {
+    let items: Vec<(String, Vec<(u32, f64)>)> = (0..500u32)
+        .map(|i| {
+            (
+                format!("k{i:04}"),
+                (0..(i % 40))
+                    .map(|v| (v, f64::from((v * 7 + i) % 13) / 4.0))
+                    .collect(),
+            )
+        })
+        .collect();
+    let built = Trie::from_sorted_scored(8, items.clone()).unwrap();
+    let mut added = Trie::with_burst(8);
+    for (k, vs) in &items {
+        for (v, s) in vs {
+            added.upsert(k, *v, ScoreOp::Set(*s)).unwrap();
+        }
+    }
+    built.assert_invariants();
+    let opts = SuggestOptions::new().order(Order::Score);
+    for p in ["", "k", "k0", "k01", "k049"] {
+        assert_eq!(
+            built.suggest_with(p, 50, opts),
+            added.suggest_with(p, 50, opts)
+        );
+    }
+    let bad = vec![("a".to_string(), vec![(1u32, f64::NAN)])];
+    assert_eq!(
+        Trie::from_sorted_scored(8, bad).unwrap_err(),
+        TrieError::InvalidScore
+    );
+}
