@@ -190,24 +190,13 @@ fi # RANKED_ONLY
 [ "${RANKED:-1}" = 0 ] && exit 0 # RANKED=0 skips step 6
 echo "== 6. ranked: order=score suggest, limit 10, 50 connections, by prefix class"
 # The pairs of step 1 again, each with its user's follower count as score
-# (users.csv's last column, typeahead::users::followers), into trie "ranked":
-# batches of 30,000 users (90,000 entries) through the entries route.
-rm -rf "$OUT/ranked-batches"; mkdir -p "$OUT/ranked-batches"
-LC_ALL=C awk -F, -v dir="$OUT/ranked-batches" 'NR > 1 {
-  f = sprintf("%s/%05d.json", dir, int((NR - 2) / 30000))
-  if (f != cur) { if (cur != "") { print "]}" > cur; close(cur) } cur = f; printf "{\"entries\":[" > cur; sep = "" }
-  printf "%s{\"key\":\"%s\",\"value\":%s,\"score\":%s},{\"key\":\"%s\",\"value\":%s,\"score\":%s},{\"key\":\"%s\",\"value\":%s,\"score\":%s}",
-    sep, tolower($2), $1, $5, tolower($3), $1, $5, $4, $1, $5 > cur
-  sep = ","
-} END { if (cur != "") print "]}" > cur }' "$OUT/users.csv"
+# (users.csv's last column, typeahead::users::followers), into trie "ranked".
 curl -sf -X DELETE "$BASE/v1/tries/ranked" >/dev/null || true
 start=$(date +%s.%N)
-for f in "$OUT"/ranked-batches/*.json; do
-  curl -sf -X POST "$BASE/v1/tries/ranked/entries" -H 'Content-Type: application/json' \
-    --data-binary "@$f" >"$OUT/ranked-load.txt" || { echo "loading $f failed" >&2; exit 1; }
-done
+target/release/typeahead import "$OUT/users.csv" --trie ranked --key-columns first,last,username \
+  --value-column id --score-column followers --server "$BASE" 2>/dev/null | tail -1
 end=$(date +%s.%N)
-echo "typeahead: loaded $(($(wc -l < "$OUT/users.csv") - 1)) users' pairs with scores in $(echo "$end - $start" | bc) s;" \
+echo "typeahead: imported with scores in $(echo "$end - $start" | bc) s;" \
   "trie: $(curl -s "$BASE/v1/tries/ranked"); server RSS $(($(rss_kb "$SERVER" VmRSS) / 1024)) MiB"
 
 # The prefix classes: the query mix of step 3, its one-character prefixes,

@@ -14,6 +14,7 @@ mod in_process;
 
 mod auth;
 mod caches;
+mod demo;
 mod durability;
 mod errors;
 mod meta;
