@@ -40,11 +40,12 @@ BASE=http://127.0.0.1:$PORT
 if ! command -v wrk >/dev/null; then
   if [ "$(id -u)" = 0 ]; then apt-get install -y -qq wrk >/dev/null; else echo "install wrk" >&2; exit 1; fi
 fi
-# NO_BUILD=1 runs binaries already in target/release (a machine without cargo).
+# NO_BUILD=1 runs binaries already built (a machine without cargo).
 [ -n "${NO_BUILD:-}" ] || cargo build --release --bins --examples -q
+REL=${CARGO_TARGET_DIR:-target}/release # where cargo put them
 mkdir -p "$OUT"
 if [ ! -s "$OUT/users.csv" ] || [ "$(($(wc -l < "$OUT/users.csv") - 1))" != "$USERS" ]; then
-  target/release/typeahead gen-users "$USERS" "$OUT" --queries 100000
+  "$REL/typeahead" gen-users "$USERS" "$OUT" --queries 100000
 fi
 export QUERIES=$OUT/queries.txt LASTNAMES=data/last.txt
 
@@ -57,7 +58,7 @@ wait_up() { # url
   echo "server at $1 did not come up" >&2; return 1
 }
 start_server() {
-  RUST_LOG=warn taskset -c "$SERVER_CPU" target/release/typeahead serve \
+  RUST_LOG=warn taskset -c "$SERVER_CPU" "$REL/typeahead" serve \
     --addr "127.0.0.1:$PORT" --data-dir "$OUT/data" >"$OUT/server.log" 2>&1 &
   SERVER=$!
   PIDS+=("$SERVER")
@@ -86,13 +87,13 @@ wrk_run() { # label, wrk args...
   eval "RPS_${label//[^a-zA-Z0-9]/_}=$rps"
 }
 
-echo "== machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+echo "== machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), load average $(cut -d" " -f1-3 /proc/loadavg)"
 echo "== 1. import $USERS users"
 rm -rf "$OUT/data"
 start_server
 wait_up "$BASE/healthz"
 start=$(date +%s.%N)
-target/release/typeahead import "$OUT/users.csv" --trie users --key-columns first,last,username \
+"$REL/typeahead" import "$OUT/users.csv" --trie users --key-columns first,last,username \
   --value-column id --server "$BASE" 2>/dev/null | tail -1
 end=$(date +%s.%N)
 entries=$(curl -s "$BASE/v1/tries/users" | sed 's/.*"entries":\([0-9]*\).*/\1/')
@@ -114,7 +115,7 @@ echo "== 3. suggest, limit 10, 50 connections (server on cpu $SERVER_CPU, wrk on
 echo "   rounds of $DURATION alternate between the contenders (this machine's speed drifts); medians reported"
 size=$(head -200 "$QUERIES" | while read -r q; do
   curl -s "$BASE/v1/tries/users/suggest?q=$q&limit=10" | wc -c; done | awk '{s+=$1} END {printf "%d", s/NR}')
-taskset -c "$SERVER_CPU" target/release/examples/ceiling "127.0.0.1:$CEIL_PORT" "$size" 2>/dev/null &
+taskset -c "$SERVER_CPU" "$REL"/examples/ceiling "127.0.0.1:$CEIL_PORT" "$size" 2>/dev/null &
 CEILING=$!
 PIDS+=("$CEILING")
 wait_up "http://127.0.0.1:$CEIL_PORT/"
@@ -193,7 +194,7 @@ echo "== 6. ranked: order=score suggest, limit 10, 50 connections, by prefix cla
 # (users.csv's last column, typeahead::users::followers), into trie "ranked".
 curl -sf -X DELETE "$BASE/v1/tries/ranked" >/dev/null || true
 start=$(date +%s.%N)
-target/release/typeahead import "$OUT/users.csv" --trie ranked --key-columns first,last,username \
+"$REL/typeahead" import "$OUT/users.csv" --trie ranked --key-columns first,last,username \
   --value-column id --score-column followers --server "$BASE" 2>/dev/null | tail -1
 end=$(date +%s.%N)
 echo "typeahead: imported with scores in $(echo "$end - $start" | bc) s;" \
@@ -242,7 +243,7 @@ fi
 # The one load generator for both sides: like wrk -t1 -c50, without Lua.
 gen_run() { # label, http|resp, port, queries, template
   local label=$1
-  taskset -c "$CLIENT_CPU" target/release/examples/loadgen "$2" "127.0.0.1:$3" 50 "${DURATION%s}" "$4" "$5" \
+  taskset -c "$CLIENT_CPU" "$REL"/examples/loadgen "$2" "127.0.0.1:$3" 50 "${DURATION%s}" "$4" "$5" \
     >"$OUT/gen-$label.txt" 2>&1
   local rps p50 p99
   rps=$(awk '/^Requests\/sec/ {print $2}' "$OUT/gen-$label.txt")
@@ -259,7 +260,7 @@ for cls in "${CLASSES[@]}"; do
     curl -s "$BASE$RANKED_PATH?q=$q&limit=10&order=score" | wc -c; done | awk '{s+=$1} END {printf "%d", s/NR}')
   echo "-- class $cls: $(wc -l < "$qf") prefixes, e.g. $(shuf -n 3 --random-source="$qf" "$qf" | xargs);" \
     "average answer $size bytes"
-  taskset -c "$SERVER_CPU" target/release/examples/ceiling "127.0.0.1:$CEIL_PORT" "$size" 2>/dev/null &
+  taskset -c "$SERVER_CPU" "$REL"/examples/ceiling "127.0.0.1:$CEIL_PORT" "$size" 2>/dev/null &
   CEILING=$!
   PIDS+=("$CEILING")
   wait_up "http://127.0.0.1:$CEIL_PORT/"
