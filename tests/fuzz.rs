@@ -526,7 +526,13 @@ fn fuzzed_requests_never_fail_the_server() {
         "/v1/tries/after/entries",
         &json!({"entries": [{"key": "gopher", "value": {"ok": true}}, {"key": "go", "value": 1}]}),
     );
-    assert_eq!((st, body), (200, json!({"added": 2, "existing": 0})));
+    assert_eq!(
+        (st, body),
+        (
+            200,
+            json!({"added": 2, "updated": 0, "unchanged": 0, "existing": 0})
+        )
+    );
     let (st, body, _) = s.get("/v1/tries/after/suggest?q=go");
     assert_eq!(
         (st, body),
