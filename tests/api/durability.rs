@@ -16,7 +16,12 @@ fn durability_restart_keeps_everything() {
         r#"{"entries": [{"key": "go", "value": {"b": 1, "a": 2}}, {"key": "go", "value": 2},
             {"key": "日本", "value": "x"}, {"key": "a/b?c", "value": [1]}, {"key": "gone", "value": 1}]}"#,
     );
-    assert_eq!(r.json, json!({"added": 5, "existing": 0}), "{}", r.text);
+    assert_eq!(
+        r.json,
+        json!({"added": 5, "updated": 0, "unchanged": 0, "existing": 0}),
+        "{}",
+        r.text
+    );
     assert_eq!(s.delete("/v1/tries/d/keys/gone").0, 200);
     add(&s, "dropped", &[("k", json!(1))]);
     assert_eq!(s.delete("/v1/tries/dropped").0, 204);
@@ -65,14 +70,17 @@ fn durability_restart_keeps_everything() {
     assert_eq!(before.5, after.5);
     assert_eq!(
         after.0,
-        r#"{"entries":[{"key":"a/b?c","value":[1]},{"key":"go","value":{"a":2,"b":1}},{"key":"go","value":2},{"key":"日本","value":"x"}]}"#
+        r#"{"entries":[{"key":"a/b?c","value":[1],"score":0},{"key":"go","value":{"a":2,"b":1},"score":0},{"key":"go","value":2,"score":0},{"key":"日本","value":"x","score":0}]}"#
     );
     assert_eq!(after.2, r#"{"name":"st","len":2,"top":2}"#);
     assert_eq!(after.3, r#"{"key":"k","value":42}"#);
     assert_error(&s.get("/v1/tries/dropped"), 404, "not_found");
     assert_error(&s.get("/v1/caches/ca/keys/del"), 404, "not_found");
     let (st, b, _) = s.get(&format!("/v1/tries/d/keys/{}", enc("a/b?c")));
-    assert_eq!((st, b), (200, json!({"key": "a/b?c", "values": [[1]]})));
+    assert_eq!(
+        (st, b),
+        (200, json!({"key": "a/b?c", "values": [[1]], "scores": [0]}))
+    );
     // Still writable, and the stack pops in order.
     let r = s.send(s.req(Method::POST, "/v1/stacks/st/pop"));
     assert_eq!(r.json, json!({"value": 2, "len": 1}));
@@ -101,7 +109,7 @@ fn durability_survives_sigkill() {
     let (_, body, _) = s.get("/v1/tries/k9/suggest");
     assert_eq!(
         body,
-        json!({"entries": [{"key": "b", "value": {"x": 2, "y": 1}}]})
+        json!({"entries": [{"key": "b", "value": {"x": 2, "y": 1}, "score": 0}]})
     );
     let (_, body, _) = s.get("/v1/stacks/k9");
     assert_eq!(body, json!({"name": "k9", "len": 1, "top": "v"}));

@@ -279,10 +279,10 @@ fn scores_survive_replay_and_compaction() {
         let back = vec![
             entry("big", "0", None),
             entry("big", "3", Some(ScoreOp::Set(-9.5))),
-            entry("small", "x", Some(ScoreOp::Set(1e300))),
-            entry("small", "y", None),
-            entry("small", "x", Some(ScoreOp::Incr(-1e300))),
-            entry("small", "z", Some(ScoreOp::Set(5e-324))),
+            entry("small", r#""x""#, Some(ScoreOp::Set(1e300))),
+            entry("small", r#""y""#, None),
+            entry("small", r#""x""#, Some(ScoreOp::Incr(-1e300))),
+            entry("small", r#""z""#, Some(ScoreOp::Set(5e-324))),
         ];
         db.add_scored_blocking("t".into(), back).unwrap();
         let want = pairs(&db, "t").unwrap();
