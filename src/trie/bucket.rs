@@ -63,6 +63,33 @@ pub(crate) struct Bucket<V> {
     /// The highest score in the bucket (`-inf` when empty): the bound a
     /// ranked search reads before it enters.
     pub(crate) max: f64,
+    /// The bucket's best [`TOP`] *streams* in ranked order: an inline pair,
+    /// or a big key (whose bound is its list's maximum). A ranked search
+    /// that enters the whole bucket starts from these instead of scanning
+    /// every record.
+    pub(crate) top: Box<[TopEntry]>,
+    /// The highest bound among the big keys not in `top` (`-inf` when
+    /// none): what the rest of the bucket can still offer besides inline
+    /// pairs, which a search selects after the last listed one.
+    pub(crate) rest_max: f64,
+}
+
+/// How many streams a bucket lists in ranked order: more than a typical
+/// answer needs from one bucket.
+pub(crate) const TOP: usize = 16;
+
+/// One of a bucket's listed streams.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct TopEntry {
+    /// Byte offset of the key's record.
+    pub(crate) rec: u32,
+    /// For an inline pair, its index in `values` (and `scores`); for a big
+    /// key, its index in `big` with [`TopEntry::BIG`] set.
+    pub(crate) slot: u32,
+}
+
+impl TopEntry {
+    pub(crate) const BIG: u32 = 1 << 31;
 }
 
 /// Bytes of [`Bucket::suffix_window`].
@@ -128,6 +155,8 @@ impl<V> Default for Bucket<V> {
             records_len: 0,
             scores: Scores::default(),
             max: f64::NEG_INFINITY,
+            top: Box::default(),
+            rest_max: f64::NEG_INFINITY,
         }
     }
 }
@@ -319,11 +348,50 @@ impl<V> Bucket<V> {
         self.keys += 1;
     }
 
-    /// Recomputes [`Bucket::max`] after a change: O(pairs in the bucket),
-    /// which a write that shifts the bucket's vectors pays anyway.
+    /// Recomputes [`Bucket::max`], [`Bucket::top`] and
+    /// [`Bucket::rest_max`] after a change: O(pairs in the bucket), which
+    /// a write that shifts the bucket's vectors pays anyway.
     pub(super) fn refresh_max(&mut self) {
-        let inline = self.scores.max();
-        self.max = self.big.iter().map(|b| b.max()).fold(inline, f64::max);
+        (self.max, self.top, self.rest_max) = self.ranked_streams();
+    }
+
+    /// What [`refresh_max`](Self::refresh_max) stores, computed afresh.
+    fn ranked_streams(&self) -> (f64, Box<[TopEntry]>, f64) {
+        // (score, record, slot): ranked order is score descending, then
+        // key (record order), then insertion order (slot order).
+        let mut streams: Vec<(f64, u32, u32)> = Vec::with_capacity(self.values.len());
+        for r in self.records() {
+            let rec = r.start as u32;
+            match r.big {
+                Some(b) => streams.push((self.big[b].max(), rec, b as u32 | TopEntry::BIG)),
+                None => {
+                    let scores = self.scores.range(r.value_start..r.value_end());
+                    for (i, s) in scores.iter().enumerate() {
+                        streams.push((s, rec, (r.value_start + i) as u32));
+                    }
+                }
+            }
+        }
+        let order = |a: &(f64, u32, u32), b: &(f64, u32, u32)| {
+            b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2))
+        };
+        let max = streams.iter().map(|s| s.0).fold(f64::NEG_INFINITY, f64::max);
+        let mut rest_max = f64::NEG_INFINITY;
+        if streams.len() > TOP {
+            streams.select_nth_unstable_by(TOP - 1, order);
+            rest_max = streams[TOP..]
+                .iter()
+                .filter(|s| s.2 & TopEntry::BIG != 0)
+                .map(|s| s.0)
+                .fold(f64::NEG_INFINITY, f64::max);
+            streams.truncate(TOP);
+        }
+        streams.sort_unstable_by(order);
+        let top = streams
+            .into_iter()
+            .map(|(_, rec, slot)| TopEntry { rec, slot })
+            .collect();
+        (max, top, rest_max)
     }
 
     /// Rewrites a record's inline count and big flag (the varint may change
@@ -606,6 +674,9 @@ impl<V: Ord + std::fmt::Debug> Bucket<V> {
             .map(|b| b.max())
             .fold(self.scores.max(), f64::max);
         assert_eq!(self.max, max, "stale bucket maximum");
+        let (_, top, rest_max) = self.ranked_streams();
+        assert_eq!(self.top, top, "stale ranked list");
+        assert_eq!(self.rest_max, rest_max, "stale rest bound");
         assert_eq!(recs.last().map_or(0, |r| r.end), self.records_end());
         assert_eq!(
             self.data[self.records_end()..],

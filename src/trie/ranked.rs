@@ -31,7 +31,7 @@ use std::cmp::Ordering;
 use std::collections::BTreeSet;
 
 use super::big::{BigValues, ListNode};
-use super::bucket::Bucket;
+use super::bucket::{Bucket, TopEntry};
 use super::iter::Suggestions;
 use super::node::{Inner, Node};
 use super::scores::ScoreSlice;
@@ -200,6 +200,9 @@ enum Kind<'a, V> {
     List(&'a ListNode<V>, u32, usize),
     /// The current candidate of run `i` (an answer).
     Run(usize),
+    /// The big keys of a bucket opened from its ranked list that the list
+    /// does not name; the item's key is the bucket's path.
+    BucketRest(&'a Bucket<V>),
 }
 
 struct Item<'a, V> {
@@ -374,28 +377,71 @@ impl<'a, V: Clone + Ord> Search<'a, V> {
     }
 
     /// Opens a bucket: its big keys become bounds, its other pairs a run.
+    /// A whole bucket starts from its ranked list (no scan); a bucket
+    /// narrowed by the rest of the prefix is scanned over that range.
     fn open_bucket(&mut self, bucket: &'a Bucket<V>, path: Span, filter: &'a [u8]) {
+        let source = Source::Bucket {
+            bucket,
+            filter,
+            path,
+        };
+        if !filter.is_empty() {
+            self.open_bigs(bucket, path, filter, &[]);
+            self.start_run(source, None);
+            return;
+        }
+        let mut cands = Vec::with_capacity(bucket.top.len());
+        for e in bucket.top.iter() {
+            if e.slot & TopEntry::BIG != 0 {
+                let key = self.extend(path, bucket.suffix_at(e.rec as usize));
+                self.open_big(&bucket.big[(e.slot & !TopEntry::BIG) as usize], key);
+            } else {
+                cands.push(Cand {
+                    score: bucket.scores.get(e.slot as usize),
+                    rec: e.rec,
+                    seq: e.slot,
+                    value: &bucket.values[e.slot as usize],
+                });
+            }
+        }
+        if bucket.rest_max > f64::NEG_INFINITY {
+            self.push(Item {
+                score: bucket.rest_max,
+                key: path,
+                rank: 0,
+                seq: 0,
+                kind: Kind::BucketRest(bucket),
+            });
+        }
+        // The listed pairs are the bucket's best inline ones; whatever
+        // ranks after the last of them is selected when they run out.
+        let complete = bucket.top.len() < super::bucket::TOP;
+        self.add_run(cands, complete, source, None);
+    }
+
+    /// Opens the big keys of `bucket` under `filter` that `skip` (a ranked
+    /// list already opened) does not name.
+    fn open_bigs(&mut self, bucket: &'a Bucket<V>, path: Span, filter: &'a [u8], skip: &[TopEntry]) {
+        if bucket.big.is_empty() {
+            return;
+        }
         let mut at = bucket.lower_bound(filter);
         while at.byte < bucket.records_end() {
             let r = bucket.record(at);
             let suffix = bucket.suffix(&r);
-            if !suffix.starts_with(filter) {
+            if !starts_with(suffix, filter) {
                 break;
             }
             at = r.next();
             if let Some(b) = r.big {
+                let slot = b as u32 | TopEntry::BIG;
+                if skip.iter().any(|e| e.slot == slot) {
+                    continue;
+                }
                 let key = self.extend(path, suffix);
                 self.open_big(&bucket.big[b], key);
             }
         }
-        self.start_run(
-            Source::Bucket {
-                bucket,
-                filter,
-                path,
-            },
-            None,
-        );
     }
 
     /// Selects the best candidates of `source` after `after` (all when
@@ -414,7 +460,7 @@ impl<'a, V: Clone + Ord> Search<'a, V> {
                 let mut at = bucket.lower_bound(filter);
                 while at.byte < bucket.records_end() {
                     let r = bucket.record(at);
-                    if !bucket.suffix(&r).starts_with(filter) {
+                    if !starts_with(bucket.suffix(&r), filter) {
                         break;
                     }
                     at = r.next();
@@ -423,10 +469,12 @@ impl<'a, V: Clone + Ord> Search<'a, V> {
                     }
                     let scores = bucket.scores.range(r.value_start..r.value_end());
                     for (i, v) in bucket.inline_of(&r).iter().enumerate() {
+                        // The slot, not the index within the key: the same
+                        // order within a key, and what a ranked list names.
                         let c = Cand {
                             score: scores.get(i),
                             rec: r.start as u32,
-                            seq: i as u32,
+                            seq: (r.value_start + i) as u32,
                             value: v,
                         };
                         if keep(&c) {
@@ -481,7 +529,25 @@ impl<'a, V: Clone + Ord> Search<'a, V> {
 
     fn start_run(&mut self, source: Source<'a, V>, key: Option<Span>) {
         let (cands, complete) = self.select(&source, None);
+        self.add_run(cands, complete, source, key);
+    }
+
+    fn add_run(
+        &mut self,
+        cands: Vec<Cand<'a, V>>,
+        complete: bool,
+        source: Source<'a, V>,
+        key: Option<Span>,
+    ) {
+        if cands.is_empty() && complete {
+            return;
+        }
         if cands.is_empty() {
+            // Nothing listed (the list holds only big keys): select now.
+            let (cands, complete) = self.select(&source, None);
+            if !cands.is_empty() {
+                self.add_run(cands, complete, source, key);
+            }
             return;
         }
         self.runs.push(Run {
@@ -563,6 +629,7 @@ pub(crate) fn top<V: Clone + Ord>(
         match item.kind {
             Kind::Node(node, filter) => s.open_node(node, item.key, filter),
             Kind::List(node, height, base) => s.open_list(node, height, base, item.key),
+            Kind::BucketRest(bucket) => s.open_bigs(bucket, item.key, &[], &bucket.top),
             Kind::Run(i) => {
                 let run = &mut s.runs[i];
                 let c = run.cands[run.pos];
@@ -579,6 +646,13 @@ pub(crate) fn top<V: Clone + Ord>(
         }
     }
     out
+}
+
+/// `a.starts_with(b)` without a `memcmp` call: most filters are a few
+/// bytes, and a bucket scan checks every record.
+#[inline]
+fn starts_with(a: &[u8], b: &[u8]) -> bool {
+    a.len() >= b.len() && a.iter().zip(b).all(|(x, y)| x == y)
 }
 
 /// The node under which every key starting with `prefix` lies, the path
