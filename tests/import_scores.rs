@@ -1,7 +1,7 @@
 //! Importing scores through the real server and the real CLI: a CSV score
 //! column and NDJSON "score" fields land as the pairs' scores, bad scores are
-//! reported as bad lines with their numbers, and the route and the CLI
-//! refuse a score column they cannot use.
+//! reported as bad lines with their numbers, the route and the CLI refuse a
+//! score column they cannot use, and the CLI's suggest ranks by score.
 
 mod common;
 
@@ -193,6 +193,30 @@ fn cli_imports_a_score_column() {
             row("rust", json!(3), 0.0)
         ]
     );
+    // The CLI's suggest ranks by score too, one line per entry with its
+    // score, and refuses an order it does not know before asking.
+    let out = cli()
+        .args([
+            "suggest", "t", "ru", "--order", "score", "--dedupe", "value",
+        ])
+        .args(["--server", &s.base])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "ruby\t2\t45\nrust\t1\t30\nrust\t3\t0\n"
+    );
+    let out = cli()
+        .args(["suggest", "t", "ru", "--order", "rank", "--server", &s.base])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("rank"));
     // NDJSON lines carry their own scores: the flag is refused.
     let ndjson = dir.path().join("tags.ndjson");
     std::fs::write(

@@ -27,6 +27,7 @@ use std::collections::HashMap;
 use super::{DbError, ScoreOp, ScoredEntry, Value};
 use crate::store::Op;
 use crate::trie::{Trie, Upserted};
+use crate::value::score_text;
 
 /// Pair counts of an applied batch.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -51,13 +52,19 @@ pub(super) fn check(trie: Option<&Trie<Value>>, entries: &[ScoredEntry]) -> Resu
         let next = match op {
             ScoreOp::Set(s) => {
                 if !s.is_finite() {
-                    return Err(invalid(format!("score {s} is not a finite number")));
+                    return Err(invalid(format!(
+                        "score {} is not a finite number",
+                        score_text(s)
+                    )));
                 }
                 s
             }
             ScoreOp::Incr(d) => {
                 if !d.is_finite() {
-                    return Err(invalid(format!("incr {d} is not a finite number")));
+                    return Err(invalid(format!(
+                        "incr {} is not a finite number",
+                        score_text(d)
+                    )));
                 }
                 let pair = (e.key.as_str(), &e.value);
                 let old = match pending.get(&pair) {
@@ -67,8 +74,11 @@ pub(super) fn check(trie: Option<&Trie<Value>>, entries: &[ScoredEntry]) -> Resu
                 let sum = old + d;
                 if !sum.is_finite() {
                     return Err(invalid(format!(
-                        "adding {d} to the score {old} of key {:?} gives {sum}, not a finite number",
-                        e.key
+                        "adding {} to the score {} of key {:?} overflows to {}infinity (a score stays within ±1.8e308)",
+                        score_text(d),
+                        score_text(old),
+                        e.key,
+                        if sum < 0.0 { "-" } else { "" },
                     )));
                 }
                 sum

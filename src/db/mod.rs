@@ -11,7 +11,9 @@
 //! applies it to staged copies, makes it durable with one [`Store::append`],
 //! and only then publishes it and answers. Readers therefore never see a
 //! write that is not durable, and a failed sync answers every request of the
-//! group with [`DbError::Unavailable`] and changes nothing.
+//! group with [`DbError::Unavailable`] and changes nothing. An add whose
+//! scores would not all stay finite is refused whole before it changes
+//! anything (module `add`).
 //!
 //! # Why one writer
 //! Writes to one trie are serialized anyway (one copy-on-write writer copy);
@@ -413,6 +415,26 @@ impl Db {
     ///
     /// # Errors
     /// As [`Db::add_scored`].
+    ///
+    /// # Examples
+    /// ```
+    /// use typeahead::db::{Db, DbError, ScoreOp, ScoredEntry, Value};
+    ///
+    /// let (db, _, _) = Db::open(typeahead::store::NullStore).unwrap();
+    /// let one = Value::parse("1").unwrap();
+    /// let go = |op| ScoredEntry { key: "go".into(), value: one.clone(), score: Some(op) };
+    /// let done = db
+    ///     .add_scored_blocking("t".into(), vec![go(ScoreOp::Set(2.0)), go(ScoreOp::Incr(0.5))])
+    ///     .unwrap();
+    /// assert_eq!((done.added, done.updated, done.existing), (1, 1, 1));
+    /// let score = |db: &Db| db.trie("t").unwrap().read(|s| s.trie().score("go", &one));
+    /// assert_eq!(score(&db), Some(2.5));
+    /// // An increment past the largest double refuses the whole batch.
+    /// let batch = vec![go(ScoreOp::Set(f64::MAX)), go(ScoreOp::Incr(f64::MAX))];
+    /// let err = db.add_scored_blocking("t".into(), batch);
+    /// assert!(matches!(err, Err(DbError::InvalidScore { index: 1, .. })));
+    /// assert_eq!(score(&db), Some(2.5));
+    /// ```
     pub fn add_scored_blocking(
         &self,
         trie: String,

@@ -12,7 +12,7 @@ use super::error::ApiError;
 use super::validate::{self, JsonBody};
 use super::{segment_key, segment_name, AppState, Segments};
 use crate::trie::{Order, SuggestOptions, Trie};
-use crate::value::Value;
+use crate::value::{push_score, Value};
 
 /// `GET /v1/tries`
 #[utoipa::path(get, path = "/v1/tries", tag = "tries",
@@ -79,13 +79,11 @@ pub async fn entries_add(
     let trie = segment_name(&params, "trie")?;
     let entries = validate::scored_batch(&body)?;
     let done = state.db.add_scored(trie, entries).await?;
-    Ok(Json(json!({
-        "added": done.added,
-        "updated": done.updated,
-        "unchanged": done.unchanged,
-        "existing": done.existing,
-    }))
-    .into_response())
+    // In this order, the one the documentation gives.
+    Ok(json_response(format!(
+        r#"{{"added":{},"updated":{},"unchanged":{},"existing":{}}}"#,
+        done.added, done.updated, done.unchanged, done.existing
+    )))
 }
 
 /// `POST /v1/tries/{trie}/remove`
@@ -308,26 +306,6 @@ fn push_entry_tail(out: &mut Vec<u8>, value: &Value, score: f64) {
     out.extend_from_slice(b",\"score\":");
     push_score(out, score);
     out.push(b'}');
-}
-
-/// 2^53: every integer of smaller magnitude is an `f64` exactly, and reads
-/// back exactly in a client that keeps JSON numbers as doubles (JavaScript).
-const EXACT_INTEGERS: f64 = 9_007_199_254_740_992.0;
-
-/// Appends a score as a JSON number: an integral score of magnitude below
-/// 2^53 as an integer (`42`, and `0` for -0.0), any other as the shortest
-/// decimal that reads back as the same `f64` (`0.1`, `1e300`,
-/// `9007199254740992.0`).
-pub(super) fn push_score(out: &mut Vec<u8>, score: f64) {
-    if score.trunc() == score && score.abs() < EXACT_INTEGERS {
-        out.extend_from_slice(itoa::Buffer::new().format(score as i64).as_bytes());
-    } else if score.is_finite() {
-        out.extend_from_slice(ryu::Buffer::new().format_finite(score).as_bytes());
-    } else {
-        // Never stored: the engine and the log refuse scores that are not
-        // finite. JSON has no such number, so an answer still parses.
-        out.push(b'0');
-    }
 }
 
 /// Appends `key` (a stored key: UTF-8) as a JSON string literal.

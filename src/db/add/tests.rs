@@ -151,7 +151,7 @@ fn a_refused_batch_creates_nothing_and_records_nothing() {
         )
         .unwrap_err();
     assert!(
-        matches!(&err, DbError::InvalidScore { index: 1, reason } if reason.contains("inf")),
+        matches!(&err, DbError::InvalidScore { index: 1, reason } if reason.contains("overflows to infinity")),
         "{err:?}"
     );
     assert!(db.trie("new").is_none());
