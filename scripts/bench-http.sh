@@ -8,11 +8,18 @@
 #      design when Go is installed; requests/s, p50/p99 and the ratios;
 #   4. a mixed run: the same suggest load plus ~1,000 adds/s;
 #   5. acknowledged writes/s with 1, 10 and 50 connections, single adds and
-#      batches of 100.
+#      batches of 100;
+#   6. ranked: the same users loaded with their follower counts as scores,
+#      order=score suggest against the ceiling (same answer size) for three
+#      prefix classes (the query mix, one character, four or more), and
+#      against RediSearch's FT.SUGGET over the same pairs and scores when
+#      redis-server and its RediSearch module are installed, both measured by
+#      one load generator (examples/loadgen.rs); a table per prefix class.
 # Server and load generator are pinned to different cores (SERVER_CPU,
 # CLIENT_CPU). Needs wrk (installed with apt-get when missing and root).
 # NO_BUILD=1 and GO_BIN=path run prebuilt binaries on a machine without cargo
-# or Go; WRITES=0 skips step 5.
+# or Go; WRITES=0 skips step 5, RANKED=0 step 6, REDIS=0 RediSearch in step 6;
+# RANKED_ONLY=1 runs steps 1, 2 and 6.
 #
 #   scripts/bench-http.sh            # USERS=1000000 DURATION=10s by default
 set -euo pipefail
@@ -27,16 +34,18 @@ OUT=${OUT:-target/bench-http}
 PORT=${PORT:-7790}
 CEIL_PORT=$((PORT + 1))
 GO_PORT=$((PORT + 2))
+REDIS_PORT=$((PORT + 3))
 BASE=http://127.0.0.1:$PORT
 
 if ! command -v wrk >/dev/null; then
   if [ "$(id -u)" = 0 ]; then apt-get install -y -qq wrk >/dev/null; else echo "install wrk" >&2; exit 1; fi
 fi
-# NO_BUILD=1 runs binaries already in target/release (a machine without cargo).
+# NO_BUILD=1 runs binaries already built (a machine without cargo).
 [ -n "${NO_BUILD:-}" ] || cargo build --release --bins --examples -q
+REL=${CARGO_TARGET_DIR:-target}/release # where cargo put them
 mkdir -p "$OUT"
 if [ ! -s "$OUT/users.csv" ] || [ "$(($(wc -l < "$OUT/users.csv") - 1))" != "$USERS" ]; then
-  target/release/typeahead gen-users "$USERS" "$OUT" --queries 100000
+  "$REL/typeahead" gen-users "$USERS" "$OUT" --queries 100000
 fi
 export QUERIES=$OUT/queries.txt LASTNAMES=data/last.txt
 
@@ -49,12 +58,24 @@ wait_up() { # url
   echo "server at $1 did not come up" >&2; return 1
 }
 start_server() {
-  RUST_LOG=warn taskset -c "$SERVER_CPU" target/release/typeahead serve \
+  RUST_LOG=warn taskset -c "$SERVER_CPU" "$REL/typeahead" serve \
     --addr "127.0.0.1:$PORT" --data-dir "$OUT/data" >"$OUT/server.log" 2>&1 &
   SERVER=$!
   PIDS+=("$SERVER")
 }
 rss_kb() { awk "/^$2:/ {print \$2}" "/proc/$1/status"; }
+ROUNDS=${ROUNDS:-3}
+# All contenders share the server core, so the ones not being measured are
+# stopped (SIGSTOP) during a round: an idle Go process still collects and
+# scavenges its heap after its own round, which would land as multi-ms
+# stalls in the next round's p99, whoever ran it.
+CONTENDERS=()
+only() { # pid: continue it, stop the others (of CONTENDERS)
+  for p in "${CONTENDERS[@]}"; do [ "$p" = "$1" ] || kill -STOP "$p" 2>/dev/null || true; done
+  kill -CONT "$1" 2>/dev/null || true
+}
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+ratio() { echo "scale=2; $1 / $2" | bc; }
 wrk_run() { # label, wrk args...
   local label=$1; shift
   taskset -c "$CLIENT_CPU" wrk --latency "$@" >"$OUT/wrk-$label.txt" 2>&1
@@ -66,13 +87,13 @@ wrk_run() { # label, wrk args...
   eval "RPS_${label//[^a-zA-Z0-9]/_}=$rps"
 }
 
-echo "== machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+echo "== machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), load average $(cut -d" " -f1-3 /proc/loadavg)"
 echo "== 1. import $USERS users"
 rm -rf "$OUT/data"
 start_server
 wait_up "$BASE/healthz"
 start=$(date +%s.%N)
-target/release/typeahead import "$OUT/users.csv" --trie users --key-columns first,last,username \
+"$REL/typeahead" import "$OUT/users.csv" --trie users --key-columns first,last,username \
   --value-column id --server "$BASE" 2>/dev/null | tail -1
 end=$(date +%s.%N)
 entries=$(curl -s "$BASE/v1/tries/users" | sed 's/.*"entries":\([0-9]*\).*/\1/')
@@ -89,11 +110,12 @@ end=$(date +%s.%N)
 echo "restart: $(echo "$end - $start" | bc) s until /healthz answers; log $log_bytes bytes = $(echo "scale=1; $log_bytes / $entries" | bc) bytes/entry;" \
   "RSS $(($(rss_kb "$SERVER" VmRSS) / 1024)) MiB"
 
+if [ -z "${RANKED_ONLY:-}" ]; then
 echo "== 3. suggest, limit 10, 50 connections (server on cpu $SERVER_CPU, wrk on cpu $CLIENT_CPU)"
 echo "   rounds of $DURATION alternate between the contenders (this machine's speed drifts); medians reported"
 size=$(head -200 "$QUERIES" | while read -r q; do
   curl -s "$BASE/v1/tries/users/suggest?q=$q&limit=10" | wc -c; done | awk '{s+=$1} END {printf "%d", s/NR}')
-taskset -c "$SERVER_CPU" target/release/examples/ceiling "127.0.0.1:$CEIL_PORT" "$size" 2>/dev/null &
+taskset -c "$SERVER_CPU" "$REL"/examples/ceiling "127.0.0.1:$CEIL_PORT" "$size" 2>/dev/null &
 CEILING=$!
 PIDS+=("$CEILING")
 wait_up "http://127.0.0.1:$CEIL_PORT/"
@@ -114,17 +136,8 @@ if [ -n "${GO_BIN:-}" ] || { command -v go >/dev/null && [ -d "$GO_SEED" ]; }; t
   done
   [ -n "$HAVE_GO" ] || echo "(the Go design did not come up; see $OUT/go.log)"
 fi
-ROUNDS=${ROUNDS:-3}
-# All contenders share the server core, so the ones not being measured are
-# stopped (SIGSTOP) during a round: an idle Go process still collects and
-# scavenges its heap after its own round, which would land as multi-ms
-# stalls in the next round's p99, whoever ran it.
 CONTENDERS=("$SERVER" "$CEILING")
 [ -n "$HAVE_GO" ] && CONTENDERS+=("$GOPID")
-only() { # pid: continue it, stop the others
-  for p in "${CONTENDERS[@]}"; do [ "$p" = "$1" ] || kill -STOP "$p" 2>/dev/null || true; done
-  kill -CONT "$1" 2>/dev/null || true
-}
 for r in $(seq 1 "$ROUNDS"); do
   only "$SERVER"
   wrk_run "typeahead_$r" -t1 -c50 -d"$DURATION" -s scripts/wrk/suggest.lua "$BASE"
@@ -136,7 +149,6 @@ for r in $(seq 1 "$ROUNDS"); do
   fi
 done
 for p in "${CONTENDERS[@]}"; do kill -CONT "$p" 2>/dev/null || true; done
-median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 T=(); C=(); G=()
 for r in $(seq 1 "$ROUNDS"); do
   eval "T+=(\$RPS_typeahead_$r)"; eval "C+=(\$RPS_ceiling_$r)"
@@ -164,7 +176,7 @@ wait "$ADDS"
 echo "mixed adds: $(awk '/^Requests\/sec/ {print $2}' "$OUT/wrk-mixed-adds.txt") adds/s," \
   "p99 $(awk '$1 == "99%" {print $2}' "$OUT/wrk-mixed-adds.txt")"
 
-[ "${WRITES:-1}" = 0 ] && exit 0 # WRITES=0 skips step 5
+if [ "${WRITES:-1}" != 0 ]; then # WRITES=0 skips step 5
 echo "== 5. acknowledged writes (each 2xx is durable: fdatasync before the answer)"
 for c in 1 10 50; do
   wrk_run "adds_c$c" -t1 -c"$c" -d"$DURATION" -s scripts/wrk/add.lua "$BASE"
@@ -173,3 +185,121 @@ for c in 1 10 50; do
   BATCH=100 wrk_run "batch100_c$c" -t1 -c"$c" -d"$DURATION" -s scripts/wrk/add.lua "$BASE"
 done
 echo "(batch rows: requests/s; entries/s is 100x)"
+fi
+fi # RANKED_ONLY
+
+[ "${RANKED:-1}" = 0 ] && exit 0 # RANKED=0 skips step 6
+echo "== 6. ranked: order=score suggest, limit 10, 50 connections, by prefix class"
+# The pairs of step 1 again, each with its user's follower count as score
+# (users.csv's last column, typeahead::users::followers), into trie "ranked".
+curl -sf -X DELETE "$BASE/v1/tries/ranked" >/dev/null || true
+start=$(date +%s.%N)
+"$REL/typeahead" import "$OUT/users.csv" --trie ranked --key-columns first,last,username \
+  --value-column id --score-column followers --server "$BASE" 2>/dev/null | tail -1
+end=$(date +%s.%N)
+echo "typeahead: imported with scores in $(echo "$end - $start" | bc) s;" \
+  "trie: $(curl -s "$BASE/v1/tries/ranked"); server RSS $(($(rss_kb "$SERVER" VmRSS) / 1024)) MiB"
+
+# The prefix classes: the query mix of step 3, its one-character prefixes,
+# and its prefixes of four characters or more.
+cp "$QUERIES" "$OUT/q-mix.txt"
+awk 'length($0) == 1' "$QUERIES" >"$OUT/q-one.txt"
+awk 'length($0) >= 4' "$QUERIES" >"$OUT/q-deep.txt"
+CLASSES=(mix one deep)
+
+# RediSearch (when installed): the same pairs, FT.SUGADD ranked "KEY #ID"
+# SCORE PAYLOAD ID. A suggestion dictionary holds one entry per string, so
+# the id is appended to make each pair its own entry (3 per user, as in
+# typeahead); no query contains " #", so every prefix matches as before.
+REDISEARCH=${REDISEARCH:-/usr/lib/redis/modules/redisearch.so}
+HAVE_REDIS=""
+if [ "${REDIS:-1}" != 0 ] && command -v redis-server >/dev/null && [ -f "$REDISEARCH" ]; then
+  taskset -c "$SERVER_CPU" redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save '' --appendonly no \
+    --loadmodule "$REDISEARCH" >"$OUT/redis.log" 2>&1 &
+  REDIS_PID=$!
+  PIDS+=("$REDIS_PID")
+  for _ in $(seq 1 200); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.05; done
+  redis-cli -p "$REDIS_PORT" DEL ranked >/dev/null
+  start=$(date +%s.%N)
+  LC_ALL=C awk -F, 'NR > 1 {
+    k[1] = tolower($2); k[2] = tolower($3); k[3] = $4
+    for (i = 1; i <= 3; i++) {
+      s = k[i] " #" $1
+      printf "*6\r\n$9\r\nFT.SUGADD\r\n$6\r\nranked\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n$7\r\nPAYLOAD\r\n$%d\r\n%s\r\n",
+        length(s), s, length($5), $5, length($1), $1
+    }
+  }' "$OUT/users.csv" | redis-cli -p "$REDIS_PORT" --pipe >"$OUT/redis-load.txt"
+  end=$(date +%s.%N)
+  echo "RediSearch $(redis-cli -p "$REDIS_PORT" INFO server | awk -F: '/^redis_version/ {printf "(redis %s) ", $2}' | tr -d '\r')" \
+    "loaded $(redis-cli -p "$REDIS_PORT" FT.SUGLEN ranked) suggestions in $(echo "$end - $start" | bc) s;" \
+    "used_memory $(redis-cli -p "$REDIS_PORT" INFO memory | awk -F: '/^used_memory_human/ {print $2}' | tr -d '\r')," \
+    "RSS $(($(rss_kb "$REDIS_PID" VmRSS) / 1024)) MiB"
+  HAVE_REDIS=1
+else
+  echo "(RediSearch not measured: REDIS=0, or redis-server or $REDISEARCH missing;" \
+    "apt-get install -y redis-server redis-redisearch)"
+fi
+
+# The one load generator for both sides: like wrk -t1 -c50, without Lua.
+gen_run() { # label, http|resp, port, queries, template
+  local label=$1
+  taskset -c "$CLIENT_CPU" "$REL"/examples/loadgen "$2" "127.0.0.1:$3" 50 "${DURATION%s}" "$4" "$5" \
+    >"$OUT/gen-$label.txt" 2>&1
+  local rps p50 p99
+  rps=$(awk '/^Requests\/sec/ {print $2}' "$OUT/gen-$label.txt")
+  p50=$(awk '$1 == "50%" {print $2}' "$OUT/gen-$label.txt")
+  p99=$(awk '$1 == "99%" {print $2}' "$OUT/gen-$label.txt")
+  printf '%-34s %12s req/s   p50 %9s   p99 %9s   (%s)\n' "$label" "$rps" "$p50" "$p99" \
+    "$(head -1 "$OUT/gen-$label.txt")"
+  eval "RPS_${label//[^a-zA-Z0-9]/_}=$rps"
+}
+RANKED_PATH=/v1/tries/ranked/suggest
+for cls in "${CLASSES[@]}"; do
+  qf=$OUT/q-$cls.txt
+  size=$(shuf -n 200 --random-source="$qf" "$qf" | while read -r q; do
+    curl -s "$BASE$RANKED_PATH?q=$q&limit=10&order=score" | wc -c; done | awk '{s+=$1} END {printf "%d", s/NR}')
+  echo "-- class $cls: $(wc -l < "$qf") prefixes, e.g. $(shuf -n 3 --random-source="$qf" "$qf" | xargs);" \
+    "average answer $size bytes"
+  taskset -c "$SERVER_CPU" "$REL"/examples/ceiling "127.0.0.1:$CEIL_PORT" "$size" 2>/dev/null &
+  CEILING=$!
+  PIDS+=("$CEILING")
+  wait_up "http://127.0.0.1:$CEIL_PORT/"
+  CONTENDERS=("$SERVER" "$CEILING")
+  [ -n "$HAVE_REDIS" ] && CONTENDERS+=("$REDIS_PID")
+  for r in $(seq 1 "$ROUNDS"); do
+    only "$SERVER"
+    QUERIES=$qf SUGGEST_PATH=$RANKED_PATH SUGGEST_ARGS='&order=score' \
+      wrk_run "ranked_${cls}_$r" -t1 -c50 -d"$DURATION" -s scripts/wrk/suggest.lua "$BASE"
+    only "$CEILING"
+    QUERIES=$qf wrk_run "rceiling_${cls}_$r" -t1 -c50 -d"$DURATION" -s scripts/wrk/suggest.lua \
+      "http://127.0.0.1:$CEIL_PORT"
+    if [ -n "$HAVE_REDIS" ]; then
+      only "$SERVER"
+      gen_run "gen_ours_${cls}_$r" http "$PORT" "$qf" "$RANKED_PATH?q={q}&limit=10&order=score"
+      only "$REDIS_PID"
+      gen_run "gen_redis_${cls}_$r" resp "$REDIS_PORT" "$qf" "FT.SUGGET ranked {q} MAX 10 WITHSCORES WITHPAYLOADS"
+    fi
+  done
+  for p in "${CONTENDERS[@]}"; do kill -CONT "$p" 2>/dev/null || true; done
+  kill -9 "$CEILING"
+  wait "$CEILING" 2>/dev/null || true
+done
+
+echo "-- ranked, medians of $ROUNDS rounds of $DURATION (req/s)"
+printf '%-6s %12s %12s %8s' class "ours (wrk)" "ceiling" "/ceiling"
+[ -n "$HAVE_REDIS" ] && printf ' %14s %14s %8s' "ours (loadgen)" "RediSearch" "/RediSearch"
+echo
+for cls in "${CLASSES[@]}"; do
+  T=(); C=(); O=(); R=()
+  for r in $(seq 1 "$ROUNDS"); do
+    eval "T+=(\$RPS_ranked_${cls}_$r)"; eval "C+=(\$RPS_rceiling_${cls}_$r)"
+    if [ -n "$HAVE_REDIS" ]; then eval "O+=(\$RPS_gen_ours_${cls}_$r)"; eval "R+=(\$RPS_gen_redis_${cls}_$r)"; fi
+  done
+  MT=$(median "${T[@]}"); MC=$(median "${C[@]}")
+  printf '%-6s %12s %12s %8s' "$cls" "$MT" "$MC" "$(ratio "$MT" "$MC")"
+  if [ -n "$HAVE_REDIS" ]; then
+    MO=$(median "${O[@]}"); MR=$(median "${R[@]}")
+    printf ' %14s %14s %8s' "$MO" "$MR" "$(ratio "$MO" "$MR")"
+  fi
+  echo
+done

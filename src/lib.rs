@@ -7,12 +7,14 @@
 //!   keys with ordered prefix suggestions and a memory report.
 //! - [`sync`]: the concurrency layer: [`Index`] (lock-free snapshot reads,
 //!   serialized copy-on-write writes), [`Stack`] and [`Cache`].
-//! - [`value`]: [`Value`], a JSON value kept as canonical text.
+//! - [`value`]: [`Value`], a JSON value kept as canonical text, and the
+//!   JSON form of scores.
 //! - [`limits`]: the sizes every layer checks (keys, names, batches, bodies).
 //! - [`store`]: durability: the [`store::Store`] trait, the embedded
 //!   write-ahead log with its damage rules, and the data-directory lock.
 //! - [`db`]: the served state (tries, stacks, caches by name), the single
-//!   group-commit writer every write goes through, replay and compaction.
+//!   group-commit writer every write goes through (scored adds all or
+//!   nothing), replay and compaction.
 //! - [`import`]: bulk CSV/NDJSON parsing over a worker pool, and job records.
 //! - `users` (feature `users`, on by default): deterministic synthetic users
 //!   from the bundled census name lists, for the demo and the benchmarks.

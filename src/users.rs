@@ -6,12 +6,33 @@
 //! `lowercase(first initial + last)` plus the smallest numeric suffix (2, 3, ...)
 //! that makes it unique. It is deterministic for a seed (its own small PRNG,
 //! splitmix64).
+//!
+//! Every user also has a popularity, [`User::followers`], that the demo and
+//! the ranked benchmarks use as the score of all three of the user's keys.
+//! It follows Zipf's law (rank-frequency, exponent [`ZIPF_S`] = 1): a user
+//! draws a rank `r` uniformly from `1..=`[`FOLLOWER_RANKS`] and has
+//! `floor(`[`TOP_FOLLOWERS`]` / r^s)` followers, so sorted by followers the
+//! r-th of 1,000,000 users has about 10,000,000 / r. The draw is a hash of
+//! the seed and the id, apart from the names' stream: the names do not
+//! change with it, and a user's followers do not depend on how many users
+//! are generated (`generate(n, seed)` is a prefix of `generate(m, seed)`).
+//! Iid ranks rather than a permutation of `1..=count` are what keep that
+//! prefix property; their sorted counts follow the same law, with ties.
 
 use std::collections::{HashMap, HashSet};
 
 const FIRST: &str = include_str!("../data/first.txt");
 const LAST: &str = include_str!("../data/last.txt");
 const ZERO_WEIGHT: f64 = 0.000186;
+
+/// Followers of a user of rank 1.
+pub const TOP_FOLLOWERS: f64 = 10_000_000.0;
+/// How many ranks a user's rank is drawn from (uniformly).
+pub const FOLLOWER_RANKS: u64 = 1_000_000;
+/// The Zipf exponent: followers fall as `1 / rank^ZIPF_S`.
+pub const ZIPF_S: f64 = 1.0;
+/// Separates the followers' draws from the names' stream.
+const FOLLOWERS_STREAM: u64 = 0x5EED_F011_0E25_0001;
 
 /// One synthetic user.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,6 +45,9 @@ pub struct User {
     pub last: String,
     /// Unique lowercase username ("msmith", "msmith2", ...).
     pub username: String,
+    /// Popularity, Zipf-distributed (see the module docs): at least
+    /// `TOP_FOLLOWERS / FOLLOWER_RANKS^ZIPF_S` (10), at most `TOP_FOLLOWERS`.
+    pub followers: u64,
 }
 
 impl User {
@@ -36,6 +60,19 @@ impl User {
             self.username.clone(),
         ]
     }
+
+    /// The score each of the user's keys carries: its follower count.
+    pub fn score(&self) -> f64 {
+        self.followers as f64
+    }
+}
+
+/// The follower count of user `id` for `seed`: a rank drawn uniformly from
+/// `1..=FOLLOWER_RANKS` by a hash of the two, then Zipf's law.
+pub fn followers(seed: u64, id: u64) -> u64 {
+    let mut rng = SplitMix64(seed ^ FOLLOWERS_STREAM ^ id.wrapping_mul(0xD1B5_4A32_D192_ED03));
+    let rank = 1 + (rng.next_f64() * FOLLOWER_RANKS as f64) as u64;
+    (TOP_FOLLOWERS / (rank.min(FOLLOWER_RANKS) as f64).powf(ZIPF_S)).floor() as u64
 }
 
 struct Names {
@@ -119,16 +156,21 @@ pub fn generate(count: usize, seed: u64) -> Vec<User> {
             first: first.to_owned(),
             last: last.to_owned(),
             username: name,
+            followers: followers(seed, id),
         });
     }
     users
 }
 
-/// Writes users as CSV `id,first,last,username` with a header row.
+/// Writes users as CSV `id,first,last,username,followers` with a header row.
 pub fn write_csv(users: &[User], mut out: impl std::io::Write) -> std::io::Result<()> {
-    writeln!(out, "id,first,last,username")?;
+    writeln!(out, "id,first,last,username,followers")?;
     for u in users {
-        writeln!(out, "{},{},{},{}", u.id, u.first, u.last, u.username)?;
+        writeln!(
+            out,
+            "{},{},{},{},{}",
+            u.id, u.first, u.last, u.username, u.followers
+        )?;
     }
     Ok(())
 }
@@ -179,6 +221,50 @@ mod tests {
         // Weighted draw: the most frequent surname shows up far more than a rare one.
         let smiths = users.iter().filter(|u| u.last == "Smith").count();
         assert!(smiths > 100, "only {smiths} Smiths in 20k users");
+    }
+
+    #[test]
+    fn a_smaller_run_is_a_prefix_of_a_bigger_one() {
+        let big = generate(3_000, 11);
+        assert_eq!(generate(1_000, 11)[..], big[..1_000]);
+    }
+
+    #[test]
+    fn followers_follow_zipfs_law() {
+        let users = generate(200_000, 42);
+        let mut f: Vec<u64> = users.iter().map(|u| u.followers).collect();
+        f.sort_unstable_by(|a, b| b.cmp(a));
+        let min = (TOP_FOLLOWERS / (FOLLOWER_RANKS as f64).powf(ZIPF_S)) as u64;
+        assert!(f.iter().all(|&x| (min..=TOP_FOLLOWERS as u64).contains(&x)));
+        // Ranks are drawn from 1..=1M, so the r-th most followed of n users
+        // has about TOP / (r * 1M / n): here 10M / (5 r).
+        for r in [100usize, 1_000, 10_000] {
+            let expected = TOP_FOLLOWERS / (r as f64 * FOLLOWER_RANKS as f64 / 200_000.0);
+            let got = f[r - 1] as f64;
+            assert!(
+                (got / expected - 1.0).abs() < 0.3,
+                "rank {r}: {got} followers, expected about {expected}"
+            );
+        }
+        // A heavy head: the top 1% hold far more than the bottom half.
+        let top: u64 = f[..2_000].iter().sum();
+        let bottom: u64 = f[100_000..].iter().sum();
+        assert!(top > 5 * bottom, "top 1% {top}, bottom half {bottom}");
+    }
+
+    #[test]
+    fn followers_are_a_function_of_seed_and_id() {
+        let users = generate(500, 3);
+        for u in &users {
+            assert_eq!(u.followers, followers(3, u.id));
+        }
+        assert_ne!(
+            users.iter().map(|u| u.followers).collect::<Vec<_>>(),
+            generate(500, 4)
+                .iter()
+                .map(|u| u.followers)
+                .collect::<Vec<_>>()
+        );
     }
 
     #[test]

@@ -1,4 +1,6 @@
-//! [`Value`]: a JSON value stored as its canonical text.
+//! [`Value`]: a JSON value stored as its canonical text; and how a score
+//! is written as a JSON number ([`push_score`]), the one form every answer
+//! and message uses.
 
 use std::fmt;
 use std::sync::Arc;
@@ -160,6 +162,49 @@ impl Value {
     }
 }
 
+/// 2^53: every integer of smaller magnitude is an `f64` exactly, and reads
+/// back exactly in a client that keeps JSON numbers as doubles (JavaScript).
+const EXACT_INTEGERS: f64 = 9_007_199_254_740_992.0;
+
+/// Appends a score as a JSON number: an integral score of magnitude below
+/// 2^53 as an integer (`42`, and `0` for -0.0), any other as the shortest
+/// decimal that reads back as the same `f64` (`0.1`, `1e300`,
+/// `9007199254740992.0`). Nothing is allocated.
+///
+/// A score that is not finite is never stored (the engine and the log
+/// refuse it); JSON has no such number, so it is written as `0` and an
+/// answer still parses.
+///
+/// # Examples
+/// ```
+/// let mut out = Vec::new();
+/// for s in [42.0, -0.0, 0.1, 1e300, 9007199254740992.0] {
+///     typeahead::value::push_score(&mut out, s);
+///     out.push(b' ');
+/// }
+/// assert_eq!(out, b"42 0 0.1 1e300 9007199254740992.0 ");
+/// ```
+pub fn push_score(out: &mut Vec<u8>, score: f64) {
+    if score.trunc() == score && score.abs() < EXACT_INTEGERS {
+        out.extend_from_slice(itoa::Buffer::new().format(score as i64).as_bytes());
+    } else if score.is_finite() {
+        out.extend_from_slice(ryu::Buffer::new().format_finite(score).as_bytes());
+    } else {
+        out.push(b'0');
+    }
+}
+
+/// A score as text for a message: as [`push_score`] writes it, and `NaN`,
+/// `inf` or `-inf` for what is not finite.
+pub fn score_text(score: f64) -> String {
+    if !score.is_finite() {
+        return score.to_string();
+    }
+    let mut out = Vec::with_capacity(24);
+    push_score(&mut out, score);
+    String::from_utf8(out).unwrap_or_default()
+}
+
 impl fmt::Debug for Value {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -213,5 +258,39 @@ mod tests {
         assert!(over.heap_bytes() > 0);
         assert!(at_limit < over && short < long);
         assert_eq!(Value::parse("[1, 2]").unwrap().to_string(), "[1,2]");
+    }
+
+    /// Integers below 2^53 as integers, everything else as the shortest
+    /// round-trip decimal; each text reads back as the same double.
+    #[test]
+    fn scores_are_written_as_integers_or_shortest_decimals() {
+        for (score, text) in [
+            (0.0, "0"),
+            (-0.0, "0"),
+            (42.0, "42"),
+            (-7.0, "-7"),
+            (9_007_199_254_740_991.0, "9007199254740991"),
+            (9_007_199_254_740_992.0, "9007199254740992.0"),
+            (-9_007_199_254_740_992.0, "-9007199254740992.0"),
+            (1e16, "1e16"),
+            (0.1, "0.1"),
+            (0.1 + 0.2, "0.30000000000000004"),
+            (123.25, "123.25"),
+            (-2.5e-7, "-2.5e-7"),
+            (1e300, "1e300"),
+            (f64::MAX, "1.7976931348623157e308"),
+            (f64::MIN_POSITIVE, "2.2250738585072014e-308"),
+            (5e-324, "5e-324"),
+        ] {
+            assert_eq!(score_text(score), text);
+            assert_eq!(text.parse::<f64>().unwrap(), score, "{text}");
+            let json: serde_json::Value = serde_json::from_str(text).unwrap();
+            assert_eq!(json.as_f64(), Some(score), "{text} is a JSON number");
+        }
+        assert_eq!(score_text(f64::NAN), "NaN");
+        assert_eq!(score_text(f64::NEG_INFINITY), "-inf");
+        let mut out = Vec::new();
+        push_score(&mut out, f64::INFINITY);
+        assert_eq!(out, b"0");
     }
 }

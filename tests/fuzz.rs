@@ -55,6 +55,8 @@ const CODES: &[(&str, u16)] = &[
     ("invalid_key", 400),
     ("invalid_value", 400),
     ("invalid_limit", 400),
+    ("invalid_score", 400),
+    ("invalid_query", 400),
     ("overflow", 400),
     ("not_found", 404),
     ("empty", 404),
@@ -193,7 +195,7 @@ impl Gen {
         let n = self.rng.gen_range(0..5);
         let mut parts = Vec::new();
         for _ in 0..n {
-            let part = match self.rng.gen_range(0..9) {
+            let part = match self.rng.gen_range(0..11) {
                 0..=2 => format!("q={}", enc(&self.key_text())),
                 3 => format!("q={}", Self::enc_bytes(&self.bytes(10))),
                 4 | 5 => format!("limit={}", enc(&self.limit())),
@@ -203,6 +205,14 @@ impl Gen {
                         "q", "limit", "=", "&", "q=a+b", "q=%zz", "limit=%", "q=%", "x=%E9",
                     ])
                     .to_string(),
+                8 => format!(
+                    "order={}",
+                    self.pick(&["key", "score", "Score", "", "%FF", "score&order=key"])
+                ),
+                9 => format!(
+                    "dedupe={}",
+                    self.pick(&["value", "none", "values", "", "%E9", "value&dedupe=none"])
+                ),
                 _ => format!("limit={}&limit={}", self.limit(), self.limit()),
             };
             parts.push(part);
@@ -267,10 +277,20 @@ impl Gen {
     }
 
     fn entry(&mut self) -> Json {
-        match self.rng.gen_range(0..10) {
+        match self.rng.gen_range(0..13) {
             0 => json!({"key": self.json(1), "value": self.value()}),
             1 => json!({"key": self.key_text()}),
             2 => self.json(2),
+            3 => json!({"key": self.key_text(), "value": self.value(), "score": self.number()}),
+            4 => json!({"key": self.key_text(), "value": self.value(), "incr": self.number()}),
+            5 => {
+                let (score, incr) = (self.json(1), self.number());
+                let mut e = json!({"key": self.key_text(), "value": self.value(), "score": score});
+                if self.chance(0.5) {
+                    e["incr"] = incr;
+                }
+                e
+            }
             _ => json!({"key": self.key_text(), "value": self.value()}),
         }
     }
@@ -368,6 +388,10 @@ impl Gen {
                     "{\"value\":\"\u{FEFF}\u{202E}\u{10FFFF}\"}",
                     "\u{FEFF}{\"value\":1}",
                     r#"{"value":"\x41"}"#,
+                    r#"{"entries":[{"key":"k","value":1,"score":1e400}]}"#,
+                    r#"{"entries":[{"key":"k","value":1,"incr":-1e999,"score":2}]}"#,
+                    r#"{"entries":[{"key":"k","value":1,"score":01}]}"#,
+                    r#"{"entries":[{"key":"k","value":1,"incr":1.7e308},{"key":"k","value":1,"incr":1.7e308}]}"#,
                 ]);
                 s.as_bytes().to_vec()
             }
@@ -526,13 +550,22 @@ fn fuzzed_requests_never_fail_the_server() {
         "/v1/tries/after/entries",
         &json!({"entries": [{"key": "gopher", "value": {"ok": true}}, {"key": "go", "value": 1}]}),
     );
-    assert_eq!((st, body), (200, json!({"added": 2, "existing": 0})));
+    assert_eq!(
+        (st, body),
+        (
+            200,
+            json!({"added": 2, "updated": 0, "unchanged": 0, "existing": 0})
+        )
+    );
     let (st, body, _) = s.get("/v1/tries/after/suggest?q=go");
     assert_eq!(
         (st, body),
         (
             200,
-            json!({"entries": [{"key": "go", "value": 1}, {"key": "gopher", "value": {"ok": true}}]})
+            json!({"entries": [
+                {"key": "go", "value": 1, "score": 0},
+                {"key": "gopher", "value": {"ok": true}, "score": 0}
+            ]})
         )
     );
     let (st, _, _) = s.get("/v1/tries");

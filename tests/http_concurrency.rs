@@ -1,6 +1,7 @@
 //! Concurrency over HTTP against one real `typeahead serve` process: many
 //! clients writing prefix-sharing keys while others suggest, concurrent
-//! increments of one cache key, and concurrent push/pop on one stack.
+//! increments of one cache key and of one trie pair's score, and concurrent
+//! push/pop on one stack.
 
 mod common;
 
@@ -198,6 +199,51 @@ fn writers_and_suggesters_lose_and_duplicate_nothing() {
         assert_eq!(got, want, "q={q}");
     }
     assert!(reads.load(Ordering::Relaxed) >= 80);
+}
+
+/// Many clients incrementing one pair's score (and another pair beside it
+/// in the same batches) lose no increment: the score is the exact sum, and
+/// so is the score after a restart replays the log.
+#[test]
+fn concurrent_score_increments_of_one_pair_are_exact() {
+    const THREADS: usize = 16;
+    const PER_THREAD: usize = 100;
+    let mut s = Server::start();
+    thread::scope(|scope| {
+        for t in 0..THREADS {
+            let s = &s;
+            scope.spawn(move || {
+                for i in 0..PER_THREAD {
+                    // Halves and whole numbers: every partial sum is exact.
+                    let by = if (t + i) % 2 == 0 { 1.0 } else { 0.5 };
+                    let body = json!({"entries": [
+                        {"key": "hot", "value": 1, "incr": by},
+                        {"key": "hot", "value": {"t": t}, "incr": 1}
+                    ]});
+                    let (st, answer, _) = s.post_json("/v1/tries/ranked/entries", &body);
+                    assert_eq!(st, 200, "{answer}");
+                }
+            });
+        }
+    });
+    // Half the increments are 1, half 0.5; an integral score is written as
+    // an integer.
+    let total = (THREADS * PER_THREAD * 3 / 4) as u64;
+    let check = |s: &Server| {
+        let (st, body, _) = s.get("/v1/tries/ranked/suggest?q=hot&order=score&limit=1");
+        assert_eq!(st, 200, "{body}");
+        assert_eq!(
+            body,
+            json!({"entries": [{"key": "hot", "value": 1, "score": total}]})
+        );
+        let (_, key, _) = s.get("/v1/tries/ranked/keys/hot");
+        let scores = key["scores"].as_array().unwrap();
+        assert_eq!(scores.len(), THREADS + 1);
+        assert!(scores[1..].iter().all(|x| *x == json!(PER_THREAD)), "{key}");
+    };
+    check(&s);
+    assert!(s.restart().success());
+    check(&s);
 }
 
 #[test]

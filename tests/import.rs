@@ -569,10 +569,10 @@ fn gen_users_writes_csv() {
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
     let lines: Vec<&str> = text.lines().collect();
-    assert_eq!(lines[0], "id,first,last,username");
+    assert_eq!(lines[0], "id,first,last,username,followers");
     assert_eq!(lines.len(), 51);
     assert!(
-        lines[1..].iter().all(|l| l.split(',').count() == 4),
+        lines[1..].iter().all(|l| l.split(',').count() == 5),
         "{text}"
     );
     let again = cli().args(["gen-users", "50"]).output().unwrap();

@@ -10,7 +10,7 @@ use anyhow::Context;
 pub struct GenUsersArgs {
     /// How many users.
     users: usize,
-    /// Where to write `users.csv` (`id,first,last,username`) and
+    /// Where to write `users.csv` (`id,first,last,username,followers`) and
     /// `queries.txt` (created if missing). Without it, the users go to
     /// standard output as CSV.
     out_dir: Option<PathBuf>,

@@ -29,6 +29,10 @@ pub struct ImportArgs {
     /// CSV: the column holding the value.
     #[arg(long)]
     value_column: Option<String>,
+    /// CSV: the column holding each record's score (NDJSON lines carry
+    /// "score" themselves).
+    #[arg(long)]
+    score_column: Option<String>,
     #[command(flatten)]
     client: ClientArgs,
 }
@@ -48,6 +52,9 @@ pub fn run(a: ImportArgs) -> anyhow::Result<()> {
     if format == "csv" && (a.key_columns.is_none() || a.value_column.is_none()) {
         bail!("CSV imports need --key-columns and --value-column");
     }
+    if format != "csv" && a.score_column.is_some() {
+        bail!("--score-column is for CSV files; each NDJSON line carries its own \"score\"");
+    }
     let file = File::open(&a.file).with_context(|| format!("cannot open {}", a.file.display()))?;
     let size = file.metadata().map(|m| m.len()).unwrap_or(0);
     let base = a.client.server.trim_end_matches('/');
@@ -57,6 +64,9 @@ pub fn run(a: ImportArgs) -> anyhow::Result<()> {
     }
     if let Some(v) = &a.value_column {
         params.push(("value_column", v.clone()));
+    }
+    if let Some(c) = &a.score_column {
+        params.push(("score_column", c.clone()));
     }
     let url = reqwest::Url::parse_with_params(
         &format!("{base}/v1/tries/{}/import", enc(&a.trie)),

@@ -1,4 +1,4 @@
-//! `typeahead suggest TRIE PREFIX`.
+//! `typeahead suggest TRIE PREFIX`: prints `key<TAB>value<TAB>score` lines.
 
 use anyhow::Context;
 
@@ -14,6 +14,12 @@ pub struct SuggestArgs {
     /// How many entries (1 to 1000).
     #[arg(long, default_value_t = 10)]
     limit: usize,
+    /// key (code point order) or score (highest first).
+    #[arg(long, default_value = "key", value_parser = ["key", "score"])]
+    order: String,
+    /// value (each value once, at its best place) or none.
+    #[arg(long, default_value = "none", value_parser = ["value", "none"])]
+    dedupe: String,
     #[command(flatten)]
     client: ClientArgs,
 }
@@ -22,7 +28,12 @@ pub fn run(a: SuggestArgs) -> anyhow::Result<()> {
     let base = a.client.server.trim_end_matches('/');
     let url = reqwest::Url::parse_with_params(
         &format!("{base}/v1/tries/{}/suggest", enc(&a.trie)),
-        &[("q", a.prefix.as_str()), ("limit", &a.limit.to_string())],
+        &[
+            ("q", a.prefix.as_str()),
+            ("limit", &a.limit.to_string()),
+            ("order", &a.order),
+            ("dedupe", &a.dedupe),
+        ],
     )
     .with_context(|| format!("bad server URL {base:?}"))?;
     let res =
@@ -33,7 +44,8 @@ pub fn run(a: SuggestArgs) -> anyhow::Result<()> {
     let body: serde_json::Value = res.json().context("the server's answer is not JSON")?;
     let entries = body["entries"].as_array().cloned().unwrap_or_default();
     for e in entries {
-        println!("{}\t{}", e["key"].as_str().unwrap_or_default(), e["value"]);
+        let key = e["key"].as_str().unwrap_or_default();
+        println!("{key}\t{}\t{}", e["value"], e["score"]);
     }
     Ok(())
 }

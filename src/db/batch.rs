@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use super::{Command, DbError, IntCache, Reply, State, TrieIndex, Value, ValueStack};
+use super::{add, Command, DbError, IntCache, Reply, State, TrieIndex, Value, ValueStack};
 use crate::store::Op;
 
 enum StackState {
@@ -173,28 +173,26 @@ impl<'a> Batch<'a> {
     pub(super) fn apply(&mut self, command: &Command) -> Result<Reply, DbError> {
         match command {
             Command::TrieAdd { trie, entries } => {
+                // Checked before anything changes, the trie's creation
+                // included: a refused batch leaves no trace in the group.
+                if entries.iter().any(|e| e.score.is_some()) {
+                    match self.trie(trie) {
+                        Some(index) => index.stage(|t| (false, add::check(Some(t), entries)))?,
+                        None => add::check(None, entries)?,
+                    }
+                }
                 let index = self.trie_or_create(trie)?;
                 let ops = &mut self.ops;
-                let (added, existing) = index.stage(|t| {
-                    let (mut added, mut existing) = (0, 0);
-                    for (key, value) in entries {
-                        match t.insert(key, value.clone()) {
-                            Ok(true) => {
-                                added += 1;
-                                ops.push(Op::TrieInsert {
-                                    trie: trie.clone(),
-                                    key: key.clone(),
-                                    value: value.clone(),
-                                });
-                            }
-                            // Empty keys are refused by validation upstream.
-                            Ok(false) | Err(_) => existing += 1,
-                        }
-                    }
-                    (added > 0, (added, existing))
+                let counts = index.stage(|t| {
+                    let counts = add::apply(t, trie, entries, ops);
+                    (counts.added + counts.updated > 0, counts)
                 });
                 self.touch(&index);
-                Ok(Reply::Added { added, existing })
+                Ok(Reply::Added {
+                    added: counts.added,
+                    updated: counts.updated,
+                    unchanged: counts.unchanged,
+                })
             }
             Command::TrieRemove { trie, entries } => {
                 let index = self

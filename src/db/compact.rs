@@ -93,12 +93,24 @@ impl Frozen {
         for (name, snapshot) in &self.tries {
             sink(Op::TrieCreate { trie: name.clone() });
             let mut it = snapshot.trie().iter_prefix("");
-            while let Some((key, value)) = it.next_entry() {
-                sink(Op::TrieInsert {
-                    trie: name.clone(),
-                    key: key.to_owned(),
-                    value: value.clone(),
-                });
+            while let Some((key, values)) = it.next_key() {
+                for (value, score) in values.scored() {
+                    // Score 0 is what an insert gives: the smaller record.
+                    sink(if score == 0.0 {
+                        Op::TrieInsert {
+                            trie: name.clone(),
+                            key: key.to_owned(),
+                            value: value.clone(),
+                        }
+                    } else {
+                        Op::TrieScore {
+                            trie: name.clone(),
+                            key: key.to_owned(),
+                            value: value.clone(),
+                            score,
+                        }
+                    });
+                }
             }
         }
         for (name, items) in &self.stacks {

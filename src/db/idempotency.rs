@@ -108,10 +108,16 @@ impl Remembered {
     }
 }
 
-/// A reply as text for the log.
+/// A reply as text for the log. An add's answer is `A added updated
+/// unchanged`; logs written before scores hold `A added existing`, which
+/// decodes with every existing pair unchanged (nothing else was possible).
 pub(crate) fn encode(r: &Reply) -> String {
     match r {
-        Reply::Added { added, existing } => format!("A {added} {existing}"),
+        Reply::Added {
+            added,
+            updated,
+            unchanged,
+        } => format!("A {added} {updated} {unchanged}"),
         Reply::Removed(n) => format!("R {n}"),
         Reply::Len(n) => format!("L {n}"),
         Reply::Popped(v, n) => format!("P {n} {}", v.as_str()),
@@ -121,14 +127,29 @@ pub(crate) fn encode(r: &Reply) -> String {
 }
 
 fn decode(s: &str) -> Option<Reply> {
+    if let Some(counts) = s.strip_prefix("A ") {
+        let counts: Vec<usize> = counts
+            .split(' ')
+            .map(|n| n.parse().ok())
+            .collect::<Option<_>>()?;
+        return match counts[..] {
+            [added, existing] => Some(Reply::Added {
+                added,
+                updated: 0,
+                unchanged: existing,
+            }),
+            [added, updated, unchanged] => Some(Reply::Added {
+                added,
+                updated,
+                unchanged,
+            }),
+            _ => None,
+        };
+    }
     let mut it = s.splitn(3, ' ');
     let tag = it.next()?;
     let mut num = || it.next()?.parse::<usize>().ok();
     Some(match tag {
-        "A" => Reply::Added {
-            added: num()?,
-            existing: num()?,
-        },
         "R" => Reply::Removed(num()?),
         "L" => Reply::Len(num()?),
         "P" => {
@@ -152,7 +173,13 @@ mod tests {
         for r in [
             Reply::Added {
                 added: 3,
-                existing: 0,
+                updated: 0,
+                unchanged: 0,
+            },
+            Reply::Added {
+                added: 1,
+                updated: 7,
+                unchanged: 2,
             },
             Reply::Removed(2),
             Reply::Len(9),
@@ -162,6 +189,23 @@ mod tests {
             Reply::Done,
         ] {
             assert_eq!(decode(&encode(&r)), Some(r));
+        }
+    }
+
+    /// A log written before scores existed recorded an add's answer with
+    /// two counts; a retry of that request still gets it back.
+    #[test]
+    fn an_answer_recorded_before_scores_still_decodes() {
+        assert_eq!(
+            decode("A 4 2"),
+            Some(Reply::Added {
+                added: 4,
+                updated: 0,
+                unchanged: 2
+            })
+        );
+        for bad in ["A", "A ", "A 1", "A 1 2 3 4", "A 1 x", "A -1 2"] {
+            assert_eq!(decode(bad), None, "{bad:?}");
         }
     }
 

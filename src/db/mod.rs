@@ -11,7 +11,9 @@
 //! applies it to staged copies, makes it durable with one [`Store::append`],
 //! and only then publishes it and answers. Readers therefore never see a
 //! write that is not durable, and a failed sync answers every request of the
-//! group with [`DbError::Unavailable`] and changes nothing.
+//! group with [`DbError::Unavailable`] and changes nothing. An add whose
+//! scores would not all stay finite is refused whole before it changes
+//! anything (module `add`).
 //!
 //! # Why one writer
 //! Writes to one trie are serialized anyway (one copy-on-write writer copy);
@@ -19,7 +21,9 @@
 //! disk sync and one snapshot publish per group, which is what makes
 //! thousands of durable writes per second possible on one disk.
 
+mod add;
 mod batch;
+mod command;
 mod compact;
 mod idempotency;
 mod replay;
@@ -33,7 +37,9 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::store::{LoadStats, Store, StoreError};
 use crate::sync::{Cache, Index, Stack};
+pub use crate::trie::ScoreOp;
 pub use crate::value::Value;
+use command::{Command, Reply};
 pub use compact::MIN_OPS as COMPACT_MIN_OPS;
 pub use idempotency::{fingerprint, IdemKey, WINDOW as IDEMPOTENCY_WINDOW};
 
@@ -43,110 +49,6 @@ pub type TrieIndex = Index<Value>;
 pub type ValueStack = Stack<Value>;
 /// A string-to-integer cache.
 pub type IntCache = Cache<String, i64>;
-
-/// A write, as sent to the writer. Inputs are validated by the caller.
-/// Private to this module: callers use [`Db`]'s typed methods.
-#[derive(Debug, Clone)]
-enum Command {
-    /// Add pairs in order (creates the trie): [`Reply::Added`].
-    TrieAdd {
-        /// Trie name.
-        trie: String,
-        /// Pairs.
-        entries: Vec<(String, Value)>,
-    },
-    /// Remove pairs, or whole keys where the value is `None`:
-    /// [`Reply::Removed`]; [`DbError::NotFound`] for a missing trie.
-    TrieRemove {
-        /// Trie name.
-        trie: String,
-        /// What to remove.
-        entries: Vec<(String, Option<Value>)>,
-    },
-    /// Remove one key: [`Reply::Removed`]; [`DbError::NotFound`] when the
-    /// trie or the key is missing.
-    TrieRemoveKey {
-        /// Trie name.
-        trie: String,
-        /// Key.
-        key: String,
-    },
-    /// Delete a trie: [`Reply::Done`] or [`DbError::NotFound`].
-    TrieDrop {
-        /// Trie name.
-        trie: String,
-    },
-    /// Push (creates the stack): [`Reply::Len`].
-    StackPush {
-        /// Stack name.
-        stack: String,
-        /// Value.
-        value: Value,
-    },
-    /// Pop: [`Reply::Popped`] or [`DbError::Empty`].
-    StackPop {
-        /// Stack name.
-        stack: String,
-    },
-    /// Delete a stack: [`Reply::Done`] or [`DbError::NotFound`].
-    StackDrop {
-        /// Stack name.
-        stack: String,
-    },
-    /// Set a key (creates the cache): [`Reply::Int`].
-    CacheSet {
-        /// Cache name.
-        cache: String,
-        /// Key.
-        key: String,
-        /// Value.
-        value: i64,
-    },
-    /// Add to a key, from 0 when missing: [`Reply::Int`] or
-    /// [`DbError::Overflow`].
-    CacheIncr {
-        /// Cache name.
-        cache: String,
-        /// Key.
-        key: String,
-        /// Increment.
-        by: i64,
-    },
-    /// Remove a key: [`Reply::Done`] or [`DbError::NotFound`].
-    CacheRemove {
-        /// Cache name.
-        cache: String,
-        /// Key.
-        key: String,
-    },
-    /// Delete a cache: [`Reply::Done`] or [`DbError::NotFound`].
-    CacheDrop {
-        /// Cache name.
-        cache: String,
-    },
-}
-
-/// The writer's answer to a [`Command`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Reply {
-    /// Pairs added and pairs that were already there.
-    Added {
-        /// New pairs.
-        added: usize,
-        /// Pairs already present.
-        existing: usize,
-    },
-    /// Pairs removed.
-    Removed(usize),
-    /// The stack's length after the push.
-    Len(usize),
-    /// The popped value and the length left.
-    Popped(Value, usize),
-    /// A cache value after the write.
-    Int(i64),
-    /// Done, nothing to say.
-    Done,
-}
 
 /// Why a command was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -167,6 +69,15 @@ pub enum DbError {
         current: i64,
         /// Requested increment.
         by: i64,
+    },
+    /// A score, an increment or the sum an increment makes is not a
+    /// finite number; nothing of the batch was applied.
+    #[error("entries[{index}]: {reason}; nothing was applied")]
+    InvalidScore {
+        /// The position of the first bad entry in its batch.
+        index: usize,
+        /// What is wrong with it.
+        reason: String,
     },
     /// The disk refused the write; nothing was applied.
     #[error("storage unavailable, nothing was written: {0}")]
@@ -234,13 +145,42 @@ impl QueuedFlag {
     }
 }
 
-/// What [`Db::add_entries`] did.
+/// What [`Db::add_entries`] and [`Db::add_scored`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Added {
     /// New pairs.
     pub added: usize,
-    /// Pairs that were already there.
+    /// Pairs that were already there and whose score changed.
+    pub updated: usize,
+    /// Pairs that were already there and stayed as they were (a plain add
+    /// of a stored pair, or a score equal to the stored one).
+    pub unchanged: usize,
+    /// Pairs that were already there: `updated + unchanged` (what clients
+    /// of the API before scores read).
     pub existing: usize,
+}
+
+/// One entry of [`Db::add_scored`]: a pair and what to do to its score.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScoredEntry {
+    /// Key (non-empty, checked by the caller).
+    pub key: String,
+    /// Value.
+    pub value: Value,
+    /// Set or increment the pair's score; `None` adds the pair with score 0
+    /// when it is new and leaves a stored pair's score as it is.
+    pub score: Option<ScoreOp>,
+}
+
+impl ScoredEntry {
+    /// A pair without a score change.
+    pub fn plain(key: String, value: Value) -> Self {
+        ScoredEntry {
+            key,
+            value,
+            score: None,
+        }
+    }
 }
 
 pub(crate) struct Request {
@@ -308,9 +248,25 @@ fn unexpected<T>(reply: Reply) -> Result<T, DbError> {
 
 fn added(r: Result<Reply, DbError>) -> Result<Added, DbError> {
     match r? {
-        Reply::Added { added, existing } => Ok(Added { added, existing }),
+        Reply::Added {
+            added,
+            updated,
+            unchanged,
+        } => Ok(Added {
+            added,
+            updated,
+            unchanged,
+            existing: updated + unchanged,
+        }),
         other => unexpected(other),
     }
+}
+
+fn plain(entries: Vec<(String, Value)>) -> Vec<ScoredEntry> {
+    entries
+        .into_iter()
+        .map(|(key, value)| ScoredEntry::plain(key, value))
+        .collect()
 }
 
 fn done(r: Result<Reply, DbError>) -> Result<(), DbError> {
@@ -324,25 +280,6 @@ fn int(r: Result<Reply, DbError>) -> Result<i64, DbError> {
     match r? {
         Reply::Int(v) => Ok(v),
         other => unexpected(other),
-    }
-}
-
-impl Command {
-    /// Roughly how many bytes of input the command carries, for bounding a
-    /// group in bytes.
-    fn weight(&self) -> usize {
-        match self {
-            Command::TrieAdd { entries, .. } => entries
-                .iter()
-                .map(|(k, v)| 16 + k.len() + v.as_str().len())
-                .sum(),
-            Command::TrieRemove { entries, .. } => entries
-                .iter()
-                .map(|(k, v)| 16 + k.len() + v.as_ref().map_or(0, |v| v.as_str().len()))
-                .sum(),
-            Command::StackPush { value, .. } => 16 + value.as_str().len(),
-            _ => 64,
-        }
     }
 }
 
@@ -432,6 +369,7 @@ impl Db {
     }
 
     /// Adds pairs in order, creating the trie if needed; all or nothing.
+    /// A new pair gets score 0; a stored pair keeps its score.
     ///
     /// # Errors
     /// [`DbError::Unavailable`], [`DbError::StorageFull`] and the other
@@ -441,7 +379,7 @@ impl Db {
         trie: String,
         entries: Vec<(String, Value)>,
     ) -> Result<Added, DbError> {
-        added(self.execute(Command::TrieAdd { trie, entries }).await)
+        self.add_scored(trie, plain(entries)).await
     }
 
     /// As [`Db::add_entries`], for threads outside the async runtime.
@@ -452,6 +390,55 @@ impl Db {
         &self,
         trie: String,
         entries: Vec<(String, Value)>,
+    ) -> Result<Added, DbError> {
+        self.add_scored_blocking(trie, plain(entries))
+    }
+
+    /// Adds pairs in order and sets or increments the scores of those that
+    /// carry a [`ScoreOp`], creating the trie if needed; all or nothing.
+    /// Entries apply one after another, so an increment sees the sets and
+    /// increments of the same pair before it in the batch.
+    ///
+    /// # Errors
+    /// [`DbError::InvalidScore`] when a score or an increment is not finite
+    /// or an increment's sum is not (it overflows), wherever in the batch:
+    /// nothing of the batch is applied. Otherwise as [`Db::add_entries`].
+    pub async fn add_scored(
+        &self,
+        trie: String,
+        entries: Vec<ScoredEntry>,
+    ) -> Result<Added, DbError> {
+        added(self.execute(Command::TrieAdd { trie, entries }).await)
+    }
+
+    /// As [`Db::add_scored`], for threads outside the async runtime.
+    ///
+    /// # Errors
+    /// As [`Db::add_scored`].
+    ///
+    /// # Examples
+    /// ```
+    /// use typeahead::db::{Db, DbError, ScoreOp, ScoredEntry, Value};
+    ///
+    /// let (db, _, _) = Db::open(typeahead::store::NullStore).unwrap();
+    /// let one = Value::parse("1").unwrap();
+    /// let go = |op| ScoredEntry { key: "go".into(), value: one.clone(), score: Some(op) };
+    /// let done = db
+    ///     .add_scored_blocking("t".into(), vec![go(ScoreOp::Set(2.0)), go(ScoreOp::Incr(0.5))])
+    ///     .unwrap();
+    /// assert_eq!((done.added, done.updated, done.existing), (1, 1, 1));
+    /// let score = |db: &Db| db.trie("t").unwrap().read(|s| s.trie().score("go", &one));
+    /// assert_eq!(score(&db), Some(2.5));
+    /// // An increment past the largest double refuses the whole batch.
+    /// let batch = vec![go(ScoreOp::Set(f64::MAX)), go(ScoreOp::Incr(f64::MAX))];
+    /// let err = db.add_scored_blocking("t".into(), batch);
+    /// assert!(matches!(err, Err(DbError::InvalidScore { index: 1, .. })));
+    /// assert_eq!(score(&db), Some(2.5));
+    /// ```
+    pub fn add_scored_blocking(
+        &self,
+        trie: String,
+        entries: Vec<ScoredEntry>,
     ) -> Result<Added, DbError> {
         added(self.execute_blocking(Command::TrieAdd { trie, entries }))
     }

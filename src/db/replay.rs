@@ -8,20 +8,23 @@ use super::{IntCache, State, TrieIndex, Value, ValueStack};
 use crate::store::{LoadStats, OpRef, Store, StoreError};
 use crate::trie::Trie;
 
-/// One trie's state while the log replays: key -> values in order. Replay
-/// only appends (the log holds a pair's insert only when it was new), and the
-/// trie is built in one pass at the end ([`Trie::from_sorted`]), which is
-/// several times faster than inserting millions of pairs one by one.
+/// One trie's state while the log replays: key -> (value, score) pairs in
+/// order. A pair's insert is in the log only when it was new, and its score
+/// op ([`OpRef::TrieScore`]) carries the score it ended with, so replay
+/// appends pairs and overwrites scores, and the trie is built in one pass at
+/// the end ([`Trie::from_sorted_scored`]), which is several times faster
+/// than inserting millions of pairs one by one.
 ///
-/// A key with up to [`TrieModel::MAP_ABOVE`] values removes by a scan. A
-/// bigger one gets, at its first removal, a value -> slot map and marks
-/// removed slots dead instead of shifting the rest, so replaying k removals of
-/// a k-value key is O(k), not O(k²). A log without such removals builds no
-/// map: restart time and memory stay those of plain appends.
+/// A key with up to [`TrieModel::MAP_ABOVE`] values finds a value by a scan.
+/// A bigger one gets, at its first removal or score, a value -> slot map,
+/// and marks removed slots dead instead of shifting the rest, so replaying
+/// k removals or scores of a k-value key is O(k), not O(k²). A log without
+/// such removals or scores builds no map: restart time and memory stay those
+/// of plain appends.
 #[derive(Default)]
 struct TrieModel {
-    keys: HashMap<String, Vec<Value>>,
-    /// The big keys that have seen a removal.
+    keys: HashMap<String, Vec<(Value, f64)>>,
+    /// The big keys that have seen a removal or a score.
     holes: HashMap<String, Holes>,
 }
 
@@ -32,25 +35,61 @@ struct Holes {
 }
 
 impl TrieModel {
-    /// Up to this many values a removal scans them.
+    /// Up to this many values a lookup scans them.
     const MAP_ABOVE: usize = 32;
 
     fn insert(&mut self, key: &str, value: Value) {
+        self.set(key, value, None);
+    }
+
+    /// Adds the pair when it is absent (with `score`, or 0), and sets the
+    /// score of the pair when `score` is given.
+    fn set(&mut self, key: &str, value: Value, score: Option<f64>) {
         if key.is_empty() {
             return; // never written by this server; a trie cannot hold it
         }
-        match self.keys.get_mut(key) {
-            Some(values) => {
-                if let Some(h) = self.holes.get_mut(key) {
-                    h.at.insert(value.clone(), values.len());
-                    h.dead.push(false);
-                }
-                values.push(value);
-            }
-            None => {
-                self.keys.insert(key.to_owned(), vec![value]);
+        let Some(values) = self.keys.get_mut(key) else {
+            self.keys
+                .insert(key.to_owned(), vec![(value, score.unwrap_or(0.0))]);
+            return;
+        };
+        if let Some(score) = score {
+            let slot = if values.len() > Self::MAP_ABOVE || self.holes.contains_key(key) {
+                Self::holes_of(&mut self.holes, key, values)
+                    .at
+                    .get(value.as_bytes())
+                    .copied()
+            } else {
+                values.iter().position(|(v, _)| *v == value)
+            };
+            if let Some(i) = slot {
+                values[i].1 = score;
+                return;
             }
         }
+        // A plain insert of a pair already there is not in a log this
+        // server wrote (it records only new pairs), so no lookup is made for it.
+        if let Some(h) = self.holes.get_mut(key) {
+            h.at.insert(value.clone(), values.len());
+            h.dead.push(false);
+        }
+        values.push((value, score.unwrap_or(0.0)));
+    }
+
+    /// The value -> slot map of a key, built at its first use.
+    fn holes_of<'h>(
+        holes: &'h mut HashMap<String, Holes>,
+        key: &str,
+        values: &[(Value, f64)],
+    ) -> &'h mut Holes {
+        if !holes.contains_key(key) {
+            let h = Holes {
+                at: values.iter().map(|(v, _)| v.clone()).zip(0..).collect(),
+                dead: vec![false; values.len()],
+            };
+            holes.insert(key.to_owned(), h);
+        }
+        holes.get_mut(key).expect("inserted above")
     }
 
     fn remove(&mut self, key: &str, value: Option<&str>) {
@@ -63,16 +102,13 @@ impl TrieModel {
             return;
         };
         let empty = if values.len() > Self::MAP_ABOVE || self.holes.contains_key(key) {
-            let h = self.holes.entry(key.to_owned()).or_insert_with(|| Holes {
-                at: values.iter().cloned().zip(0..).collect(),
-                dead: vec![false; values.len()],
-            });
+            let h = Self::holes_of(&mut self.holes, key, values);
             if let Some(i) = h.at.remove(v.as_bytes()) {
                 h.dead[i] = true;
             }
             h.at.is_empty()
         } else {
-            if let Some(i) = values.iter().position(|x| x.as_str() == v) {
+            if let Some(i) = values.iter().position(|(x, _)| x.as_str() == v) {
                 values.remove(i);
             }
             values.is_empty()
@@ -84,7 +120,7 @@ impl TrieModel {
     }
 
     fn build(mut self) -> Trie<Value> {
-        let mut items: Vec<(String, Vec<Value>)> = self
+        let mut items: Vec<(String, Vec<(Value, f64)>)> = self
             .keys
             .into_iter()
             .map(|(k, v)| match self.holes.remove(&k) {
@@ -100,8 +136,22 @@ impl TrieModel {
             })
             .collect();
         items.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        Trie::from_sorted(crate::trie::DEFAULT_BURST, items)
-            .expect("distinct non-empty keys, sorted")
+        Trie::from_sorted_scored(crate::trie::DEFAULT_BURST, items)
+            .expect("distinct non-empty keys, sorted, finite scores")
+    }
+}
+
+/// The value whose canonical text is `text`: `last` again when it is the
+/// same (consecutive inserts often carry one user's value), else a new one
+/// that becomes `last`.
+fn reuse(last: &mut Option<Value>, text: &str) -> Value {
+    match last {
+        Some(v) if v.as_str() == text => v.clone(),
+        _ => {
+            let v = Value::from_canonical(text);
+            *last = Some(v.clone());
+            v
+        }
     }
 }
 
@@ -114,7 +164,7 @@ pub(super) fn load(store: &mut dyn Store) -> Result<(State, LoadStats), StoreErr
     let started = std::time::Instant::now();
     let mut n: u64 = 0;
     // Consecutive inserts often carry the same value (one user's keys):
-    // reuse it instead of building it again.
+    // reuse it instead of building it again (`reuse`).
     let mut last_value: Option<Value> = None;
     fn model<'m, T: Default>(map: &'m mut BTreeMap<String, T>, name: &str) -> &'m mut T {
         if !map.contains_key(name) {
@@ -136,15 +186,17 @@ pub(super) fn load(store: &mut dyn Store) -> Result<(State, LoadStats), StoreErr
                 model(&mut tries, trie);
             }
             OpRef::TrieInsert { trie, key, value } => {
-                let v = match &last_value {
-                    Some(last) if last.as_str() == value => last.clone(),
-                    _ => {
-                        let v = Value::from_canonical(value);
-                        last_value = Some(v.clone());
-                        v
-                    }
-                };
+                let v = reuse(&mut last_value, value);
                 model(&mut tries, trie).insert(key, v);
+            }
+            OpRef::TrieScore {
+                trie,
+                key,
+                value,
+                score,
+            } => {
+                let v = reuse(&mut last_value, value);
+                model(&mut tries, trie).set(key, v, Some(score));
             }
             OpRef::TrieRemove { trie, key, value } => {
                 if let Some(t) = tries.get_mut(trie) {
@@ -258,5 +310,47 @@ mod replay_tests {
         m.insert("cleared", Value::from_canonical("2"));
         m.remove("cleared", None);
         assert!(m.build().is_empty());
+    }
+
+    /// Scores replay to the last one recorded for each pair, through
+    /// removals and re-adds (a re-added pair starts again from its insert),
+    /// for keys below and above the size where lookups switch to the map.
+    #[test]
+    fn replayed_scores_match_a_vec_model() {
+        for n in [5usize, 40, 500] {
+            let mut m = TrieModel::default();
+            let mut want: Vec<(String, f64)> = Vec::new();
+            let v = |i: usize| i.to_string();
+            let val = |i: usize| Value::from_canonical(&v(i));
+            for i in 0..n {
+                if i % 4 == 0 {
+                    m.set("k", val(i), Some(i as f64 + 0.5));
+                    want.push((v(i), i as f64 + 0.5));
+                } else {
+                    m.insert("k", val(i));
+                    want.push((v(i), 0.0));
+                }
+            }
+            for i in (0..n).step_by(3) {
+                m.set("k", val(i), Some(-(i as f64)));
+                want.iter_mut().find(|(x, _)| *x == v(i)).unwrap().1 = -(i as f64);
+            }
+            for i in (0..n).step_by(5) {
+                m.remove("k", Some(&v(i)));
+                want.retain(|(x, _)| *x != v(i));
+            }
+            m.insert("k", val(0));
+            want.push((v(0), 0.0));
+            m.set("k", val(n), Some(7.0));
+            want.push((v(n), 7.0));
+            let t = m.build();
+            let got: Vec<(String, f64)> = t
+                .get("k")
+                .scored()
+                .map(|(x, s)| (x.as_str().to_owned(), s))
+                .collect();
+            assert_eq!(got, want, "n = {n}");
+            t.assert_invariants();
+        }
     }
 }

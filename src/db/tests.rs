@@ -7,9 +7,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 /// A store that refuses appends while `fail` is set, and records the rest.
 #[derive(Clone, Default)]
-struct Flaky {
-    fail: Arc<AtomicBool>,
-    ops: Arc<std::sync::Mutex<Vec<Op>>>,
+pub(super) struct Flaky {
+    pub(super) fail: Arc<AtomicBool>,
+    pub(super) ops: Arc<std::sync::Mutex<Vec<Op>>>,
 }
 
 impl Store for Flaky {
@@ -37,14 +37,17 @@ impl Store for Flaky {
     }
 }
 
-fn v(text: &str) -> Value {
+pub(super) fn v(text: &str) -> Value {
     Value::parse(text).unwrap()
 }
 
 fn add(trie: &str, pairs: &[(&str, &str)]) -> Command {
     Command::TrieAdd {
         trie: trie.into(),
-        entries: pairs.iter().map(|(k, x)| (k.to_string(), v(x))).collect(),
+        entries: pairs
+            .iter()
+            .map(|(k, x)| ScoredEntry::plain(k.to_string(), v(x)))
+            .collect(),
     }
 }
 
@@ -56,7 +59,8 @@ fn commands_answer_like_the_api_says() {
         ex(add("t", &[("go", "1"), ("go", "1"), ("git", "2")])),
         Ok(Reply::Added {
             added: 2,
-            existing: 1
+            updated: 0,
+            unchanged: 1
         })
     );
     assert_eq!(db.trie("t").unwrap().get("go"), [v("1")]);
@@ -190,7 +194,8 @@ fn a_group_sees_its_own_earlier_commands() {
         batch.apply(&add("t", &[("a", "1")])),
         Ok(Reply::Added {
             added: 1,
-            existing: 0
+            updated: 0,
+            unchanged: 0
         })
     );
     assert_eq!(
@@ -201,7 +206,8 @@ fn a_group_sees_its_own_earlier_commands() {
         batch.apply(&add("t", &[("a", "1")])),
         Ok(Reply::Added {
             added: 1,
-            existing: 0
+            updated: 0,
+            unchanged: 0
         })
     );
     // Nothing is visible before commit.
@@ -232,11 +238,8 @@ fn startup_compacts_a_log_of_mostly_history() {
         };
         let store = crate::store::LogStore::open(dir.path()).unwrap();
         let (db, _, writer) = Db::open_with(store, no_online).unwrap();
-        db.execute_blocking(Command::TrieAdd {
-            trie: "t".into(),
-            entries: entries(0, 60_000),
-        })
-        .unwrap();
+        db.add_entries_blocking("t".into(), entries(0, 60_000))
+            .unwrap();
         let gone = entries(0, 59_000)
             .into_iter()
             .map(|(k, x)| (k, Some(x)))

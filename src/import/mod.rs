@@ -23,6 +23,7 @@ pub(crate) mod pool;
 
 use serde::{Deserialize, Serialize};
 
+use crate::db::{ScoreOp, ScoredEntry};
 use crate::limits::MAX_KEY_BYTES;
 use crate::value::Value;
 pub use jobs::{
@@ -36,7 +37,8 @@ pub use jobs::{
 pub enum Format {
     /// CSV with a header row.
     Csv,
-    /// One JSON object per line: `{"keys": [..], "value": V}`.
+    /// One JSON object per line: `{"keys": [..], "value": V}`, with an
+    /// optional `"score": S`.
     Ndjson,
 }
 
@@ -49,6 +51,9 @@ pub struct Spec {
     pub key_columns: Vec<String>,
     /// CSV: the column holding the value.
     pub value_column: String,
+    /// CSV: the column holding each record's score, if any (an empty cell
+    /// gives no score: a new pair gets 0, a stored one keeps its score).
+    pub score_column: Option<String>,
 }
 
 /// A line-aligned piece of the body.
@@ -69,8 +74,9 @@ pub(crate) struct Parsed {
     pub seq: u64,
     /// Good records.
     pub records: u64,
-    /// Their (key, value) pairs, in file order.
-    pub entries: Vec<(String, Value)>,
+    /// Their (key, value) pairs, with the record's score when it has
+    /// one, in file order.
+    pub entries: Vec<ScoredEntry>,
     /// Bad lines.
     pub errors: Vec<LineError>,
 }
@@ -84,6 +90,8 @@ pub(crate) struct CsvColumns {
     pub keys: Vec<usize>,
     /// Value column index.
     pub value: usize,
+    /// Score column index, if any.
+    pub score: Option<usize>,
 }
 
 impl CsvColumns {
@@ -117,6 +125,7 @@ impl CsvColumns {
                 .map(|c| find(c))
                 .collect::<Result<_, _>>()?,
             value: find(&spec.value_column)?,
+            score: spec.score_column.as_deref().map(find).transpose()?,
         })
     }
 }
@@ -158,6 +167,48 @@ fn cell_value(cell: &str) -> Result<Value, String> {
         serde_json::Value::String(cell.to_owned())
     };
     Value::from_json(&json).map_err(|e| e.to_string())
+}
+
+/// A CSV score cell: empty (no score), or a finite number written as a
+/// JSON or CSV number would be (`42`, `-0.5`, `1e3`; not `inf` or `NaN`).
+fn cell_score(cell: &str) -> Result<Option<f64>, String> {
+    if cell.is_empty() {
+        return Ok(None);
+    }
+    let looks_numeric = cell
+        .bytes()
+        .all(|b| b.is_ascii_digit() || b"+-.eE".contains(&b));
+    match cell.parse::<f64>() {
+        Ok(f) if looks_numeric && f.is_finite() => Ok(Some(f)),
+        _ => Err(format!("{cell:?} is not a finite number")),
+    }
+}
+
+/// An NDJSON line's `"score"`: absent (no score) or a finite number.
+fn json_score(v: Option<&serde_json::Value>) -> Result<Option<f64>, String> {
+    match v {
+        None => Ok(None),
+        Some(serde_json::Value::Number(n)) => n
+            .as_f64()
+            .filter(|f| f.is_finite())
+            .map(Some)
+            .ok_or_else(|| format!("\"score\" {n} is not a finite number")),
+        Some(other) => Err(format!("\"score\" must be a number, got {other}")),
+    }
+}
+
+/// The entries of one record: each key with the record's value and score.
+fn record_entries<'k>(
+    keys: impl Iterator<Item = &'k str>,
+    value: &Value,
+    score: Option<f64>,
+    out: &mut Vec<ScoredEntry>,
+) {
+    out.extend(keys.map(|key| ScoredEntry {
+        key: key.to_owned(),
+        value: value.clone(),
+        score: score.map(ScoreOp::Set),
+    }));
 }
 
 /// Parses a chunk of whole lines.
@@ -229,18 +280,22 @@ fn parse_csv(chunk: &Chunk, cols: &CsvColumns, out: &mut Parsed) {
                     .map_err(|_| format!("column {} is not valid UTF-8", i + 1))
             };
             let value = cell_value(text(cols.value)?).map_err(|e| format!("value: {e}"))?;
-            let mut pairs = Vec::with_capacity(cols.keys.len());
+            let score = match cols.score {
+                Some(i) => cell_score(text(i)?).map_err(|e| format!("score: {e}"))?,
+                None => None,
+            };
+            let mut keys = smallvec::SmallVec::<[&str; 4]>::new();
             for &k in &cols.keys {
                 let key = text(k)?;
                 check_key(key).map_err(|e| format!("column {}: {e}", k + 1))?;
-                pairs.push((key.to_owned(), value.clone()));
+                keys.push(key);
             }
-            Ok(pairs)
+            Ok((keys, value, score))
         })();
         match result {
-            Ok(pairs) => {
+            Ok((keys, value, score)) => {
                 out.records += 1;
-                out.entries.extend(pairs);
+                record_entries(keys.into_iter(), &value, score, &mut out.entries);
             }
             Err(message) => out.errors.push(LineError { line, message }),
         }
@@ -266,18 +321,21 @@ fn parse_ndjson(chunk: &Chunk, out: &mut Parsed) {
                 .ok_or("\"keys\" must be an array of strings")?;
             let value = obj.get("value").ok_or("\"value\" is missing")?;
             let value = Value::from_json(value).map_err(|e| format!("value: {e}"))?;
-            let mut pairs = Vec::with_capacity(keys.len());
+            let score = json_score(obj.get("score"))?;
+            let mut checked = smallvec::SmallVec::<[&str; 4]>::new();
             for k in keys {
                 let k = k.as_str().ok_or("\"keys\" must be an array of strings")?;
                 check_key(k)?;
-                pairs.push((k.to_owned(), value.clone()));
+                checked.push(k);
             }
-            Ok::<_, String>(pairs)
+            let mut entries = Vec::with_capacity(checked.len());
+            record_entries(checked.into_iter(), &value, score, &mut entries);
+            Ok::<_, String>(entries)
         })();
         match result {
-            Ok(pairs) => {
+            Ok(entries) => {
                 out.records += 1;
-                out.entries.extend(pairs);
+                out.entries.extend(entries);
             }
             Err(message) => out.errors.push(LineError { line, message }),
         }

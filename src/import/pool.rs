@@ -254,7 +254,7 @@ fn commit_in_order(job: &Job, db: &Db, rx: std_mpsc::Receiver<Parsed>) -> Result
             let mut entries = p.entries;
             while !entries.is_empty() {
                 let rest = entries.split_off(entries.len().min(COMMIT_ENTRIES));
-                match db.add_entries_blocking(job.trie.clone(), entries) {
+                match db.add_scored_blocking(job.trie.clone(), entries) {
                     Ok(done) => {
                         job.entries_added
                             .fetch_add(done.added as u64, Ordering::Relaxed);

@@ -8,10 +8,19 @@
 //! long arrays a valid body has are batches (a value is at most 4 KiB), so
 //! a body that would be refused anyway is refused after reading at most one
 //! batch's worth of entries.
+//!
+//! It also keeps a batch entry's `score` and `incr` when they are numbers
+//! JSON can write but an `f64` cannot hold (`1e400`): serde_json refuses
+//! those as it parses, which would make the whole body `invalid_json`
+//! instead of the entry's `invalid_score`. Those two fields of
+//! `entries[i]` are read as raw text first; a number out of range comes
+//! back as a string starting with [`OUT_OF_RANGE`] followed by the number's
+//! text, which the score rule refuses by name.
 
 use std::fmt;
 
 use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::value::RawValue;
 use serde_json::{Map, Number, Value as Json};
 
 use crate::limits::MAX_BATCH;
@@ -19,17 +28,55 @@ use crate::limits::MAX_BATCH;
 /// The message of the error that says an array ran past [`MAX_BATCH`].
 pub(crate) const TOO_LONG: &str = "an array in the body holds more than the batch limit";
 
+/// What a batch entry's `score` or `incr` becomes when it is a number out
+/// of the range of an `f64`: this prefix, then the number as written.
+pub(crate) const OUT_OF_RANGE: &str = "\u{0}out of range:";
+
 /// Parses `bytes` as JSON; an array longer than [`MAX_BATCH`] is an error
 /// whose message starts with [`TOO_LONG`].
 pub(crate) fn parse(bytes: &[u8]) -> Result<Json, serde_json::Error> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    let v = Bounded.deserialize(&mut de)?;
+    let v = Bounded(Level::Root).deserialize(&mut de)?;
     de.end()?;
     Ok(v)
 }
 
+/// Where in the body a value is: scores are read differently only in the
+/// entries of the top-level `entries` array.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Level {
+    /// The body itself.
+    Root,
+    /// The top-level `entries` value.
+    Entries,
+    /// One element of `entries`.
+    Entry,
+    /// Anywhere else.
+    Inner,
+}
+
 #[derive(Clone, Copy)]
-struct Bounded;
+struct Bounded(Level);
+
+/// A batch entry's `score` or `incr`, read from its raw text.
+fn score_field(raw: &RawValue) -> Result<Json, serde_json::Error> {
+    let text = raw.get();
+    // The raw text is valid JSON already (serde_json scanned it): a number
+    // that does not parse is one out of range.
+    let number = text.starts_with(|c: char| c == '-' || c.is_ascii_digit());
+    match parse_inner(text.as_bytes()) {
+        Err(_) if number => Ok(Json::String(format!("{OUT_OF_RANGE}{text}"))),
+        other => other,
+    }
+}
+
+/// Parses a nested piece with the same bound, as an inner value.
+fn parse_inner(bytes: &[u8]) -> Result<Json, serde_json::Error> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let v = Bounded(Level::Inner).deserialize(&mut de)?;
+    de.end()?;
+    Ok(v)
+}
 
 impl<'de> DeserializeSeed<'de> for Bounded {
     type Value = Json;
@@ -73,7 +120,11 @@ impl<'de> Visitor<'de> for Bounded {
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Json, A::Error> {
         let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(4096));
-        while let Some(v) = seq.next_element_seed(self)? {
+        let item = Bounded(match self.0 {
+            Level::Entries => Level::Entry,
+            _ => Level::Inner,
+        });
+        while let Some(v) = seq.next_element_seed(item)? {
             if out.len() == MAX_BATCH {
                 return Err(serde::de::Error::custom(TOO_LONG));
             }
@@ -84,7 +135,14 @@ impl<'de> Visitor<'de> for Bounded {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Json, A::Error> {
         let mut out = Map::new();
         while let Some(k) = map.next_key::<String>()? {
-            let v = map.next_value_seed(self)?;
+            let v = match (self.0, k.as_str()) {
+                (Level::Root, "entries") => map.next_value_seed(Bounded(Level::Entries))?,
+                (Level::Entry, "score" | "incr") => {
+                    let raw = map.next_value::<Box<RawValue>>()?;
+                    score_field(&raw).map_err(serde::de::Error::custom)?
+                }
+                _ => map.next_value_seed(Bounded(Level::Inner))?,
+            };
             out.insert(k, v);
         }
         Ok(Json::Object(out))
@@ -129,6 +187,36 @@ mod tests {
             let ours = parse(text.as_bytes()).is_ok();
             let theirs = serde_json::from_str::<Json>(&text).is_ok();
             prop_assert_eq!(ours, theirs);
+        }
+    }
+
+    /// serde_json refuses a number an f64 cannot hold; in a batch entry's
+    /// score or increment it is kept as text for the score rule to refuse,
+    /// and anywhere else the body stays invalid JSON.
+    #[test]
+    fn a_score_out_of_range_is_kept_for_the_score_rule() {
+        let body = br#"{"entries":[{"key":"k","value":1,"score":1e400,"incr":-1e999}]}"#;
+        let v = parse(body).unwrap();
+        let e = &v["entries"][0];
+        assert_eq!(e["score"], Json::String(format!("{OUT_OF_RANGE}1e400")));
+        assert_eq!(e["incr"], Json::String(format!("{OUT_OF_RANGE}-1e999")));
+        let v = parse(br#"{"entries":[{"score":2.5,"incr":"x","value":{"score":[1]}}]}"#).unwrap();
+        assert_eq!(v["entries"][0]["score"], 2.5);
+        assert_eq!(v["entries"][0]["incr"], "x");
+        assert_eq!(v["entries"][0]["value"]["score"][0], 1);
+        for elsewhere in [
+            &br#"{"entries":[{"value":1e400}]}"#[..],
+            br#"{"score":1e400}"#,
+            br#"{"entries":[{"value":{"score":1e400}}]}"#,
+            br#"{"entries":[[{"score":1e400}]]}"#,
+            br#"{"entries":[{"score":1e400,}]}"#,
+            br#"{"entries":[{"score":01}]}"#,
+        ] {
+            assert!(
+                parse(elsewhere).is_err(),
+                "{}",
+                String::from_utf8_lossy(elsewhere)
+            );
         }
     }
 

@@ -1,5 +1,7 @@
 //! Meta routes (health, OpenAPI) and the demo: the page at `/` and the
-//! bundled sample of users.
+//! bundled sample of users, each of a user's keys scored with the user's
+//! follower count so that the page's ranked, deduplicated suggestions list
+//! the most-followed people first, each once.
 
 use axum::extract::State;
 use axum::http::{header, HeaderValue};
@@ -7,6 +9,8 @@ use axum::response::{Html, IntoResponse, Response};
 
 use super::AppState;
 use crate::db::{Db, DbError};
+#[cfg(feature = "users")]
+use crate::db::{ScoreOp, ScoredEntry};
 
 /// The demo page: plain HTML/JS/CSS, no build step, no network.
 const INDEX_HTML: &str = include_str!("../../assets/index.html");
@@ -60,7 +64,10 @@ pub async fn load_demo(_db: &Db) -> Result<(), DbError> {
 
 /// Loads the bundled users into the trie "users" unless it already exists
 /// (a data dir that has it keeps what it has). Keys: lowercase first name,
-/// lowercase last name, username; value: `{"id", "name", "username"}`.
+/// lowercase last name, username; value: `{"id", "name", "username"}`;
+/// score: the user's follower count ([`crate::users::User::followers`]), the
+/// same for all three keys, so that `order=score&dedupe=value` lists the
+/// most-followed people first, each once.
 #[cfg(feature = "users")]
 pub async fn load_demo(db: &Db) -> Result<(), DbError> {
     if db.trie("users").is_some() {
@@ -68,24 +75,16 @@ pub async fn load_demo(db: &Db) -> Result<(), DbError> {
         return Ok(());
     }
     let started = std::time::Instant::now();
-    let users = tokio::task::spawn_blocking(|| crate::users::generate(DEMO_USERS, 42))
-        .await
-        .expect("generate demo users");
-    for chunk in users.chunks(10_000) {
-        let mut entries = Vec::with_capacity(chunk.len() * 3);
-        for u in chunk {
-            let value = crate::value::Value::from_json(&serde_json::json!({
-                "id": u.id,
-                "name": format!("{} {}", u.first, u.last),
-                "username": u.username,
-            }))
-            .expect("demo values are small objects");
-            for key in u.keys() {
-                entries.push((key, value.clone()));
-            }
+    let writer = db.clone();
+    tokio::task::spawn_blocking(move || -> Result<(), DbError> {
+        let users = crate::users::generate(DEMO_USERS, 42);
+        for chunk in users.chunks(10_000) {
+            writer.add_scored_blocking("users".into(), demo_entries(chunk))?;
         }
-        db.add_entries("users".into(), entries).await?;
-    }
+        Ok(())
+    })
+    .await
+    .expect("load the demo users")?;
     let stats = db.trie("users").map(|t| t.stats());
     tracing::info!(
         users = DEMO_USERS,
@@ -94,4 +93,26 @@ pub async fn load_demo(db: &Db) -> Result<(), DbError> {
         "demo: loaded users into trie \"users\""
     );
     Ok(())
+}
+
+/// The demo's three scored entries per user.
+#[cfg(feature = "users")]
+fn demo_entries(users: &[crate::users::User]) -> Vec<ScoredEntry> {
+    let mut entries = Vec::with_capacity(users.len() * 3);
+    for u in users {
+        let value = crate::value::Value::from_json(&serde_json::json!({
+            "id": u.id,
+            "name": format!("{} {}", u.first, u.last),
+            "username": u.username,
+        }))
+        .expect("demo values are small objects");
+        for key in u.keys() {
+            entries.push(ScoredEntry {
+                key,
+                value: value.clone(),
+                score: Some(ScoreOp::Set(u.score())),
+            });
+        }
+    }
+    entries
 }

@@ -45,6 +45,11 @@ impl ApiError {
     pub fn invalid_limit(m: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "invalid_limit", m)
     }
+    /// 400 `invalid_score`: a score or increment that is not a finite
+    /// number, both in one entry, or an increment whose sum overflows.
+    pub fn invalid_score(m: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_score", m)
+    }
     /// 400 `invalid_query` (a malformed query parameter other than `q`/`limit`).
     pub fn invalid_query(m: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "invalid_query", m)
@@ -176,6 +181,7 @@ impl From<DbError> for ApiError {
             DbError::Overflow { .. } => {
                 Self::new(StatusCode::BAD_REQUEST, "overflow", e.to_string())
             }
+            DbError::InvalidScore { .. } => Self::invalid_score(e.to_string()),
             DbError::Unavailable(ref detail) => {
                 tracing::error!(%detail, "write refused by storage");
                 Self::new(

@@ -12,13 +12,14 @@ use super::validate;
 use super::{ApiError, AppState, Segments};
 use crate::import::{Format, Spec};
 
-/// `POST /v1/tries/{trie}/import?format=csv|ndjson&key_columns=a,b&value_column=id`
+/// `POST /v1/tries/{trie}/import?format=csv|ndjson&key_columns=a,b&value_column=id&score_column=s`
 #[utoipa::path(post, path = "/v1/tries/{trie}/import", tag = "import",
     params(("trie" = String, Path, description = "Trie name (created if missing)"),
         ("format" = String, Query, description = "csv or ndjson"),
         ("key_columns" = Option<String>, Query, description = "CSV: comma-separated columns whose cells become keys"),
-        ("value_column" = Option<String>, Query, description = "CSV: the value column (numbers stay numbers)")),
-    request_body(content = String, description = "The file, streamed (no 16 MiB limit). CSV needs a header row; NDJSON lines are {\"keys\": [..], \"value\": V}", content_type = "text/csv"),
+        ("value_column" = Option<String>, Query, description = "CSV: the value column (numbers stay numbers)"),
+        ("score_column" = Option<String>, Query, description = "CSV: the column of each record's score (a finite number, or empty for none)")),
+    request_body(content = String, description = "The file, streamed (no 16 MiB limit). CSV needs a header row; NDJSON lines are {\"keys\": [..], \"value\": V, \"score\": S}, score optional", content_type = "text/csv"),
     responses((status = 202, description = "{\"job\": id}; follow it at /v1/jobs/{id}"),
         (status = 400, description = "invalid_name | invalid_query")))]
 pub async fn import_start(
@@ -35,7 +36,7 @@ pub async fn import_start(
         return Err(ApiError::empty_body("an import needs the file as its body"));
     }
     let mut format = None;
-    let (mut key_columns, mut value_column) = (None, None);
+    let (mut key_columns, mut value_column, mut score_column) = (None, None, None);
     for (k, v) in validate::query_params(query.as_deref()) {
         let v = v
             .map_err(|e| ApiError::invalid_query(format!("{k} is {e}")))?
@@ -44,6 +45,7 @@ pub async fn import_start(
             "format" => format = Some(v),
             "key_columns" => key_columns = Some(v),
             "value_column" => value_column = Some(v),
+            "score_column" => score_column = Some(v),
             _ => {}
         }
     }
@@ -61,6 +63,11 @@ pub async fn import_start(
             ))
         }
     };
+    if score_column.as_deref() == Some("") {
+        return Err(ApiError::invalid_query(
+            "score_column must name a column (leave it out for no scores)",
+        ));
+    }
     let spec = match format {
         Format::Csv => {
             let keys: Vec<String> = key_columns
@@ -81,12 +88,15 @@ pub async fn import_start(
                 format,
                 key_columns: keys,
                 value_column,
+                score_column,
             }
         }
+        // An NDJSON line carries its own "score".
         Format::Ndjson => Spec {
             format,
             key_columns: Vec::new(),
             value_column: String::new(),
+            score_column: None,
         },
     };
     let job = state.jobs.create(trie, format);

@@ -253,9 +253,24 @@ fn object(properties: Json, required: &[&str]) -> Json {
 /// The component schemas.
 fn schemas() -> Map<String, Json> {
     let count = || json!({ "type": "integer", "minimum": 0 });
-    let entry = object(
-        json!({ "key": key_schema(), "value": stored_value() }),
+    let score = |what: &str| json!({ "type": "number", "format": "double", "description": what });
+    let mut entry = object(
+        json!({
+            "key": key_schema(),
+            "value": stored_value(),
+            "score": score("Sets the pair's score. A finite number (a number past ±1.8e308 is refused as invalid_score). Not with incr."),
+            "incr": score("Adds to the pair's score (a new pair starts from 0). The sum must stay finite, or the batch is refused as invalid_score. Not with score."),
+        }),
         &["key", "value"],
+    );
+    entry["not"] = json!({ "required": ["score", "incr"] });
+    let scored_entry = object(
+        json!({
+            "key": key_schema(),
+            "value": stored_value(),
+            "score": score("The pair's score (0 unless set). An integral score below 2^53 in magnitude is written as an integer, any other as the shortest decimal that reads back as the same double."),
+        }),
+        &["key", "value", "score"],
     );
     let job_state = json!({ "type": "string", "enum": ["queued", "running", "done", "failed"] });
     let job = object(
@@ -317,14 +332,27 @@ fn schemas() -> Map<String, Json> {
         "PushBody": object(json!({ "value": stored_value() }), &["value"]),
         "CacheSetBody": object(json!({ "value": int64() }), &["value"]),
         "IncrBody": object(json!({ "by": int64() }), &[]),
-        "Added": object(json!({ "added": count(), "existing": count() }), &["added", "existing"]),
+        "Added": object(
+            json!({
+                "added": count(),
+                "updated": count(),
+                "unchanged": count(),
+                "existing": { "type": "integer", "minimum": 0, "description": "updated + unchanged." }
+            }),
+            &["added", "updated", "unchanged", "existing"],
+        ),
         "Removed": object(json!({ "removed": count() }), &["removed"]),
         "KeyValues": object(
-            json!({ "key": key_schema(), "values": { "type": "array", "items": stored_value() } }),
-            &["key", "values"],
+            json!({
+                "key": key_schema(),
+                "values": { "type": "array", "items": stored_value() },
+                "scores": { "type": "array", "items": { "type": "number", "format": "double" }, "description": "Each value's score, in the order of values." }
+            }),
+            &["key", "values", "scores"],
         ),
+        "ScoredEntry": scored_entry,
         "SuggestAnswer": object(
-            json!({ "entries": { "type": "array", "items": reference("Entry") } }),
+            json!({ "entries": { "type": "array", "items": reference("ScoredEntry") } }),
             &["entries"],
         ),
         "TrieSummary": trie_summary,
@@ -361,15 +389,19 @@ fn parameter_schema(name: &str) -> Option<Json> {
         "id" => json!({ "type": "integer", "minimum": 0 }),
         "q" => json!({ "type": "string", "maxLength": MAX_KEY_BYTES }),
         "limit" => json!({ "type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": 10 }),
+        "order" => json!({ "type": "string", "enum": ["key", "score"], "default": "key" }),
+        "dedupe" => json!({ "type": "string", "enum": ["none", "value"], "default": "none" }),
         "format" => json!({ "type": "string", "enum": ["csv", "ndjson"] }),
-        "key_columns" | "value_column" => json!({ "type": "string", "minLength": 1 }),
+        "key_columns" | "value_column" | "score_column" => {
+            json!({ "type": "string", "minLength": 1 })
+        }
         _ => return None,
     })
 }
 
 fn error_response(status: u16) -> Json {
     let why = match status {
-        400 => "Bad input (the code says which: invalid_name, invalid_key, invalid_value, invalid_limit, invalid_query, invalid_json, overflow, ...); nothing changed.",
+        400 => "Bad input (the code says which: invalid_name, invalid_key, invalid_value, invalid_score, invalid_limit, invalid_query, invalid_json, overflow, ...); nothing changed.",
         401 => "The server has a token and the request lacks it (unauthorized).",
         403 => "forbidden_origin (a write from another origin) or forbidden_host (a foreign Host on a loopback server).",
         404 => "not_found (or empty, for a pop).",
@@ -432,7 +464,7 @@ pub(crate) fn exact(mut doc: Json) -> Json {
             None if c.path.ends_with("/import") => {
                 op["requestBody"] = json!({
                     "required": true,
-                    "description": "The file, streamed: CSV with a header row, or NDJSON lines {\"keys\": [...], \"value\": V}.",
+                    "description": "The file, streamed: CSV with a header row, or NDJSON lines {\"keys\": [...], \"value\": V, \"score\": S} (score optional).",
                     "content": {
                         "text/csv": { "schema": { "type": "string", "format": "binary" } },
                         "application/x-ndjson": { "schema": { "type": "string", "format": "binary" } }

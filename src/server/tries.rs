@@ -11,6 +11,8 @@ use serde_json::json;
 use super::error::ApiError;
 use super::validate::{self, JsonBody};
 use super::{segment_key, segment_name, AppState, Segments};
+use crate::trie::{Order, SuggestOptions, Trie};
+use crate::value::{push_score, Value};
 
 /// `GET /v1/tries`
 #[utoipa::path(get, path = "/v1/tries", tag = "tries",
@@ -65,9 +67,9 @@ pub async fn trie_delete(
 /// `POST /v1/tries/{trie}/entries`
 #[utoipa::path(post, path = "/v1/tries/{trie}/entries", tag = "tries",
     params(("trie" = String, Path, description = "Trie name (created if missing)")),
-    request_body(content = serde_json::Value, description = "{\"entries\": [{\"key\": K, \"value\": V}, ...]}, at most 100,000", content_type = "application/json"),
-    responses((status = 200, description = "{\"added\": a, \"existing\": e}"),
-        (status = 400, description = "invalid_json | invalid_key | invalid_value; nothing applied"),
+    request_body(content = serde_json::Value, description = "{\"entries\": [{\"key\": K, \"value\": V, \"score\": S | \"incr\": D}, ...]}, at most 100,000", content_type = "application/json"),
+    responses((status = 200, description = "{\"added\": a, \"updated\": u, \"unchanged\": n, \"existing\": u + n}"),
+        (status = 400, description = "invalid_json | invalid_key | invalid_value | invalid_score; nothing applied"),
         (status = 413, description = "payload_too_large")))]
 pub async fn entries_add(
     State(state): State<AppState>,
@@ -75,13 +77,13 @@ pub async fn entries_add(
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
     let trie = segment_name(&params, "trie")?;
-    let entries = validate::batch(&body, true)?
-        .into_iter()
-        // With values required, every entry has one.
-        .filter_map(|(k, v)| Some((k, v?)))
-        .collect();
-    let done = state.db.add_entries(trie, entries).await?;
-    Ok(Json(json!({"added": done.added, "existing": done.existing})).into_response())
+    let entries = validate::scored_batch(&body)?;
+    let done = state.db.add_scored(trie, entries).await?;
+    // In this order, the one the documentation gives.
+    Ok(json_response(format!(
+        r#"{{"added":{},"updated":{},"unchanged":{},"existing":{}}}"#,
+        done.added, done.updated, done.unchanged, done.existing
+    )))
 }
 
 /// `POST /v1/tries/{trie}/remove`
@@ -105,7 +107,7 @@ pub async fn entries_remove(
 /// `GET /v1/tries/{trie}/keys/{key}`
 #[utoipa::path(get, path = "/v1/tries/{trie}/keys/{key}", tag = "tries",
     params(("trie" = String, Path, description = "Trie name"), ("key" = String, Path, description = "Key, percent-encoded")),
-    responses((status = 200, description = "{\"key\": K, \"values\": [V, ...]}"), (status = 404, description = "not_found")))]
+    responses((status = 200, description = "{\"key\": K, \"values\": [V, ...], \"scores\": [S, ...]}"), (status = 404, description = "not_found")))]
 pub async fn key_get(
     State(state): State<AppState>,
     params: Segments,
@@ -121,21 +123,28 @@ pub async fn key_get(
         if values.is_empty() {
             return None;
         }
-        let mut out = String::with_capacity(32 + key.len() + values.len() * 16);
-        out.push_str("{\"key\":");
-        out.push_str(&serde_json::to_string(&key).expect("strings serialize"));
-        out.push_str(",\"values\":[");
-        for (i, v) in values.enumerate() {
+        let mut out = Vec::with_capacity(48 + key.len() + values.len() * 24);
+        out.extend_from_slice(b"{\"key\":");
+        push_json_str(&mut out, key.as_bytes());
+        out.extend_from_slice(b",\"values\":[");
+        for (i, v) in values.clone().enumerate() {
             if i > 0 {
-                out.push(',');
+                out.push(b',');
             }
-            out.push_str(v.as_str());
+            out.extend_from_slice(v.as_bytes());
         }
-        out.push_str("]}");
+        out.extend_from_slice(b"],\"scores\":[");
+        for (i, (_, score)) in values.scored().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            push_score(&mut out, score);
+        }
+        out.extend_from_slice(b"]}");
         Some(out)
     });
     let body = body.ok_or_else(|| ApiError::missing(format!("key {key:?} in trie {name}")))?;
-    Ok(json_response(body))
+    Ok(json_bytes(body))
 }
 
 /// `DELETE /v1/tries/{trie}/keys/{key}`
@@ -156,18 +165,42 @@ pub async fn key_delete(
 pub(super) const RESPONSE_TIME: header::HeaderName =
     header::HeaderName::from_static("x-response-time-us");
 
-/// `GET /v1/tries/{trie}/suggest?q=P&limit=N`
+/// `GET /v1/tries/{trie}/suggest?q=P&limit=N&order=key|score&dedupe=value|none`
 #[utoipa::path(get, path = "/v1/tries/{trie}/suggest", tag = "tries",
     params(("trie" = String, Path, description = "Trie name"),
         ("q" = Option<String>, Query, description = "Prefix; absent or empty means every key"),
-        ("limit" = Option<usize>, Query, description = "1 to 1000, default 10")),
-    responses((status = 200, description = "{\"entries\": [{\"key\": K, \"value\": V}, ...]} in key (code point) order, then value insertion order; header X-Response-Time-Us gives the server's time"),
-        (status = 400, description = "invalid_key | invalid_limit"), (status = 404, description = "not_found")))]
+        ("limit" = Option<usize>, Query, description = "1 to 1000, default 10"),
+        ("order" = Option<String>, Query, description = "key (default): code point order of the keys, then the order values were added; score: highest score first, ties in key order"),
+        ("dedupe" = Option<String>, Query, description = "none (default), or value: each distinct value once, at its best place in the order")),
+    responses((status = 200, description = "{\"entries\": [{\"key\": K, \"value\": V, \"score\": S}, ...]}; header X-Response-Time-Us gives the server's time"),
+        (status = 400, description = "invalid_key | invalid_limit | invalid_query"), (status = 404, description = "not_found")))]
 pub async fn suggest(
     State(state): State<AppState>,
     params: Segments,
 ) -> Result<Response, ApiError> {
     suggest_now(&state, &params)
+}
+
+/// `order`: `key` or `score`.
+fn order(raw: &str) -> Result<Order, ApiError> {
+    match raw {
+        "key" => Ok(Order::Key),
+        "score" => Ok(Order::Score),
+        _ => Err(ApiError::invalid_query(format!(
+            "order must be key or score, got {raw:?}"
+        ))),
+    }
+}
+
+/// `dedupe`: `value` or `none`.
+fn dedupe(raw: &str) -> Result<bool, ApiError> {
+    match raw {
+        "value" => Ok(true),
+        "none" => Ok(false),
+        _ => Err(ApiError::invalid_query(format!(
+            "dedupe must be value or none, got {raw:?}"
+        ))),
+    }
 }
 
 /// The suggest route's work. It never waits, so the router's fast path
@@ -177,12 +210,21 @@ pub(super) fn suggest_now(state: &AppState, params: &Segments) -> Result<Respons
     let started = Instant::now();
     let name = segment_name(params, "trie")?;
     let (mut q, mut limit) = (std::borrow::Cow::Borrowed(""), None);
+    let mut opts = SuggestOptions::new();
     // The query borrowed from the request's URI (`RawQuery` would copy it).
     for (k, v) in validate::query_params(params.query()) {
         match &*k {
             "q" => q = v.map_err(|e| ApiError::invalid_key(format!("q is {e}")))?,
             "limit" => {
                 limit = Some(v.map_err(|e| ApiError::invalid_limit(format!("limit is {e}")))?)
+            }
+            "order" => {
+                let v = v.map_err(|e| ApiError::invalid_query(format!("order is {e}")))?;
+                opts = opts.order(order(&v)?);
+            }
+            "dedupe" => {
+                let v = v.map_err(|e| ApiError::invalid_query(format!("dedupe is {e}")))?;
+                opts = opts.dedupe(dedupe(&v)?);
             }
             _ => {}
         }
@@ -199,32 +241,23 @@ pub(super) fn suggest_now(state: &AppState, params: &Segments) -> Result<Respons
         .db
         .trie(&name)
         .ok_or_else(|| ApiError::missing(format!("trie {name}")))?;
-    // One snapshot for the whole answer; JSON written straight from the
-    // iterator as bytes, keys and values copied as stored (both are UTF-8
-    // already, so nothing checks them again).
+    // One snapshot for the whole answer, written as JSON bytes; keys and
+    // values copied as stored (both are UTF-8 already, so nothing checks
+    // them again).
     let body = t.read(|s| {
-        let mut out = Vec::with_capacity(16 + limit * 48);
+        let mut out = Vec::with_capacity(16 + limit * 60);
         out.extend_from_slice(b"{\"entries\":[");
-        let mut it = s.trie().iter_prefix(&q);
-        // A key is escaped once, then repeated for each of its values.
-        let mut entry_head = Vec::new();
-        let mut n = 0;
-        while n < limit {
-            let Some((key, values)) = it.next_key_bytes() else {
-                break;
-            };
-            entry_head.clear();
-            entry_head.extend_from_slice(b"{\"key\":");
-            push_json_str(&mut entry_head, key);
-            entry_head.extend_from_slice(b",\"value\":");
-            for value in values.take(limit - n) {
-                if n > 0 {
+        if opts == SuggestOptions::new() {
+            write_in_key_order(&mut out, s.trie(), &q, limit);
+        } else {
+            let found = s.trie().suggest_with(&q, limit, opts);
+            for (i, (key, value, score)) in found.iter_scored().enumerate() {
+                if i > 0 {
                     out.push(b',');
                 }
-                out.extend_from_slice(&entry_head);
-                out.extend_from_slice(value.as_bytes());
-                out.push(b'}');
-                n += 1;
+                out.extend_from_slice(b"{\"key\":");
+                push_json_str(&mut out, key.as_bytes());
+                push_entry_tail(&mut out, value, score);
             }
         }
         out.extend_from_slice(b"]}");
@@ -241,6 +274,40 @@ pub(super) fn suggest_now(state: &AppState, params: &Segments) -> Result<Respons
     Ok(res)
 }
 
+/// The default order's answer, the hot path of every keystroke: straight
+/// from the trie's lending iterator, nothing collected first.
+fn write_in_key_order(out: &mut Vec<u8>, trie: &Trie<Value>, q: &str, limit: usize) {
+    let mut it = trie.iter_prefix(q);
+    // A key is escaped once, then repeated for each of its values.
+    let mut entry_head = Vec::new();
+    let mut n = 0;
+    while n < limit {
+        let Some((key, values)) = it.next_key_bytes() else {
+            break;
+        };
+        entry_head.clear();
+        entry_head.extend_from_slice(b"{\"key\":");
+        push_json_str(&mut entry_head, key);
+        for (value, score) in values.scored().take(limit - n) {
+            if n > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(&entry_head);
+            push_entry_tail(out, value, score);
+            n += 1;
+        }
+    }
+}
+
+/// Appends `,"value":V,"score":S}`.
+fn push_entry_tail(out: &mut Vec<u8>, value: &Value, score: f64) {
+    out.extend_from_slice(b",\"value\":");
+    out.extend_from_slice(value.as_bytes());
+    out.extend_from_slice(b",\"score\":");
+    push_score(out, score);
+    out.push(b'}');
+}
+
 /// Appends `key` (a stored key: UTF-8) as a JSON string literal.
 fn push_json_str(out: &mut Vec<u8>, key: &[u8]) {
     if key.iter().all(|&b| b >= 0x20 && b != b'"' && b != b'\\') {
@@ -255,6 +322,16 @@ fn push_json_str(out: &mut Vec<u8>, key: &[u8]) {
                 .as_bytes(),
         );
     }
+}
+
+/// A JSON answer from bytes already written as JSON.
+fn json_bytes(body: Vec<u8>) -> Response {
+    let mut res = Response::new(axum::body::Body::from(body));
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    res
 }
 
 pub(super) fn json_response(body: String) -> Response {

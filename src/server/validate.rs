@@ -7,6 +7,7 @@ use serde_json::Value as Json;
 use std::borrow::Cow;
 
 use super::error::ApiError;
+use crate::db::{ScoreOp, ScoredEntry};
 pub(crate) use crate::limits::{DEFAULT_LIMIT, MAX_BATCH, MAX_BODY, MAX_KEY_BYTES, MAX_LIMIT};
 use crate::value::{Value, ValueError};
 
@@ -92,6 +93,54 @@ pub fn batch(body: &Json, value_required: bool) -> Result<Vec<(String, Option<Va
         out.push((key, value));
     }
     Ok(out)
+}
+
+/// An add batch, `{"entries": [{"key": K, "value": V, "score": S | "incr":
+/// D}, ...]}`: each entry may set its pair's score or add to it, not both.
+pub fn scored_batch(body: &Json) -> Result<Vec<ScoredEntry>, ApiError> {
+    let list = entries(body)?;
+    let mut out = Vec::with_capacity(list.len());
+    for (i, e) in list.iter().enumerate() {
+        let at = || format!("entries[{i}]");
+        let obj = e
+            .as_object()
+            .ok_or_else(|| ApiError::invalid_json(format!("{} must be an object", at())))?;
+        let key = json_key(obj.get("key"), at)?;
+        let value = json_value(obj.get("value"), at)?;
+        let score = match (obj.get("score"), obj.get("incr")) {
+            (None, None) => None,
+            (Some(s), None) => Some(ScoreOp::Set(json_score(s, "score", at)?)),
+            (None, Some(d)) => Some(ScoreOp::Incr(json_score(d, "incr", at)?)),
+            (Some(_), Some(_)) => {
+                return Err(ApiError::invalid_score(format!(
+                    "{}: give score or incr, not both",
+                    at()
+                )))
+            }
+        };
+        out.push(ScoredEntry { key, value, score });
+    }
+    Ok(out)
+}
+
+/// A score or an increment: a JSON number an `f64` holds (every JSON
+/// number but those past ±1.8e308, which the body parser keeps as text).
+fn json_score(v: &Json, field: &str, at: impl Fn() -> String) -> Result<f64, ApiError> {
+    let what = match v {
+        Json::Number(n) => match n.as_f64().filter(|f| f.is_finite()) {
+            Some(f) => return Ok(f),
+            None => format!("{n} is not a finite number"),
+        },
+        Json::String(s) => match s.strip_prefix(super::bounded::OUT_OF_RANGE) {
+            Some(n) => format!("{n} is out of the range of a 64-bit float (±1.8e308)"),
+            None => "must be a number, got a string".to_owned(),
+        },
+        Json::Null => "must be a number, got null".to_owned(),
+        Json::Bool(_) => "must be a number, got a boolean".to_owned(),
+        Json::Array(_) => "must be a number, got an array".to_owned(),
+        Json::Object(_) => "must be a number, got an object".to_owned(),
+    };
+    Err(ApiError::invalid_score(format!("{}: {field} {what}", at())))
 }
 
 /// A cache value: a signed 64-bit integer.
@@ -283,6 +332,84 @@ mod tests {
         for bad in ["0", "1001", "-1", "x", "", "1.5"] {
             assert_eq!(limit(Some(bad)).unwrap_err().code, "invalid_limit");
         }
+    }
+
+    #[test]
+    fn scores_and_increments() {
+        let body = |entry: &str| {
+            let text = format!(r#"{{"entries":[{{"key":"k","value":1}},{entry}]}}"#);
+            scored_batch(&super::super::bounded::parse(text.as_bytes()).unwrap())
+        };
+        let op = |entry: &str| body(entry).unwrap()[1].score;
+        assert_eq!(op(r#"{"key":"k","value":2}"#), None);
+        assert_eq!(
+            op(r#"{"key":"k","value":2,"score":42}"#),
+            Some(ScoreOp::Set(42.0))
+        );
+        assert_eq!(
+            op(r#"{"key":"k","value":2,"score":-0.5}"#),
+            Some(ScoreOp::Set(-0.5))
+        );
+        assert_eq!(
+            op(r#"{"key":"k","value":2,"incr":1e308}"#),
+            Some(ScoreOp::Incr(1e308))
+        );
+        assert_eq!(
+            op(r#"{"key":"k","value":2,"score":18446744073709551616}"#),
+            Some(ScoreOp::Set(18446744073709551616.0))
+        );
+        for (bad, says) in [
+            (
+                r#"{"key":"k","value":2,"score":1,"incr":1}"#,
+                "entries[1]: give score or incr, not both",
+            ),
+            (
+                r#"{"key":"k","value":2,"score":"1"}"#,
+                "entries[1]: score must be a number, got a string",
+            ),
+            (
+                r#"{"key":"k","value":2,"incr":null}"#,
+                "entries[1]: incr must be a number, got null",
+            ),
+            (
+                r#"{"key":"k","value":2,"score":[1]}"#,
+                "entries[1]: score must be a number, got an array",
+            ),
+            (
+                r#"{"key":"k","value":2,"score":true}"#,
+                "entries[1]: score must be a number, got a boolean",
+            ),
+            (
+                r#"{"key":"k","value":2,"score":{}}"#,
+                "entries[1]: score must be a number, got an object",
+            ),
+            (
+                r#"{"key":"k","value":2,"score":1e400}"#,
+                "entries[1]: score 1e400 is out of the range of a 64-bit float (±1.8e308)",
+            ),
+            (
+                r#"{"key":"k","value":2,"incr":-2E+308}"#,
+                "entries[1]: incr -2E+308 is out of the range of a 64-bit float (±1.8e308)",
+            ),
+        ] {
+            let e = body(bad).unwrap_err();
+            assert_eq!(
+                (e.code, e.message.as_str()),
+                ("invalid_score", says),
+                "{bad}"
+            );
+        }
+        // The key and value rules come first, as for a plain add.
+        assert_eq!(
+            body(r#"{"key":"","value":2,"score":"x"}"#)
+                .unwrap_err()
+                .code,
+            "invalid_key"
+        );
+        assert_eq!(
+            body(r#"{"key":"k","score":1}"#).unwrap_err().code,
+            "invalid_value"
+        );
     }
 
     #[test]

@@ -1,14 +1,18 @@
 //! [`Op`] and its binary encoding in log records.
 //!
 //! An operation is a tag byte followed by its fields: strings as a LEB128
-//! length and UTF-8 bytes, integers as 8 bytes little-endian. Decoding checks
-//! everything (tags, lengths, UTF-8) and reports what is wrong instead of
-//! panicking, since the bytes come from disk.
+//! length and UTF-8 bytes, integers as 8 bytes little-endian, scores as the
+//! 8 bytes of their IEEE 754 binary64 encoding, little-endian. Decoding
+//! checks everything (tags, lengths, UTF-8, finite scores) and reports what
+//! is wrong instead of panicking, since the bytes come from disk.
+//!
+//! Tags are never reused: a new operation takes the next number, so a log
+//! written before it existed still decodes the same.
 
 use crate::value::Value;
 
 /// One recorded change.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum Op {
     /// Create an empty trie (no-op when it exists).
@@ -88,6 +92,20 @@ pub enum Op {
         /// The answer, encoded by the writer.
         reply: String,
     },
+    /// The pair (key, value) exists with exactly this score: creates the
+    /// trie and the pair when absent, and sets the score of a pair that is
+    /// there. The score is the absolute result of the write (an increment
+    /// records the sum), so replay does no arithmetic and is deterministic.
+    TrieScore {
+        /// Trie name.
+        trie: String,
+        /// Key.
+        key: String,
+        /// Value.
+        value: Value,
+        /// The pair's score: always finite.
+        score: f64,
+    },
 }
 
 const TRIE_CREATE: u8 = 1;
@@ -102,6 +120,7 @@ const CACHE_SET: u8 = 9;
 const CACHE_REMOVE: u8 = 10;
 const CACHE_DROP: u8 = 11;
 const IDEMPOTENT: u8 = 12;
+const TRIE_SCORE: u8 = 13;
 
 fn put_str(out: &mut Vec<u8>, s: &str) {
     let mut n = s.len();
@@ -188,6 +207,18 @@ impl Op {
                 out.extend_from_slice(&fingerprint.to_le_bytes());
                 put_str(out, reply);
             }
+            Op::TrieScore {
+                trie,
+                key,
+                value,
+                score,
+            } => {
+                out.push(TRIE_SCORE);
+                put_str(out, trie);
+                put_str(out, key);
+                put_str(out, value.as_str());
+                out.extend_from_slice(&score.to_le_bytes());
+            }
         }
     }
 
@@ -247,14 +278,28 @@ impl<'a> Reader<'a> {
         Ok(s)
     }
 
-    fn i64(&mut self) -> Result<i64, String> {
+    fn eight(&mut self, what: &str) -> Result<[u8; 8], String> {
         let end = self.pos + 8;
         let bytes = self
             .buf
             .get(self.pos..end)
-            .ok_or("integer runs past its record")?;
+            .and_then(|b| <[u8; 8]>::try_from(b).ok())
+            .ok_or_else(|| format!("{what} runs past its record"))?;
         self.pos = end;
-        Ok(i64::from_le_bytes(bytes.try_into().expect("8 bytes")))
+        Ok(bytes)
+    }
+
+    fn i64(&mut self) -> Result<i64, String> {
+        Ok(i64::from_le_bytes(self.eight("integer")?))
+    }
+
+    /// A score: finite, as the writer never records anything else.
+    fn score(&mut self) -> Result<f64, String> {
+        let score = f64::from_le_bytes(self.eight("score")?);
+        if !score.is_finite() {
+            return Err(format!("score {score} is not finite"));
+        }
+        Ok(score)
     }
 
     fn op(&mut self) -> Result<OpRef<'a>, String> {
@@ -298,6 +343,12 @@ impl<'a> Reader<'a> {
                 fingerprint: self.i64()?,
                 reply: self.str()?,
             },
+            TRIE_SCORE => OpRef::TrieScore {
+                trie: self.str()?,
+                key: self.str()?,
+                value: self.str()?,
+                score: self.score()?,
+            },
             other => return Err(format!("unknown operation tag {other}")),
         })
     }
@@ -305,7 +356,7 @@ impl<'a> Reader<'a> {
 
 /// An [`Op`] borrowed from a log buffer: replay reads millions of these
 /// without allocating a string per field. Values are canonical JSON text.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 #[allow(missing_docs)]
 pub enum OpRef<'a> {
     TrieCreate {
@@ -350,6 +401,12 @@ pub enum OpRef<'a> {
         key: &'a str,
         fingerprint: i64,
         reply: &'a str,
+    },
+    TrieScore {
+        trie: &'a str,
+        key: &'a str,
+        value: &'a str,
+        score: f64,
     },
 }
 
@@ -396,6 +453,17 @@ impl OpRef<'_> {
                 fingerprint,
                 reply: s(reply),
             },
+            OpRef::TrieScore {
+                trie,
+                key,
+                value,
+                score,
+            } => Op::TrieScore {
+                trie: s(trie),
+                key: s(key),
+                value: v(value),
+                score,
+            },
         }
     }
 }
@@ -438,70 +506,20 @@ impl Op {
                 fingerprint: *fingerprint,
                 reply,
             },
+            Op::TrieScore {
+                trie,
+                key,
+                value,
+                score,
+            } => OpRef::TrieScore {
+                trie,
+                key,
+                value: value.as_str(),
+                score: *score,
+            },
         }
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_op_round_trips() {
-        let v = Value::parse(r#"{"id": 7}"#).unwrap();
-        let ops = vec![
-            Op::TrieCreate { trie: "t".into() },
-            Op::TrieInsert {
-                trie: "t".into(),
-                key: "ключ/?%".into(),
-                value: v.clone(),
-            },
-            Op::TrieRemove {
-                trie: "t".into(),
-                key: "k".into(),
-                value: Some(v.clone()),
-            },
-            Op::TrieRemove {
-                trie: "t".into(),
-                key: "k".into(),
-                value: None,
-            },
-            Op::TrieDrop { trie: "t".into() },
-            Op::StackPush {
-                stack: "s".into(),
-                value: v,
-            },
-            Op::StackPop { stack: "s".into() },
-            Op::StackDrop { stack: "s".into() },
-            Op::CacheSet {
-                cache: "c".into(),
-                key: "k".into(),
-                value: i64::MIN,
-            },
-            Op::CacheRemove {
-                cache: "c".into(),
-                key: "k".into(),
-            },
-            Op::CacheDrop { cache: "c".into() },
-            Op::Idempotent {
-                key: "retry-7".into(),
-                fingerprint: -3,
-                reply: "P 2 {\"id\":7}".into(),
-            },
-        ];
-        let mut buf = Vec::new();
-        for op in &ops {
-            op.encode(&mut buf);
-        }
-        let mut back = Vec::new();
-        assert_eq!(
-            Op::decode_all(&buf, |op| back.push(op.to_op())),
-            Ok(ops.len() as u64)
-        );
-        assert_eq!(back, ops);
-        // Every strict prefix is malformed, never a panic.
-        for cut in 1..buf.len() {
-            let _ = Op::decode_all(&buf[..cut], |_| {});
-        }
-    }
-}
+mod tests;

@@ -134,7 +134,10 @@ fn token_guards_every_write() {
     let r = s.send(authed(Method::POST, "/v1/tries/t/entries").json(&e));
     assert_eq!(
         (r.status, r.json),
-        (200, json!({"added": 1, "existing": 0}))
+        (
+            200,
+            json!({"added": 1, "updated": 0, "unchanged": 0, "existing": 0})
+        )
     );
     let r = s.send(authed(Method::POST, "/v1/stacks/s/push").json(&json!({"value": 1})));
     assert_eq!((r.status, r.json), (200, json!({"len": 1})));
@@ -149,7 +152,10 @@ fn token_guards_every_write() {
     let (st, b, _) = s.get("/v1/tries/t/suggest?q=k");
     assert_eq!(
         (st, b),
-        (200, json!({"entries": [{"key": "k", "value": 1}]}))
+        (
+            200,
+            json!({"entries": [{"key": "k", "value": 1, "score": 0}]})
+        )
     );
     let (st, b, _) = s.get("/v1/stacks/s");
     assert_eq!((st, b["len"].clone()), (200, json!(1)));
@@ -310,9 +316,15 @@ fn token_and_cors_origin_flags_reach_the_server() {
     );
     assert_eq!(
         (r.status, r.json),
-        (200, json!({"added": 1, "existing": 0}))
+        (
+            200,
+            json!({"added": 1, "updated": 0, "unchanged": 0, "existing": 0})
+        )
     );
     // Reads still need no token.
     let (st, body, _) = s.get("/v1/tries/t/keys/k");
-    assert_eq!((st, body), (200, json!({"key": "k", "values": [1]})));
+    assert_eq!(
+        (st, body),
+        (200, json!({"key": "k", "values": [1], "scores": [0]}))
+    );
 }

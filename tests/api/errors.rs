@@ -150,7 +150,7 @@ fn bodies_size_and_batch_limits() {
     let r = s.post_text("/v1/tries/many/entries", &entries(100_000));
     assert_eq!(
         r.json,
-        json!({"added": 99_999, "existing": 1}),
+        json!({"added": 99_999, "updated": 0, "unchanged": 1, "existing": 1}),
         "{}",
         r.status
     );

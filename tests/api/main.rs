@@ -14,10 +14,12 @@ mod in_process;
 
 mod auth;
 mod caches;
+mod demo;
 mod durability;
 mod errors;
 mod meta;
 mod paths;
+mod scores;
 mod stacks;
 mod suggest;
 mod tries;

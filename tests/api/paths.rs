@@ -56,7 +56,11 @@ fn percent_encoded_keys_round_trip() {
         let path = format!("/v1/tries/odd/keys/{}", enc(key));
         let (st, body, _) = s.get(&path);
         assert_eq!(st, 200, "GET {path} for {key:?}: {body}");
-        assert_eq!(body, json!({"key": key, "values": [i]}), "GET {path}");
+        assert_eq!(
+            body,
+            json!({"key": key, "values": [i], "scores": [0]}),
+            "GET {path}"
+        );
 
         let got = suggest(&s, "odd", &format!("?q={}&limit=1000", enc(key)));
         assert!(!got.is_empty(), "suggest q={key:?} found nothing");
@@ -108,7 +112,7 @@ fn keys_with_literal_percent_escapes_round_trip() {
     for key in keys {
         let path = format!("/v1/tries/pct/keys/{}", enc(key));
         let r = s.get_raw(&path);
-        if (r.status, &r.json) != (200, &json!({"key": key, "values": [key]})) {
+        if (r.status, &r.json) != (200, &json!({"key": key, "values": [key], "scores": [0]})) {
             failures.push(format!(
                 "GET {path} (key {key:?}) -> {} {}",
                 r.status, r.text
@@ -145,7 +149,7 @@ fn keys_with_literal_percent_escapes_round_trip() {
         ));
     }
     let (st, body, _) = s.get("/v1/tries/pct/keys/A");
-    if (st, &body) != (200, &json!({"key": "A", "values": ["A"]})) {
+    if (st, &body) != (200, &json!({"key": "A", "values": ["A"], "scores": [0]})) {
         failures.push(format!(
             "after DELETE of \"%41\", key \"A\" is gone: {st} {body}"
         ));

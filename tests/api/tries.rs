@@ -116,7 +116,10 @@ fn tries_add_counts_pairs_in_order() {
     let (code, body, _) = s.get("/v1/tries/t/keys/k");
     assert_eq!(
         (code, body),
-        (200, json!({"key": "k", "values": [1, 2, 3]}))
+        (
+            200,
+            json!({"key": "k", "values": [1, 2, 3], "scores": [0, 0, 0]})
+        )
     );
     // An empty batch is fine and changes nothing.
     assert_eq!(add(&s, "t", &[]), (0, 0));
@@ -350,7 +353,10 @@ fn tries_keys_get_and_delete() {
     let (st, body, h) = s.get("/v1/tries/t/keys/go");
     assert_eq!(
         (st, body),
-        (200, json!({"key": "go", "values": [1, "two"]}))
+        (
+            200,
+            json!({"key": "go", "values": [1, "two"], "scores": [0, 0]})
+        )
     );
     assert!(h["content-type"]
         .to_str()
@@ -382,32 +388,52 @@ fn canonical_json_equality() {
         "/v1/tries/c/entries",
         r#"{"entries": [{"key": "obj", "value": {"a": 1, "b": 2}}]}"#,
     );
-    assert_eq!(r.json, json!({"added": 1, "existing": 0}), "{}", r.text);
+    assert_eq!(
+        r.json,
+        json!({"added": 1, "updated": 0, "unchanged": 0, "existing": 0}),
+        "{}",
+        r.text
+    );
     let r = s.post_text(
         "/v1/tries/c/entries",
         r#"{"entries": [{"key": "obj", "value": {"b": 2, "a": 1}}, {"key":"obj","value":{ "b" :2 ,"a":  1 }}]}"#,
     );
-    assert_eq!(r.json, json!({"added": 0, "existing": 2}), "{}", r.text);
+    assert_eq!(
+        r.json,
+        json!({"added": 0, "updated": 0, "unchanged": 2, "existing": 2}),
+        "{}",
+        r.text
+    );
     let r = s.post_text(
         "/v1/tries/c/entries",
         r#"{"entries": [{"key": "obj", "value": {"z": {"y": 1, "x": [{"d": 1, "c": 2}]}, "a": "é\u00e9"}}]}"#,
     );
-    assert_eq!(r.json, json!({"added": 1, "existing": 0}), "{}", r.text);
+    assert_eq!(
+        r.json,
+        json!({"added": 1, "updated": 0, "unchanged": 0, "existing": 0}),
+        "{}",
+        r.text
+    );
     let r = s.post_text(
         "/v1/tries/c/entries",
         r#"{"entries": [{"key": "obj", "value": {"a": "\u00e9é", "z": {"x": [{"c": 2, "d": 1}], "y": 1}}}]}"#,
     );
-    assert_eq!(r.json, json!({"added": 0, "existing": 1}), "{}", r.text);
+    assert_eq!(
+        r.json,
+        json!({"added": 0, "updated": 0, "unchanged": 1, "existing": 1}),
+        "{}",
+        r.text
+    );
     // Answers carry the canonical text.
     let r = s.get_raw("/v1/tries/c/keys/obj");
     assert_eq!(
         r.text,
-        r#"{"key":"obj","values":[{"a":1,"b":2},{"a":"éé","z":{"x":[{"c":2,"d":1}],"y":1}}]}"#
+        r#"{"key":"obj","values":[{"a":1,"b":2},{"a":"éé","z":{"x":[{"c":2,"d":1}],"y":1}}],"scores":[0,0]}"#
     );
     let r = s.get_raw("/v1/tries/c/suggest?q=o");
     assert_eq!(
         r.text,
-        r#"{"entries":[{"key":"obj","value":{"a":1,"b":2}},{"key":"obj","value":{"a":"éé","z":{"x":[{"c":2,"d":1}],"y":1}}}]}"#
+        r#"{"entries":[{"key":"obj","value":{"a":1,"b":2},"score":0},{"key":"obj","value":{"a":"éé","z":{"x":[{"c":2,"d":1}],"y":1}},"score":0}]}"#
     );
     // Arrays keep their order: [1,2] and [2,1] differ.
     assert_eq!(

@@ -8,9 +8,20 @@ Usage:
     python3 tests/browser/demo_test.py --url http://127.0.0.1:PORT/ \
         [--screenshot docs/demo.png]
 
-The server behind --url must serve the demo page at the given URL and a trie
-(default "users", or the page's ?trie=NAME) holding at least one key that
-starts with "ma".
+The server behind --url must serve the demo page at the given URL and the
+demo's trie "users" (serve --demo): people as values ({"id", "name",
+"username"}) under their lowercase first name, last name and username, each
+pair scored with the person's follower count.
+
+What it checks: typing "mar" shows the most-followed people found by a first
+name, last name or username starting with "mar", highest first, each person
+once, by name (not raw JSON), with their followers; the list is the server's
+own order=score&dedupe=value answer, and no entry whose key starts with "mar"
+has more followers than the first row. Then the keyboard: Down highlights,
+Enter chooses.
+
+Every wait is for a condition in the page: a MutationObserver in the page
+resolves an asynchronous WebDriver script as soon as the condition holds.
 
 Requires: apt-get install -y chromium chromium-driver
 Exit status: 0 on success, 1 on failure (a "FAIL: ..." line is printed).
@@ -28,12 +39,14 @@ import sys
 import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 ELEMENT_KEY = "element-6066-11e4-a52e-4f735466cecf"  # W3C web element identifier
 KEY_DOWN = "\ue015"
 KEY_ENTER = "\ue007"
-PREFIX = "ma"
+PREFIX = "mar"
+TRIE = "users"
 
 
 class TestFailure(Exception):
@@ -132,6 +145,49 @@ class WebDriver:
     def script(self, js, *args):
         return self.s("POST", "/execute/sync", {"script": js, "args": list(args)})
 
+    def script_async(self, js, *args, timeout=30):
+        return self.s("POST", "/execute/async", {"script": js, "args": list(args)}, timeout=timeout)
+
+    def wait_in_page(self, what, condition, timeout=10.0):
+        """Waits until the JavaScript expression `condition` is truthy in the
+        page, and returns its value.
+
+        The page re-checks it on every DOM change (a MutationObserver), so
+        the wait ends as soon as the page renders what is awaited; past the
+        deadline the test fails, naming `what`.
+        """
+        self.s("POST", "/timeouts", {"script": int(timeout * 1000) + 1000})
+        js = """
+            var done = arguments[arguments.length - 1];
+            var cond = new Function("return (" + arguments[0] + ");");
+            var limit = arguments[1];
+            var observer = null, timer = null;
+            function finish(v) {
+              if (observer) observer.disconnect();
+              if (timer) clearTimeout(timer);
+              done(v);
+            }
+            function check() {
+              var v;
+              try { v = cond(); } catch (e) { v = null; }
+              if (v) { finish({ ok: v }); return true; }
+              return false;
+            }
+            if (!check()) {
+              observer = new MutationObserver(check);
+              observer.observe(document.documentElement,
+                { subtree: true, childList: true, attributes: true, characterData: true });
+              timer = setTimeout(function () { finish({ timeout: true }); }, limit);
+            }
+        """
+        try:
+            result = self.script_async(js, condition, int(timeout * 1000), timeout=timeout + 30)
+        except WebDriverError as e:
+            raise TestFailure("waiting for %s: %s" % (what, e))
+        if not result or "ok" not in result:
+            raise TestFailure("timed out after %.0fs waiting for %s" % (timeout, what))
+        return result["ok"]
+
     def screenshot(self):
         return base64.b64decode(self.s("GET", "/screenshot", timeout=60))
 
@@ -192,6 +248,35 @@ def stop_process(proc):
         proc.wait(timeout=5)
 
 
+def api_suggest(base, params):
+    """The server's own answer, straight from the API."""
+    origin = urllib.parse.urlsplit(base)
+    url = "%s://%s/v1/tries/%s/suggest?%s" % (origin.scheme, origin.netloc, TRIE,
+                                              urllib.parse.urlencode(params))
+    with urllib.request.urlopen(url, timeout=10) as resp:
+        return json.loads(resp.read().decode("utf-8"))["entries"]
+
+
+# What the list shows once it has rendered the answer for PREFIX: per row its
+# key, score, person id and visible parts (null until then).
+ROWS_FOR_PREFIX = """
+  (function () {
+    var list = document.getElementById("suggestions");
+    if (list.getAttribute("data-query") !== %s) return null;
+    var rows = list.querySelectorAll(".suggestion");
+    if (!rows.length) return null;
+    return Array.prototype.map.call(rows, function (li) {
+      var part = function (c) { var e = li.querySelector("." + c); return e ? e.textContent : null; };
+      var mark = li.querySelector("mark");
+      return { key: li.getAttribute("data-key"), score: li.getAttribute("data-score"),
+               id: li.getAttribute("data-id"), name: part("name"), username: part("username"),
+               followers: part("followers"), mark: mark ? mark.textContent : null,
+               text: li.textContent };
+    });
+  })()
+""" % json.dumps(PREFIX)
+
+
 def run_checks(wd, args):
     wd.get(args.url)
     ok("opened %s" % args.url)
@@ -204,48 +289,73 @@ def run_checks(wd, args):
     wd.send_keys(q, PREFIX)
     ok("typed %r into #q" % PREFIX)
 
-    # Wait until the list shows the answer for the full prefix (the page tags
-    # the list with the query it rendered, so answers for "m" don't count).
-    def rendered():
-        if wd.attribute(wd.find("#suggestions"), "data-query") != PREFIX:
-            return None
-        return wd.find_all("#suggestions .suggestion") or None
+    # The page tags the list with the query it rendered, so answers for "m"
+    # or "ma" don't count.
+    rows = wd.wait_in_page("the suggestions for %r" % PREFIX, ROWS_FOR_PREFIX, timeout=10)
+    check(len(rows) >= 2, "only %d row(s) for %r" % (len(rows), PREFIX))
 
-    rows = wait_for("at least one .suggestion row for %r" % PREFIX, rendered, timeout=10)
-    keys = []
-    for row in rows:
-        keys.append(wd.text(wd.find(".key", root=row)))
-    check(len(keys) >= 1, "no suggestion rows")
-    bad = [k for k in keys if not k.lower().startswith(PREFIX)]
-    check(not bad, "rows whose key does not start with %r: %r" % (PREFIX, bad))
-    ok("%d row(s), all starting with %r: %s" % (len(keys), PREFIX, ", ".join(keys)))
+    # Each row is a person, shown by name: not a raw key and JSON value.
+    for i, row in enumerate(rows):
+        check(row["name"] and row["username"] and row["id"],
+              "row %d is not shown as a person: %r" % (i, row["text"]))
+        check("{" not in row["text"] and '"' not in row["text"],
+              "row %d shows raw JSON: %r" % (i, row["text"]))
+        check(re.search(r"\d(\.\d)?[kMB]? followers?$", row["followers"] or ""),
+              "row %d shows no follower count: %r" % (i, row["followers"]))
+        words = row["name"].lower().split() + [row["username"].lstrip("@")]
+        check(any(w.startswith(PREFIX) for w in words),
+              "row %d: neither name nor username starts with %r: %r" % (i, PREFIX, row["text"]))
+        check(row["key"].startswith(PREFIX) and row["key"] in words,
+              "row %d: its key %r is not one of its words %r" % (i, row["key"], words))
+        check(row["mark"] is not None and row["mark"].lower() == PREFIX,
+              "row %d marks %r, expected %r" % (i, row["mark"], PREFIX))
+    ok("%d people shown by name: %s" % (len(rows), "; ".join(
+        "%s %s, %s" % (r["name"], r["username"], r["followers"]) for r in rows[:4])))
 
-    mark = wd.text(wd.find("mark", root=rows[0]))
-    check(mark.lower() == PREFIX, "first row's <mark> is %r, expected %r" % (mark, PREFIX))
-    ok("first row highlights %r in <mark>" % mark)
+    scores = [float(r["score"]) for r in rows]
+    check(all(a >= b for a, b in zip(scores, scores[1:])),
+          "rows are not in non-increasing follower order: %r" % scores)
+    ids = [r["id"] for r in rows]
+    check(len(set(ids)) == len(ids), "a person is shown more than once: ids %r" % ids)
+    ok("followers non-increasing (%s), each person once" % ", ".join("%g" % x for x in scores))
+
+    # The same people, in the same order, as the server's ranked answer; and
+    # the top is the most followed: no entry the key order lists first has
+    # more followers.
+    ranked = api_suggest(args.url, {"q": PREFIX, "limit": 10, "order": "score", "dedupe": "value"})
+    check([str(e["value"]["id"]) for e in ranked] == ids,
+          "the page's people %r are not the API's %r" % (ids, [e["value"]["id"] for e in ranked]))
+    by_key = api_suggest(args.url, {"q": PREFIX, "limit": 1000, "order": "key"})
+    best = max(e["score"] for e in by_key)
+    check(scores[0] >= best,
+          "first row has %g followers, but an entry for %r has %g" % (scores[0], PREFIX, best))
+    ok("the API's order=score&dedupe=value answer; top beats all %d key-ordered entries (max %g)"
+       % (len(by_key), best))
 
     wd.send_keys(q, KEY_DOWN)
-    classes = (wd.attribute(rows[0], "class") or "").split()
+    first = wd.find("#suggestions .suggestion")
+    classes = (wd.attribute(first, "class") or "").split()
     check("active" in classes, "first row not active after ArrowDown (class=%r)" % classes)
-    check(wd.attribute(rows[0], "aria-selected") == "true",
+    check(wd.attribute(first, "aria-selected") == "true",
           "first row lacks aria-selected=true after ArrowDown")
     ok("ArrowDown highlights the first row")
 
     wd.send_keys(q, KEY_ENTER)
-    first_key = keys[0]
-    selected = wait_for("#selected to contain %r" % first_key,
-                        lambda: (lambda t: t if first_key in t else None)(wd.text(wd.find("#selected"))),
-                        timeout=10)
-    check(first_key in selected, "#selected is %r, expected it to contain %r" % (selected, first_key))
+    name = rows[0]["name"]
+    selected = wd.wait_in_page(
+        "#selected to name %r" % name,
+        "(function (t) { return t.indexOf(%s) >= 0 && t; })(document.getElementById('selected').textContent)"
+        % json.dumps(name))
+    check("followers" in selected, "#selected lacks the followers: %r" % selected)
     ok("Enter chose it: %s" % selected)
 
     latency = wd.text(wd.find("#latency"))
     check(re.search(r"\d", latency or ""), "#latency has no digits: %r" % latency)
     ok("latency shown: %s" % latency)
 
-    stats = wait_for("#stats to contain 'keys'",
-                     lambda: (lambda t: t if "keys" in t else None)(wd.text(wd.find("#stats"))),
-                     timeout=10)
+    stats = wd.wait_in_page(
+        "#stats to contain 'keys'",
+        "(function (t) { return t.indexOf('keys') >= 0 && t; })(document.getElementById('stats').textContent)")
     ok("stats shown: %s" % stats)
 
     err = wd.text(wd.find("#error"))

@@ -1,9 +1,9 @@
 """A client generated from /v1/openapi.json works against the server.
 
 Generates a Python client with openapi-python-client from the running
-server's document, then uses its typed models and functions: add entries,
-suggest, read a key, push and pop, set and increment a counter, and read a
-typed error. Fails if the generator cannot type a body (every answer would
+server's document, then uses its typed models and functions: add entries
+with scores, suggest in key and score order, read a key and its scores, push
+and pop, set and increment a counter, and read a typed error. Fails if the generator cannot type a body (every answer would
 parse to None) or if any call answers differently from its model.
 
     python3 tests/client/generated_client_test.py --url http://127.0.0.1:7700
@@ -53,6 +53,8 @@ def main() -> None:
             PushBody,
             StackLen,
             SuggestAnswer,
+            SuggestDedupe,
+            SuggestOrder,
             TrieInfo,
         )
 
@@ -60,20 +62,34 @@ def main() -> None:
         body = EntriesBody(
             entries=[
                 Entry(key="mara", value={"id": 1}),
-                Entry(key="mark", value={"id": 2}),
-                Entry(key="mary", value=3),
+                Entry(key="mark", value={"id": 2}, score=2.5),
+                Entry(key="mary", value=3, incr=4),
+                Entry(key="mary", value=3, incr=0.5),
             ]
         )
         added = entries_add.sync(trie="gen", client=client, body=body)
         assert isinstance(added, Added), added
-        assert (added.added, added.existing) == (3, 0), added
+        counts = (added.added, added.updated, added.unchanged, added.existing)
+        assert counts == (3, 1, 0, 1), added
 
         answer = suggest.sync(trie="gen", client=client, q="mar", limit=2)
         assert isinstance(answer, SuggestAnswer), answer
-        assert [(e.key, e.value) for e in answer.entries] == [("mara", {"id": 1}), ("mark", {"id": 2})], answer
+        got = [(e.key, e.value, e.score) for e in answer.entries]
+        assert got == [("mara", {"id": 1}, 0), ("mark", {"id": 2}, 2.5)], answer
+
+        ranked = suggest.sync(
+            trie="gen", client=client, q="mar", order=SuggestOrder.SCORE, dedupe=SuggestDedupe.VALUE
+        )
+        assert isinstance(ranked, SuggestAnswer), ranked
+        assert [(e.key, e.score) for e in ranked.entries] == [("mary", 4.5), ("mark", 2.5), ("mara", 0)], ranked
 
         values = key_get.sync(trie="gen", key="mary", client=client)
-        assert isinstance(values, KeyValues) and values.values == [3], values
+        assert isinstance(values, KeyValues) and (values.values, values.scores) == ([3], [4.5]), values
+
+        refused = entries_add.sync(
+            trie="gen", client=client, body=EntriesBody(entries=[Entry(key="mary", value=3, incr=1.7e308)] * 2)
+        )
+        assert isinstance(refused, Error) and refused.error.code == "invalid_score", refused
 
         info = trie_get.sync(trie="gen", client=client)
         assert isinstance(info, TrieInfo) and (info.keys, info.entries) == (3, 3), info

@@ -1,0 +1,236 @@
+//! Importing scores through the real server and the real CLI: a CSV score
+//! column and NDJSON "score" fields land as the pairs' scores, bad scores are
+//! reported as bad lines with their numbers, the route and the CLI refuse a
+//! score column they cannot use, and the CLI's suggest ranks by score.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use assert_cmd::Command;
+use common::Server;
+use serde_json::{json, Value as Json};
+
+/// Polls a job until it ends (an observable state, with a deadline).
+fn finished(s: &Server, id: u64) -> Json {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (status, job, _) = s.get(&format!("/v1/jobs/{id}"));
+        assert_eq!(status, 200);
+        if job["state"] == "done" || job["state"] == "failed" {
+            return job;
+        }
+        assert!(Instant::now() < deadline, "job never ended: {job}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Starts an import of `body`; gives the finished job.
+fn import(s: &Server, query: &str, body: &str) -> Json {
+    let res = s
+        .client
+        .post(s.url(&format!("/v1/tries/t/import?{query}")))
+        .body(body.to_owned())
+        .send()
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 202);
+    let started: Json = res.json().unwrap();
+    finished(s, started["job"].as_u64().unwrap())
+}
+
+/// `(key, value, score)` of a suggest answer.
+fn scored(s: &Server, query: &str) -> Vec<(String, Json, f64)> {
+    let (st, body, _) = s.get(&format!("/v1/tries/t/suggest?{query}"));
+    assert_eq!(st, 200, "{body}");
+    body["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["key"].as_str().unwrap().to_owned(),
+                e["value"].clone(),
+                e["score"].as_f64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+fn row(key: &str, value: Json, score: f64) -> (String, Json, f64) {
+    (key.to_owned(), value, score)
+}
+
+#[test]
+fn csv_and_ndjson_imports_set_scores_and_report_bad_ones() {
+    let s = Server::start();
+    let csv = "id,first,last,rank\n1,ada,lovelace,9.5\n2,alan,turing,\n3,grace,hopper,12\n\
+               4,bad,score,high\n5,worse,score,1e400\n";
+    let job = import(
+        &s,
+        "format=csv&key_columns=first,last&value_column=id&score_column=rank",
+        csv,
+    );
+    assert_eq!(job["state"], "done", "{job}");
+    assert_eq!(
+        (job["records"].clone(), job["entries_added"].clone()),
+        (json!(3), json!(6))
+    );
+    let errors: Vec<(u64, String)> = job["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["line"].as_u64().unwrap(),
+                e["message"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        errors,
+        [
+            (5, "score: \"high\" is not a finite number".to_owned()),
+            (6, "score: \"1e400\" is not a finite number".to_owned())
+        ]
+    );
+    assert_eq!(
+        scored(&s, "order=score&limit=3"),
+        [
+            row("grace", json!(3), 12.0),
+            row("hopper", json!(3), 12.0),
+            row("ada", json!(1), 9.5)
+        ]
+    );
+    // A second import sets the scores of pairs already there.
+    let ndjson = concat!(
+        "{\"keys\": [\"alan\", \"turing\"], \"value\": 2, \"score\": 20}\n",
+        "{\"keys\": [\"ada\"], \"value\": 1}\n",
+        "{\"keys\": [\"nope\"], \"value\": 9, \"score\": \"1\"}\n",
+        "{\"keys\": [\"emmy\"], \"value\": 5, \"score\": -3}\n",
+    );
+    let job = import(&s, "format=ndjson", ndjson);
+    assert_eq!(job["state"], "done", "{job}");
+    assert_eq!(
+        (job["records"].clone(), job["entries_added"].clone()),
+        (json!(3), json!(1))
+    );
+    assert_eq!(job["errors"][0]["line"], 3, "{job}");
+    assert_eq!(
+        scored(&s, "order=score&dedupe=value"),
+        [
+            row("alan", json!(2), 20.0),
+            row("grace", json!(3), 12.0),
+            row("ada", json!(1), 9.5),
+            row("emmy", json!(5), -3.0)
+        ]
+    );
+    let (_, key, _) = s.get("/v1/tries/t/keys/ada");
+    assert_eq!(key, json!({"key": "ada", "values": [1], "scores": [9.5]}));
+    // A score column that is missing from the header fails the job; an
+    // empty one is refused at once.
+    let job = import(
+        &s,
+        "format=csv&key_columns=first&value_column=id&score_column=nope",
+        csv,
+    );
+    assert_eq!(job["state"], "failed", "{job}");
+    assert!(
+        job["failure"].as_str().unwrap().contains("\"nope\""),
+        "{job}"
+    );
+    let res = s
+        .client
+        .post(
+            s.url("/v1/tries/t/import?format=csv&key_columns=first&value_column=id&score_column="),
+        )
+        .body(csv.to_owned())
+        .send()
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 400);
+    let body: Json = res.json().unwrap();
+    assert_eq!(body["error"]["code"], "invalid_query");
+}
+
+fn cli() -> Command {
+    let mut c = Command::cargo_bin("typeahead").unwrap();
+    c.env_remove("TYPEAHEAD_SERVER")
+        .env_remove("TYPEAHEAD_TOKEN");
+    c
+}
+
+#[test]
+fn cli_imports_a_score_column() {
+    let s = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("tags.csv");
+    std::fs::write(&csv, "tag,id,hits\nrust,1,30\nruby,2,45\nrust,3,\n").unwrap();
+    let out = cli()
+        .arg("import")
+        .arg(&csv)
+        .args([
+            "--trie",
+            "t",
+            "--key-columns",
+            "tag",
+            "--value-column",
+            "id",
+        ])
+        .args(["--score-column", "hits", "--server", &s.base])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("3 records"), "{stdout}");
+    assert_eq!(
+        scored(&s, "q=ru&order=score"),
+        [
+            row("ruby", json!(2), 45.0),
+            row("rust", json!(1), 30.0),
+            row("rust", json!(3), 0.0)
+        ]
+    );
+    // The CLI's suggest ranks by score too, one line per entry with its
+    // score, and refuses an order it does not know before asking.
+    let out = cli()
+        .args([
+            "suggest", "t", "ru", "--order", "score", "--dedupe", "value",
+        ])
+        .args(["--server", &s.base])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "ruby\t2\t45\nrust\t1\t30\nrust\t3\t0\n"
+    );
+    let out = cli()
+        .args(["suggest", "t", "ru", "--order", "rank", "--server", &s.base])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("rank"));
+    // NDJSON lines carry their own scores: the flag is refused.
+    let ndjson = dir.path().join("tags.ndjson");
+    std::fs::write(
+        &ndjson,
+        "{\"keys\": [\"go\"], \"value\": 1, \"score\": 1}\n",
+    )
+    .unwrap();
+    let out = cli()
+        .arg("import")
+        .arg(&ndjson)
+        .args(["--trie", "t", "--score-column", "hits", "--server", &s.base])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--score-column is for CSV"), "{stderr}");
+}
