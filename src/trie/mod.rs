@@ -65,6 +65,7 @@ mod big;
 mod bucket;
 mod iter;
 mod node;
+mod options;
 mod prefetch;
 mod ranked;
 mod scores;
@@ -78,10 +79,10 @@ use std::sync::Arc;
 
 pub use iter::{PrefixIter, Suggestions};
 use node::{Inserted, Node};
+pub use options::{Order, SuggestOptions};
 #[cfg(not(typeahead_loom))]
 pub(crate) use prefetch::prefetch_line;
 pub(crate) use prefetch::PREFETCHES;
-pub use ranked::{Order, SuggestOptions};
 pub use values::{Scored, Values};
 
 /// The bucket size at which a leaf bursts, chosen by benchmark (module docs).
@@ -489,7 +490,7 @@ impl<V: Clone + Ord> Trie<V> {
     pub fn suggest_with(&self, prefix: &str, limit: usize, opts: SuggestOptions) -> Suggestions<V> {
         match (opts.order, opts.dedupe) {
             (Order::Key, false) => self.suggest(prefix, limit),
-            (Order::Key, true) => ranked::by_key_distinct(self, prefix, limit),
+            (Order::Key, true) => options::by_key_distinct(self, prefix, limit),
             (Order::Score, dedupe) => ranked::top(&self.root, prefix.as_bytes(), limit, dedupe),
         }
     }
