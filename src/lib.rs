@@ -34,6 +34,7 @@
 //! the JSON value the server stores.
 
 pub mod db;
+pub mod fold;
 pub mod import;
 pub mod limits;
 pub mod server;
@@ -49,4 +50,5 @@ pub use trie::{
     HeapSize, MemoryReport, Order, PrefixIter, ScoreOp, Scored, SuggestOptions, Suggestions, Trie,
     TrieError, Upserted, Values,
 };
+pub use fold::{Fold, Match};
 pub use value::{Value, ValueError};

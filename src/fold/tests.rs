@@ -1,0 +1,118 @@
+//! Folding against its definition, and the automaton against the textbook
+//! dynamic program over every prefix.
+
+use super::osa::{best_prefix, Osa};
+use super::*;
+use proptest::prelude::*;
+
+/// The textbook optimal string alignment distance over code points.
+fn osa_distance(a: &[char], b: &[char]) -> usize {
+    let (n, m) = (a.len(), b.len());
+    let mut d = vec![vec![0usize; m + 1]; n + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for j in 0..=m {
+        d[0][j] = j;
+    }
+    for i in 1..=n {
+        for j in 1..=m {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut v = (d[i - 1][j] + 1).min(d[i][j - 1] + 1).min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                v = v.min(d[i - 2][j - 2] + 1);
+            }
+            d[i][j] = v;
+        }
+    }
+    d[n][m]
+}
+
+/// Brute force: the best distance over every prefix and the longest
+/// prefix at it.
+fn model_best_prefix(q: &[char], text: &[char], max: u8) -> Option<(u8, usize)> {
+    let mut best: Option<(usize, usize)> = None;
+    for j in 0..=text.len() {
+        let d = osa_distance(q, &text[..j]);
+        if best.is_none_or(|(b, _)| d <= b) {
+            best = Some((d, j));
+        }
+    }
+    let (d, j) = best.expect("the empty prefix");
+    (d <= usize::from(max)).then_some((d as u8, j))
+}
+
+fn small_text() -> impl Strategy<Value = Vec<char>> {
+    proptest::collection::vec(prop::sample::select(vec!['a', 'b', 'c', 'é', '😀']), 0..9)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    /// Every state's distance and floor agree with the dynamic program.
+    #[test]
+    fn automaton_matches_the_dynamic_program(q in small_text(), t in small_text(), max in 0u8..=2) {
+        let osa = Osa::new(&q, max);
+        let mut s = osa.start();
+        let cap = usize::from(max) + 1;
+        for j in 0..=t.len() {
+            if j > 0 {
+                s = osa.step(&s, t[j - 1]);
+            }
+            let d = osa_distance(&q, &t[..j]);
+            prop_assert_eq!(usize::from(osa.last(&s)), d.min(cap));
+            // The floor bounds every continuation.
+            for k in j..=t.len() {
+                prop_assert!(usize::from(osa.floor(&s)) <= osa_distance(&q, &t[..k]).min(cap));
+            }
+        }
+    }
+
+    #[test]
+    fn best_prefix_matches_brute_force(q in small_text(), t in small_text(), max in 0u8..=2) {
+        let text: String = t.iter().collect();
+        prop_assert_eq!(best_prefix(&q, &text, max), model_best_prefix(&q, &t, max));
+    }
+}
+
+#[test]
+fn folds_as_documented() {
+    assert_eq!(Fold::Case.apply("STRASSE"), Fold::Case.apply("straße"));
+    assert_eq!(Fold::Case.apply("ΣΊΣΥΦΟΣ"), Fold::Case.apply("σίσυφος"));
+    assert_eq!(Fold::Case.apply("José"), "josé");
+    assert_eq!(Fold::Full.apply("José"), "jose");
+    assert_eq!(Fold::Full.apply("ﬁle"), "file");
+    assert_eq!(Fold::Full.apply("ｆｕｌｌ"), "full");
+    assert_eq!(Fold::Full.apply("Ångström"), "angstrom");
+    assert_eq!(Fold::Full.apply("İ"), "i");
+    assert_eq!(Fold::None.apply("ABC"), "ABC");
+}
+
+#[test]
+fn stored_keys_sort_by_folded_then_original() {
+    let mut keys = ["josef", "jose", "José", "JOSE", "Jose", "jos\u{0}x", "jos\u{1}"];
+    let mut stored: Vec<_> = keys.iter().map(|k| Fold::Full.stored_key(k).into_owned()).collect();
+    stored.sort();
+    keys.sort_by(|a, b| {
+        (Fold::Full.apply(a), *a).cmp(&(Fold::Full.apply(b), *b))
+    });
+    let back: Vec<&str> = stored
+        .iter()
+        .map(|s| std::str::from_utf8(original(s)).unwrap())
+        .collect();
+    assert_eq!(back, keys);
+}
+
+#[test]
+fn highlights_cover_whole_characters() {
+    let m = Fold::Full.matched("STRAS", "Straße", 0).unwrap();
+    assert_eq!(m.highlight, [0, 5]);
+    let m = Fold::Full.matched("e", "e\u{301}\u{302}x", 0).unwrap();
+    assert_eq!(m.highlight, [0, 3]);
+    let m = Fold::None.matched("", "abc", 0).unwrap();
+    assert_eq!(m.highlight, [0, 0]);
+    let m = Fold::Full.matched("file", "ﬁles", 0).unwrap();
+    assert_eq!(m.highlight, [0, 3]);
+    let m = Fold::Full.matched("fi", "ﬁles", 0).unwrap();
+    assert_eq!(m.highlight, [0, 1]);
+}
