@@ -45,10 +45,10 @@ pub mod trie;
 pub mod users;
 pub mod value;
 
+pub use fold::{Fold, Match};
 pub use sync::{Cache, Index, IndexWriter, Overflow, Snapshot, Stack, Stats};
 pub use trie::{
-    HeapSize, MemoryReport, Order, PrefixIter, ScoreOp, Scored, SuggestOptions, Suggestions, Trie,
-    TrieError, Upserted, Values,
+    Fuzzy, HeapSize, MemoryReport, Order, PrefixIter, ScoreOp, Scored, SuggestOptions, Suggestions,
+    Trie, TrieError, Upserted, Values,
 };
-pub use fold::{Fold, Match};
 pub use value::{Value, ValueError};

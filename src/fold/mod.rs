@@ -141,7 +141,10 @@ impl Fold {
                 let folded = CaseMapperBorrowed::new().fold_string(&nfkc).into_owned();
                 let nfd = DecomposingNormalizerBorrowed::new_nfd().normalize(&folded);
                 let gc = CodePointMapData::<GeneralCategory>::new();
-                if nfd.chars().any(|c| gc.get(c) == GeneralCategory::NonspacingMark) {
+                if nfd
+                    .chars()
+                    .any(|c| gc.get(c) == GeneralCategory::NonspacingMark)
+                {
                     Cow::Owned(
                         nfd.chars()
                             .filter(|&c| gc.get(c) != GeneralCategory::NonspacingMark)
@@ -241,7 +244,9 @@ impl Fold {
             if covers(lo) {
                 lo
             } else {
-                (1..=chars.len()).find(|&i| covers(i)).unwrap_or(chars.len())
+                (1..=chars.len())
+                    .find(|&i| covers(i))
+                    .unwrap_or(chars.len())
             }
         };
         let gc = CodePointMapData::<GeneralCategory>::new();
@@ -273,4 +278,4 @@ pub(crate) fn original(stored: &[u8]) -> &[u8] {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

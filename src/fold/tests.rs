@@ -6,19 +6,21 @@ use super::*;
 use proptest::prelude::*;
 
 /// The textbook optimal string alignment distance over code points.
-fn osa_distance(a: &[char], b: &[char]) -> usize {
+pub(crate) fn osa_distance(a: &[char], b: &[char]) -> usize {
     let (n, m) = (a.len(), b.len());
     let mut d = vec![vec![0usize; m + 1]; n + 1];
     for (i, row) in d.iter_mut().enumerate() {
         row[0] = i;
     }
-    for j in 0..=m {
-        d[0][j] = j;
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
     }
     for i in 1..=n {
         for j in 1..=m {
             let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut v = (d[i - 1][j] + 1).min(d[i][j - 1] + 1).min(d[i - 1][j - 1] + cost);
+            let mut v = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
             if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
                 v = v.min(d[i - 2][j - 2] + 1);
             }
@@ -90,12 +92,21 @@ fn folds_as_documented() {
 
 #[test]
 fn stored_keys_sort_by_folded_then_original() {
-    let mut keys = ["josef", "jose", "José", "JOSE", "Jose", "jos\u{0}x", "jos\u{1}"];
-    let mut stored: Vec<_> = keys.iter().map(|k| Fold::Full.stored_key(k).into_owned()).collect();
+    let mut keys = [
+        "josef",
+        "jose",
+        "José",
+        "JOSE",
+        "Jose",
+        "jos\u{0}x",
+        "jos\u{1}",
+    ];
+    let mut stored: Vec<_> = keys
+        .iter()
+        .map(|k| Fold::Full.stored_key(k).into_owned())
+        .collect();
     stored.sort();
-    keys.sort_by(|a, b| {
-        (Fold::Full.apply(a), *a).cmp(&(Fold::Full.apply(b), *b))
-    });
+    keys.sort_by(|a, b| (Fold::Full.apply(a), *a).cmp(&(Fold::Full.apply(b), *b)));
     let back: Vec<&str> = stored
         .iter()
         .map(|s| std::str::from_utf8(original(s)).unwrap())

@@ -25,11 +25,12 @@ enum Frame<'a, V> {
         own: bool,
     },
     /// The records of a bucket from `at` on, while their suffix starts with
-    /// `filter`; the bucket's path is `key[..path_len]`.
+    /// the walk's `filter` (when `filtered`: the start bucket only); the
+    /// bucket's path is `key[..path_len]`.
     Bucket {
         bucket: &'a Bucket<V>,
         at: Pos,
-        filter: &'a [u8],
+        filtered: bool,
         path_len: usize,
     },
 }
@@ -57,11 +58,18 @@ pub struct PrefixIter<'a, V> {
     stack: SmallVec<[Frame<'a, V>; INLINE_FRAMES]>,
     /// The rest of the current key's values, for `next_entry`.
     current: Values<'a, V>,
+    /// What the start bucket's suffixes must start with: the rest of the
+    /// prefix below the bucket's path (copied, so a walk does not borrow
+    /// the prefix, which a folding trie computes).
+    filter: SmallVec<[u8; 16]>,
+    /// Whether keys are stored in a folding trie's form: the walk then
+    /// lends only the original part of each key (see [`crate::fold`]).
+    strip: bool,
 }
 
 impl<'a, V> PrefixIter<'a, V> {
     #[inline]
-    pub(crate) fn new(root: &'a Node<V>, prefix: &'a [u8]) -> Self {
+    pub(crate) fn new(root: &'a Node<V>, prefix: &[u8]) -> Self {
         let mut it = Self::empty();
         it.descend(root, prefix);
         it
@@ -78,14 +86,22 @@ impl<'a, V> PrefixIter<'a, V> {
             key: SmallVec::new(),
             stack: SmallVec::new(),
             current: Values::empty(),
+            filter: SmallVec::new(),
+            strip: false,
         }
+    }
+
+    /// Makes the walk lend the original part of folding-trie keys.
+    pub(crate) fn stripping(mut self, strip: bool) -> Self {
+        self.strip = strip;
+        self
     }
 
     /// Walks down to `prefix` and pushes the frame that enumerates it.
     ///
     /// On the way down the path is always a prefix of `prefix` itself, so
     /// the key buffer is written once, at the end, not at every level.
-    pub(crate) fn descend(&mut self, mut node: &'a Node<V>, prefix: &'a [u8]) {
+    pub(crate) fn descend(&mut self, mut node: &'a Node<V>, prefix: &[u8]) {
         let mut rest = prefix;
         loop {
             let path = &prefix[..prefix.len() - rest.len()];
@@ -93,10 +109,12 @@ impl<'a, V> PrefixIter<'a, V> {
                 Node::Bucket(bucket) => {
                     let at = bucket.lower_bound(rest);
                     self.key.extend_from_slice(path);
+                    self.filter.clear();
+                    self.filter.extend_from_slice(rest);
                     self.stack.push(Frame::Bucket {
                         bucket,
                         at,
-                        filter: rest,
+                        filtered: !rest.is_empty(),
                         path_len: path.len(),
                     });
                     return;
@@ -176,7 +194,7 @@ impl<'a, V> PrefixIter<'a, V> {
                         Node::Bucket(bucket) => self.stack.push(Frame::Bucket {
                             bucket,
                             at: Pos::default(),
-                            filter: &[],
+                            filtered: false,
                             path_len: self.key.len(),
                         }),
                     }
@@ -184,7 +202,7 @@ impl<'a, V> PrefixIter<'a, V> {
                 Frame::Bucket {
                     bucket,
                     at,
-                    filter,
+                    filtered,
                     path_len,
                 } => {
                     let bucket: &'a Bucket<V> = bucket;
@@ -194,7 +212,7 @@ impl<'a, V> PrefixIter<'a, V> {
                     }
                     let r = bucket.record(*at);
                     let suffix = bucket.suffix(&r);
-                    if !starts_with(suffix, filter) {
+                    if *filtered && !starts_with(suffix, &self.filter) {
                         self.stack.pop();
                         continue;
                     }
@@ -213,8 +231,8 @@ impl<'a, V> PrefixIter<'a, V> {
     /// from the iterator. Skips whatever `next_entry` left of the previous
     /// key's values.
     pub fn next_key(&mut self) -> Option<(&str, Values<'a, V>)> {
-        let (_, values) = self.next_key_bytes()?;
-        Some((key_str(&self.key), values))
+        let (key, values) = self.next_key_bytes()?;
+        Some((key_str(key), values))
     }
 
     /// [`next_key`](Self::next_key) with the key as bytes, not checked
@@ -224,14 +242,24 @@ impl<'a, V> PrefixIter<'a, V> {
     pub fn next_key_bytes(&mut self) -> Option<(&[u8], Values<'a, V>)> {
         self.current = Values::empty();
         let values = self.advance()?;
-        Some((&self.key, values))
+        Some((self.lent_key(), values))
+    }
+
+    /// The current key as lent: the stored key, or its original part.
+    #[inline]
+    fn lent_key(&self) -> &[u8] {
+        if self.strip {
+            crate::fold::original(&self.key)
+        } else {
+            &self.key
+        }
     }
 
     /// The next entry, with the key borrowed from the iterator.
     pub fn next_entry(&mut self) -> Option<(&str, &'a V)> {
         loop {
             if let Some(value) = self.current.next() {
-                return Some((key_str(&self.key), value));
+                return Some((key_str(self.lent_key()), value));
             }
             self.current = self.advance()?;
         }
@@ -272,6 +300,9 @@ pub struct Suggestions<V> {
     entries: Vec<(usize, usize, V)>,
     /// Each entry's score, in step with `entries`.
     scores: Vec<f64>,
+    /// Each entry's typo distance, in step with `entries`, for an answer
+    /// to a typo-tolerant query; empty otherwise.
+    distances: Vec<u8>,
 }
 
 impl<V> Default for Suggestions<V> {
@@ -280,6 +311,7 @@ impl<V> Default for Suggestions<V> {
             text: String::new(),
             entries: Vec::new(),
             scores: Vec::new(),
+            distances: Vec::new(),
         }
     }
 }
@@ -346,10 +378,11 @@ impl<V> Suggestions<V> {
             if let Some(Frame::Bucket {
                 bucket,
                 at,
-                filter,
+                filtered,
                 path_len,
             }) = it.stack.last_mut()
             {
+                let filter: &[u8] = if *filtered { &it.filter } else { &[] };
                 let path = &it.key[..*path_len];
                 // Short paths and suffixes are copied as fixed 16-byte
                 // windows and the text cut back to the key's length: a few
@@ -405,6 +438,7 @@ impl<V> Suggestions<V> {
             text: String::from_utf8(text).expect("stored keys are valid UTF-8"),
             entries,
             scores,
+            distances: Vec::new(),
         }
     }
 
@@ -414,7 +448,29 @@ impl<V> Suggestions<V> {
             text: String::with_capacity(n * 12),
             entries: Vec::with_capacity(n),
             scores: Vec::with_capacity(n),
+            distances: Vec::new(),
         }
+    }
+
+    /// Cuts every key to its original part (keys of a folding trie).
+    pub(crate) fn strip_folded(&mut self) {
+        let text = self.text.as_bytes();
+        for (s, e, _) in &mut self.entries {
+            let original = crate::fold::original(&text[*s..*e]);
+            *s = *e - original.len();
+        }
+    }
+
+    /// Marks the entries from `from` on as found at `distance`.
+    pub(crate) fn set_distances(&mut self, from: usize, distance: u8) {
+        self.distances.resize(from, 0);
+        self.distances.resize(self.entries.len(), distance);
+    }
+
+    /// The `i`-th entry's typo distance: `Some` in the answer of a query
+    /// with [`Fuzzy`](super::Fuzzy) other than `Distance(0)`.
+    pub fn distance(&self, i: usize) -> Option<u8> {
+        self.distances.get(i).copied()
     }
 
     /// Appends an entry.

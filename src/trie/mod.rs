@@ -63,6 +63,8 @@
 
 mod big;
 mod bucket;
+mod build;
+mod fuzzy;
 mod iter;
 mod node;
 mod options;
@@ -77,9 +79,11 @@ mod varint;
 
 use std::sync::Arc;
 
+use crate::fold::Fold;
+
 pub use iter::{PrefixIter, Suggestions};
 use node::{Inserted, Node};
-pub use options::{Order, SuggestOptions};
+pub use options::{Fuzzy, Order, SuggestOptions};
 #[cfg(not(typeahead_loom))]
 pub(crate) use prefetch::prefetch_line;
 pub(crate) use prefetch::PREFETCHES;
@@ -197,6 +201,7 @@ pub struct Trie<V> {
     burst: usize,
     len: usize,
     keys: usize,
+    fold: Fold,
 }
 
 impl<V: Clone + Ord> Default for Trie<V> {
@@ -227,99 +232,34 @@ impl<V: Clone + Ord> Trie<V> {
             burst: burst.max(1),
             len: 0,
             keys: 0,
+            fold: Fold::None,
         }
     }
 
-    /// Builds a trie from `(key, values)` pairs in one pass, much faster than
-    /// inserting them one by one (no searching, no shifting): what start-up
-    /// uses to load millions of entries. Keys must be non-empty and strictly
-    /// ascending (byte order); a repeated value within a key is kept once, at
-    /// its first position; keys with no values are skipped.
-    ///
-    /// # Errors
-    /// [`TrieError::EmptyKey`] or [`TrieError::Unsorted`].
+    /// An empty trie with the default burst size that matches keys after
+    /// `fold` (see [`Fold`]): a query matches a key when its folded text
+    /// is a prefix of the key's; answers give keys exactly as they were
+    /// added, and keys that fold alike stay distinct. Writes, removes and
+    /// lookups by key stay exact on the key as given.
     ///
     /// # Examples
     /// ```
-    /// let t = typeahead::Trie::from_sorted(2, vec![
-    ///     ("go".to_string(), vec![1, 4]),
-    ///     ("gob".to_string(), vec![3]),
-    ///     ("gopher".to_string(), vec![5, 5]),
-    /// ]).unwrap();
-    /// assert_eq!(t.suggest("go", 10).len(), 4);
-    /// assert_eq!(t.get("gopher"), [5]);
-    /// ```
-    pub fn from_sorted(burst: usize, items: Vec<(String, Vec<V>)>) -> Result<Self, TrieError> {
-        let items = items
-            .into_iter()
-            .map(|(k, v)| {
-                let n = v.len();
-                (k, v.into_iter().zip(std::iter::repeat_n(0.0, n)).collect())
-            })
-            .collect();
-        Self::from_sorted_scored(burst, items)
-    }
-
-    /// [`Trie::from_sorted`] with a score for every value: what start-up
-    /// uses to load a log or a checkpoint. A repeated value within a key is
-    /// kept once, at its first position and with its first score.
+    /// use typeahead::{Fold, Trie};
     ///
-    /// # Errors
-    /// [`TrieError::EmptyKey`], [`TrieError::Unsorted`], or
-    /// [`TrieError::InvalidScore`] for a score that is not finite.
-    ///
-    /// # Examples
+    /// let mut t = Trie::with_fold(Fold::Full);
+    /// t.insert("José", 1).unwrap();
+    /// t.insert("JOSE", 2).unwrap();
+    /// t.insert("Straße", 3).unwrap();
+    /// assert_eq!(t.suggest("jose", 10), [("JOSE", 2), ("José", 1)]);
+    /// assert_eq!(t.suggest("STRASS", 10), [("Straße", 3)]);
+    /// assert_eq!(t.get("José"), [1]);
+    /// assert!(t.get("jose").is_empty());
     /// ```
-    /// use typeahead::{SuggestOptions, Order, Trie};
-    ///
-    /// let t = Trie::from_sorted_scored(256, vec![
-    ///     ("mara".to_string(), vec![(1, 5.0)]),
-    ///     ("mark".to_string(), vec![(2, 90.0), (3, 7.5)]),
-    /// ]).unwrap();
-    /// let top = t.suggest_with("mar", 2, SuggestOptions::new().order(Order::Score));
-    /// assert_eq!(top, [("mark", 2), ("mark", 3)]);
-    /// ```
-    pub fn from_sorted_scored(
-        burst: usize,
-        mut items: Vec<(String, Vec<(V, f64)>)>,
-    ) -> Result<Self, TrieError> {
-        items.retain(|(_, v)| !v.is_empty());
-        for w in items.windows(2) {
-            if w[0].0 >= w[1].0 {
-                return Err(TrieError::Unsorted {
-                    key: w[1].0.clone(),
-                });
-            }
+    pub fn with_fold(fold: Fold) -> Self {
+        Trie {
+            fold,
+            ..Self::new()
         }
-        if items.first().is_some_and(|(k, _)| k.is_empty()) {
-            return Err(TrieError::EmptyKey);
-        }
-        if items
-            .iter()
-            .any(|(_, v)| v.iter().any(|(_, s)| !s.is_finite()))
-        {
-            return Err(TrieError::InvalidScore);
-        }
-        let mut len = 0;
-        for (_, values) in &mut items {
-            dedup_keep_first(values);
-            len += values.len();
-        }
-        let mut t = Self::with_burst(burst);
-        t.len = len;
-        t.keys = items.len();
-        if items.is_empty() {
-            return Ok(t);
-        }
-        let mut refs: Vec<(&[u8], Vec<V>, Vec<f64>)> = items
-            .iter_mut()
-            .map(|(k, v)| {
-                let (vals, scores) = std::mem::take(v).into_iter().unzip();
-                (k.as_bytes(), vals, scores)
-            })
-            .collect();
-        t.root = Arc::new(node::build_sorted(&mut refs, 0, t.burst));
-        Ok(t)
     }
 
     /// Adds `value` to `key`'s values with a score of 0. Returns `Ok(true)`
@@ -375,8 +315,9 @@ impl<V: Clone + Ord> Trie<V> {
                 return Err(TrieError::InvalidScore);
             }
         }
+        let stored = self.fold.stored_key(key);
         let root = Arc::make_mut(&mut self.root);
-        match root.upsert(key.as_bytes(), value, op, self.burst)? {
+        match root.upsert(&stored, value, op, self.burst)? {
             Inserted::Added { new_key } => {
                 self.len += 1;
                 self.keys += usize::from(new_key);
@@ -432,8 +373,9 @@ impl<V: Clone + Ord> Trie<V> {
     }
 
     fn remove_inner(&mut self, key: &str, value: Option<&V>) -> Vec<V> {
+        let stored = self.fold.stored_key(key);
         let root = Arc::make_mut(&mut self.root);
-        let removed = root.remove(key.as_bytes(), value);
+        let removed = root.remove(&stored, value);
         if root.is_empty() {
             *root = Node::Bucket(Default::default());
         }
@@ -441,9 +383,12 @@ impl<V: Clone + Ord> Trie<V> {
         removed
     }
 
-    /// Removes every entry.
+    /// Removes every entry (the trie keeps its burst size and fold).
     pub fn clear(&mut self) {
-        *self = Self::with_burst(self.burst);
+        *self = Trie {
+            fold: self.fold,
+            ..Self::with_burst(self.burst)
+        };
     }
 
     /// Up to `limit` entries whose key starts with `prefix`, in key (code
@@ -452,8 +397,12 @@ impl<V: Clone + Ord> Trie<V> {
     /// The answer shares one string for all its keys (see [`Suggestions`]).
     pub fn suggest(&self, prefix: &str, limit: usize) -> Suggestions<V> {
         let mut it = PrefixIter::empty();
-        it.descend(&self.root, prefix.as_bytes());
-        Suggestions::collect(&mut it, limit)
+        it.descend(&self.root, &self.fold.stored_prefix(prefix));
+        let mut out = Suggestions::collect(&mut it, limit);
+        if self.fold != Fold::None {
+            out.strip_folded();
+        }
+        out
     }
 
     /// Up to `limit` entries whose key starts with `prefix`, in the order
@@ -487,41 +436,59 @@ impl<V: Clone + Ord> Trie<V> {
     ///     [("maria", "u1"), ("mark", "u3"), ("mara", "u2")]
     /// );
     /// ```
+    ///
+    /// With [`SuggestOptions::fuzzy`], a key matches at distance `d` when
+    /// the smallest optimal-string-alignment distance between the folded
+    /// query and a prefix of the folded key is `d` (at most 2): answers
+    /// come by distance first, then in `order`, and
+    /// [`Suggestions::distance`] gives each one's. [`Trie::matched`] gives
+    /// the span of a key that matched, to highlight.
+    ///
+    /// ```
+    /// use typeahead::{Fold, Fuzzy, SuggestOptions, Trie};
+    ///
+    /// let mut t = Trie::with_fold(Fold::Full);
+    /// t.insert("Matthew", 1).unwrap();
+    /// t.insert("Mathews", 2).unwrap();
+    /// t.insert("Martha", 3).unwrap();
+    /// let typos = SuggestOptions::new().fuzzy(Fuzzy::Distance(1));
+    /// let found = t.suggest_with("mathew", 10, typos);
+    /// assert_eq!(found, [("Mathews", 2), ("Matthew", 1)]);
+    /// assert_eq!((found.distance(0), found.distance(1)), (Some(0), Some(1)));
+    /// ```
     pub fn suggest_with(&self, prefix: &str, limit: usize, opts: SuggestOptions) -> Suggestions<V> {
-        match (opts.order, opts.dedupe) {
-            (Order::Key, false) => self.suggest(prefix, limit),
-            (Order::Key, true) => options::by_key_distinct(self, prefix, limit),
-            (Order::Score, dedupe) => ranked::top(&self.root, prefix.as_bytes(), limit, dedupe),
-        }
-    }
-}
-
-/// Removes repeated values, keeping each at its first position.
-fn dedup_keep_first<V: Ord>(values: &mut Vec<(V, f64)>) {
-    if values.len() <= 32 {
-        let mut i = 0;
-        while i < values.len() {
-            if values[..i].iter().any(|(v, _)| *v == values[i].0) {
-                values.remove(i);
-            } else {
-                i += 1;
+        let max = opts.fuzzy.bound(prefix);
+        let mut out = if max > 0 {
+            let q: Vec<char> = self.fold.apply(prefix).chars().collect();
+            let folded = self.fold != Fold::None;
+            fuzzy::suggest(&self.root, &q, folded, max, limit, opts.order, opts.dedupe)
+        } else {
+            let stored = self.fold.stored_prefix(prefix);
+            let mut out = match (opts.order, opts.dedupe) {
+                (Order::Key, false) => {
+                    let mut it = PrefixIter::empty();
+                    it.descend(&self.root, &stored);
+                    Suggestions::collect(&mut it, limit)
+                }
+                (Order::Key, true) => options::by_key_distinct(&self.root, &stored, limit),
+                (Order::Score, dedupe) => ranked::top(&self.root, &stored, limit, dedupe),
+            };
+            if opts.fuzzy != Fuzzy::Distance(0) {
+                out.set_distances(0, 0);
             }
+            out
+        };
+        if self.fold != Fold::None {
+            out.strip_folded();
         }
-        return;
+        out
     }
-    let mut order: Vec<usize> = (0..values.len()).collect();
-    order.sort_by(|&a, &b| values[a].0.cmp(&values[b].0).then(a.cmp(&b)));
-    let mut keep = vec![true; values.len()];
-    let mut any = false;
-    for w in order.windows(2) {
-        if values[w[0]].0 == values[w[1]].0 {
-            keep[w[1]] = false;
-            any = true;
-        }
-    }
-    if any {
-        let mut it = keep.iter();
-        values.retain(|_| *it.next().expect("one flag per value"));
+
+    /// How `key` matches `query` in this trie (its fold): the typo
+    /// distance, if at most `max`, and the span of the key to highlight.
+    /// See [`Fold::matched`].
+    pub fn matched(&self, query: &str, key: &str, max: u8) -> Option<crate::fold::Match> {
+        self.fold.matched(query, key, max)
     }
 }
 
@@ -539,8 +506,14 @@ impl<V> Trie<V> {
     /// let keys: Vec<String> = t.iter_prefix("ma").map(|(k, _)| k).collect();
     /// assert_eq!(keys, ["ma", "max"]);
     /// ```
-    pub fn iter_prefix<'a>(&'a self, prefix: &'a str) -> PrefixIter<'a, V> {
-        PrefixIter::new(&self.root, prefix.as_bytes())
+    pub fn iter_prefix<'a>(&'a self, prefix: &str) -> PrefixIter<'a, V> {
+        PrefixIter::new(&self.root, &self.fold.stored_prefix(prefix))
+            .stripping(self.fold != Fold::None)
+    }
+
+    /// How this trie folds keys and queries.
+    pub fn fold(&self) -> Fold {
+        self.fold
     }
 
     /// The cache lines of the nodes this trie holds alone, shallowest first,
@@ -598,7 +571,7 @@ impl<V> Trie<V> {
     /// A key's values come back as [`Values`], an iterator that knows its
     /// length (a big key's values are a tree, not one slice).
     pub fn get(&self, key: &str) -> Values<'_, V> {
-        self.root.get(key.as_bytes())
+        self.root.get(&self.fold.stored_key(key))
     }
 
     /// Number of (key, value) entries.
@@ -650,15 +623,17 @@ impl<V> Trie<V> {
         self.root.check(self.burst, true);
         let mut entries = 0;
         let mut keys = 0;
-        let mut last: Option<String> = None;
-        let mut it = self.iter_prefix("");
-        while let Some((k, _)) = it.next_entry() {
-            entries += 1;
-            if last.as_deref() != Some(k) {
-                assert!(last.as_deref() < Some(k), "keys out of order");
-                keys += 1;
-                last = Some(k.to_owned());
+        let mut last: Option<Vec<u8>> = None;
+        let mut it = PrefixIter::new(&self.root, b"");
+        while let Some((k, values)) = it.next_key_bytes() {
+            entries += values.len();
+            assert!(last.as_deref() < Some(k), "keys out of order");
+            if self.fold != Fold::None {
+                let original = std::str::from_utf8(crate::fold::original(k)).expect("UTF-8");
+                assert_eq!(*self.fold.stored_key(original), *k, "stored form");
             }
+            keys += 1;
+            last = Some(k.to_owned());
         }
         assert_eq!(entries, self.len, "len disagrees with the nodes");
         assert_eq!(keys, self.keys, "key_count disagrees with the nodes");

@@ -1,11 +1,12 @@
-//! The options of a suggestion ([`Order`], [`SuggestOptions`]) and the
-//! key-order walk that keeps one answer per value; the ranked search
-//! itself is [`ranked`](super::ranked)'s.
+//! The options of a suggestion ([`Order`], [`Fuzzy`], [`SuggestOptions`])
+//! and the key-order walk that keeps one answer per value; the ranked
+//! search itself is [`ranked`](super::ranked)'s, the typo-tolerant one
+//! [`fuzzy`](super::fuzzy)'s.
 
 use std::collections::BTreeSet;
 
-use super::iter::Suggestions;
-use super::Trie;
+use super::iter::{PrefixIter, Suggestions};
+use super::node::Node;
 
 /// The order of an answer.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -35,6 +36,51 @@ pub struct SuggestOptions {
     pub order: Order,
     /// Each distinct value at most once, at its best position in `order`.
     pub dedupe: bool,
+    /// How many typos a match may have.
+    pub fuzzy: Fuzzy,
+}
+
+/// How many typos a match may have: a key matches at distance `d` when the
+/// smallest optimal-string-alignment distance (insert, delete, substitute,
+/// swap two adjacent characters, in code points) between the folded query
+/// and a prefix of the folded key is `d`. Answers come by distance first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fuzzy {
+    /// At most this many (0 to 2; more is taken as 2).
+    Distance(u8),
+    /// 0 for a query of fewer than 4 code points (as sent, before
+    /// folding), 1 from 4, 2 from 8.
+    Auto,
+}
+
+impl Default for Fuzzy {
+    fn default() -> Self {
+        Fuzzy::Distance(0)
+    }
+}
+
+impl Fuzzy {
+    /// The bound for `query`.
+    ///
+    /// # Examples
+    /// ```
+    /// use typeahead::Fuzzy;
+    ///
+    /// assert_eq!(Fuzzy::Auto.bound("mar"), 0);
+    /// assert_eq!(Fuzzy::Auto.bound("mari"), 1);
+    /// assert_eq!(Fuzzy::Auto.bound("christop"), 2);
+    /// assert_eq!(Fuzzy::Distance(7).bound("x"), 2);
+    /// ```
+    pub fn bound(self, query: &str) -> u8 {
+        match self {
+            Fuzzy::Distance(d) => d.min(crate::fold::osa::MAX_DISTANCE),
+            Fuzzy::Auto => match query.chars().count() {
+                0..4 => 0,
+                4..8 => 1,
+                _ => 2,
+            },
+        }
+    }
 }
 
 impl SuggestOptions {
@@ -46,6 +92,11 @@ impl SuggestOptions {
     /// The same options in order `order`.
     pub fn order(self, order: Order) -> Self {
         SuggestOptions { order, ..self }
+    }
+
+    /// The same options with `fuzzy` set.
+    pub fn fuzzy(self, fuzzy: Fuzzy) -> Self {
+        SuggestOptions { fuzzy, ..self }
     }
 
     /// The same options with `dedupe` set or not.
@@ -64,15 +115,15 @@ impl<'a, V: Ord> Seen<'a, V> {
     }
 }
 
-/// Key order with each value once, at its first key.
+/// Key order with each value once, at its first key (stored keys).
 pub(crate) fn by_key_distinct<V: Clone + Ord>(
-    t: &Trie<V>,
-    prefix: &str,
+    root: &Node<V>,
+    prefix: &[u8],
     limit: usize,
 ) -> Suggestions<V> {
     let mut out = Suggestions::with_capacity(limit.min(64));
     let mut seen = Seen(BTreeSet::new());
-    let mut it = t.iter_prefix(prefix);
+    let mut it = PrefixIter::new(root, prefix);
     'keys: while out.len() < limit {
         let Some((key, values)) = it.next_key_bytes() else {
             break;

@@ -665,27 +665,54 @@ pub(crate) fn top<V: Clone + Ord>(
     dedupe: bool,
 ) -> Suggestions<V> {
     let mut out = Suggestions::with_capacity(limit.min(64));
-    if limit == 0 {
-        return out;
+    let mut seen = Seen(BTreeSet::new());
+    top_from(
+        root,
+        &[prefix],
+        limit,
+        dedupe,
+        &mut seen,
+        &|_| false,
+        &mut out,
+    );
+    out
+}
+
+/// Appends to `out`, until it holds `limit` entries, the best pairs under
+/// any of `starts` (prefixes none of which is a prefix of another) by
+/// score, leaving out pairs whose key `skip` names and, with `dedupe`,
+/// values `seen` holds (and adding those it appends).
+pub(crate) fn top_from<'a, V: Clone + Ord>(
+    root: &'a Node<V>,
+    starts: &[&'a [u8]],
+    limit: usize,
+    dedupe: bool,
+    seen: &mut Seen<'a, V>,
+    skip: &dyn Fn(&[u8]) -> bool,
+    out: &mut Suggestions<V>,
+) {
+    if out.len() >= limit {
+        return;
     }
     let mut s = Search {
         arena: Vec::with_capacity(256),
         heap: Vec::with_capacity(64),
         runs: Vec::new(),
-        want: limit,
+        want: limit - out.len(),
     };
-    let Some((start, path, filter)) = descend(root, prefix) else {
-        return out;
-    };
-    let path = s.span(&[path]);
-    s.push(Item {
-        score: start.max(),
-        key: path,
-        rank: 0,
-        seq: 0,
-        kind: Kind::Node(start, filter),
-    });
-    let mut seen = Seen(BTreeSet::new());
+    for prefix in starts {
+        let Some((start, path, filter)) = descend(root, prefix) else {
+            continue;
+        };
+        let path = s.span(&[path]);
+        s.push(Item {
+            score: start.max(),
+            key: path,
+            rank: 0,
+            seq: 0,
+            kind: Kind::Node(start, filter),
+        });
+    }
     while let Some(item) = s.pop() {
         match item.kind {
             Kind::Node(node, filter) => s.open_node(node, item.key, filter),
@@ -708,9 +735,10 @@ pub(crate) fn top<V: Clone + Ord>(
                 let run = &mut s.runs[i];
                 let c = run.cands[run.pos];
                 run.pos += 1;
-                if !dedupe || seen.first(c.value) {
-                    out.push(s.key(item.key), c.value.clone(), c.score);
-                    if out.len() == limit {
+                let key = s.key(item.key);
+                if !skip(key) && (!dedupe || seen.first(c.value)) {
+                    out.push(key, c.value.clone(), c.score);
+                    if out.len() >= limit {
                         break;
                     }
                     s.want = limit - out.len();
@@ -719,7 +747,6 @@ pub(crate) fn top<V: Clone + Ord>(
             }
         }
     }
-    out
 }
 
 /// The index and bound of the best entry of `bounds` that `taken` does not

@@ -2,6 +2,7 @@
 //! model in [`model`], and copy-on-write bookkeeping in [`fresh_lines`].
 
 mod fresh_lines;
+mod fuzzy;
 mod model;
 mod ranked;
 

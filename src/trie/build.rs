@@ -1,0 +1,184 @@
+//! Building a trie in one pass from sorted keys: what start-up and
+//! checkpoints use to load millions of entries.
+
+use std::sync::Arc;
+
+use super::{node, Trie, TrieError};
+use crate::fold::Fold;
+
+/// A key's values with their scores.
+type ScoredValues<V> = Vec<(V, f64)>;
+
+impl<V: Clone + Ord> Trie<V> {
+    /// Builds a trie from `(key, values)` pairs in one pass, much faster than
+    /// inserting them one by one (no searching, no shifting): what start-up
+    /// uses to load millions of entries. Keys must be non-empty and strictly
+    /// ascending (byte order); a repeated value within a key is kept once, at
+    /// its first position; keys with no values are skipped.
+    ///
+    /// # Errors
+    /// [`TrieError::EmptyKey`] or [`TrieError::Unsorted`].
+    ///
+    /// # Examples
+    /// ```
+    /// let t = typeahead::Trie::from_sorted(2, vec![
+    ///     ("go".to_string(), vec![1, 4]),
+    ///     ("gob".to_string(), vec![3]),
+    ///     ("gopher".to_string(), vec![5, 5]),
+    /// ]).unwrap();
+    /// assert_eq!(t.suggest("go", 10).len(), 4);
+    /// assert_eq!(t.get("gopher"), [5]);
+    /// ```
+    pub fn from_sorted(burst: usize, items: Vec<(String, Vec<V>)>) -> Result<Self, TrieError> {
+        let items = items
+            .into_iter()
+            .map(|(k, v)| {
+                let n = v.len();
+                (k, v.into_iter().zip(std::iter::repeat_n(0.0, n)).collect())
+            })
+            .collect();
+        Self::from_sorted_scored(burst, items)
+    }
+
+    /// [`Trie::from_sorted`] with a score for every value: what start-up
+    /// uses to load a log or a checkpoint. A repeated value within a key is
+    /// kept once, at its first position and with its first score.
+    ///
+    /// # Errors
+    /// [`TrieError::EmptyKey`], [`TrieError::Unsorted`], or
+    /// [`TrieError::InvalidScore`] for a score that is not finite.
+    ///
+    /// # Examples
+    /// ```
+    /// use typeahead::{SuggestOptions, Order, Trie};
+    ///
+    /// let t = Trie::from_sorted_scored(256, vec![
+    ///     ("mara".to_string(), vec![(1, 5.0)]),
+    ///     ("mark".to_string(), vec![(2, 90.0), (3, 7.5)]),
+    /// ]).unwrap();
+    /// let top = t.suggest_with("mar", 2, SuggestOptions::new().order(Order::Score));
+    /// assert_eq!(top, [("mark", 2), ("mark", 3)]);
+    /// ```
+    pub fn from_sorted_scored(
+        burst: usize,
+        mut items: Vec<(String, Vec<(V, f64)>)>,
+    ) -> Result<Self, TrieError> {
+        items.retain(|(_, v)| !v.is_empty());
+        for w in items.windows(2) {
+            if w[0].0 >= w[1].0 {
+                return Err(TrieError::Unsorted {
+                    key: w[1].0.clone(),
+                });
+            }
+        }
+        if items.first().is_some_and(|(k, _)| k.is_empty()) {
+            return Err(TrieError::EmptyKey);
+        }
+        if items
+            .iter()
+            .any(|(_, v)| v.iter().any(|(_, s)| !s.is_finite()))
+        {
+            return Err(TrieError::InvalidScore);
+        }
+        let mut len = 0;
+        for (_, values) in &mut items {
+            dedup_keep_first(values);
+            len += values.len();
+        }
+        let mut t = Self::with_burst(burst);
+        t.len = len;
+        t.keys = items.len();
+        if items.is_empty() {
+            return Ok(t);
+        }
+        let mut refs: Vec<(&[u8], Vec<V>, Vec<f64>)> = items
+            .iter_mut()
+            .map(|(k, v)| {
+                let (vals, scores) = std::mem::take(v).into_iter().unzip();
+                (k.as_bytes(), vals, scores)
+            })
+            .collect();
+        t.root = Arc::new(node::build_sorted(&mut refs, 0, t.burst));
+        Ok(t)
+    }
+
+    /// [`Trie::from_sorted_scored`] for a trie with `fold`, from keys in
+    /// any order (each once): what start-up uses to load a folding trie.
+    ///
+    /// # Errors
+    /// As [`Trie::from_sorted_scored`]; a repeated key is
+    /// [`TrieError::Unsorted`].
+    ///
+    /// # Examples
+    /// ```
+    /// use typeahead::{Fold, Trie};
+    ///
+    /// let t = Trie::from_scored(256, Fold::Case, vec![
+    ///     ("Mark".to_string(), vec![(2, 90.0)]),
+    ///     ("MARA".to_string(), vec![(1, 5.0)]),
+    /// ]).unwrap();
+    /// assert_eq!(t.suggest("mar", 10), [("MARA", 1), ("Mark", 2)]);
+    /// ```
+    pub fn from_scored(
+        burst: usize,
+        fold: Fold,
+        items: Vec<(String, Vec<(V, f64)>)>,
+    ) -> Result<Self, TrieError> {
+        if fold == Fold::None {
+            let mut items = items;
+            items.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+            return Self::from_sorted_scored(burst, items);
+        }
+        let mut stored: Vec<(Vec<u8>, String, ScoredValues<V>)> = items
+            .into_iter()
+            .map(|(k, v)| (fold.stored_key(&k).into_owned(), k, v))
+            .collect();
+        stored.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        // Stored keys are UTF-8: the folded part is escaped UTF-8, then
+        // 0x00 and the key.
+        let items = stored
+            .into_iter()
+            .map(|(s, k, v)| {
+                let s = String::from_utf8(s).map_err(|_| TrieError::Unsorted { key: k })?;
+                Ok((s, v))
+            })
+            .collect::<Result<Vec<_>, TrieError>>()?;
+        let mut t = Self::from_sorted_scored(burst, items).map_err(|e| match e {
+            TrieError::Unsorted { key } => TrieError::Unsorted {
+                key: String::from_utf8_lossy(crate::fold::original(key.as_bytes())).into_owned(),
+            },
+            e => e,
+        })?;
+        t.fold = fold;
+        Ok(t)
+    }
+}
+
+/// Removes repeated values, keeping each at its first position.
+fn dedup_keep_first<V: Ord>(values: &mut Vec<(V, f64)>) {
+    if values.len() <= 32 {
+        let mut i = 0;
+        while i < values.len() {
+            if values[..i].iter().any(|(v, _)| *v == values[i].0) {
+                values.remove(i);
+            } else {
+                i += 1;
+            }
+        }
+        return;
+    }
+    let mut order: Vec<usize> = (0..values.len()).collect();
+    order.sort_by(|&a, &b| values[a].0.cmp(&values[b].0).then(a.cmp(&b)));
+    let mut keep = vec![true; values.len()];
+    let mut any = false;
+    for w in order.windows(2) {
+        if values[w[0]].0 == values[w[1]].0 {
+            keep[w[1]] = false;
+            any = true;
+        }
+    }
+    if any {
+        let mut it = keep.iter();
+        values.retain(|_| *it.next().expect("one flag per value"));
+    }
+}

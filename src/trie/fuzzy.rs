@@ -1,0 +1,313 @@
+//! Typo-tolerant suggestions: the trie walked with the query's
+//! optimal-string-alignment automaton ([`crate::fold::osa`]).
+//!
+//! # What it owns
+//! The answer to a query with a typo bound `max`: the keys whose smallest
+//! distance between the folded query and a prefix of the folded key is at
+//! most `max`, by distance first, then in the order asked for.
+//!
+//! # Why it is built this way
+//! A key's distance is the smallest one along its path, so once a prefix
+//! is within the bound, its whole subtree is: the walk does not list keys,
+//! it finds *regions*, the shortest prefixes at which the distance drops
+//! to a new low (first within `max`, then lower inside that). It descends
+//! only where the automaton's floor says the distance can still drop, so
+//! it visits the query's neighbourhood, not the trie, even when a short
+//! query with a large bound matches everything. The keys at distance
+//! exactly `d` are those under a region at `d` and under no region below
+//! `d`. Each distance is then answered by the engine's own searches, from
+//! several starting prefixes instead of one: the key-order walk region
+//! after region (regions at one distance are disjoint, so their order is
+//! the keys' order), or the best-first ranked search with every region
+//! queued at once. Both stop as soon as the answer is full, so a query
+//! pays for the distances it needs.
+//!
+//! In a bucket, records come sorted: the automaton states of the previous
+//! record's path are kept per byte and reused up to the common prefix, and
+//! records that share a prefix already known to lead nowhere are skipped.
+
+use std::collections::BTreeSet;
+
+use super::bucket::Bucket;
+use super::iter::{PrefixIter, Suggestions};
+use super::node::Node;
+use super::options::{Order, Seen};
+use super::ranked;
+use crate::fold::osa::{Osa, State};
+
+/// A state of the automaton fed bytes: the character being decoded, and
+/// for a folding trie's stored keys the escape and the end of the folded
+/// part (nothing after the `0x00` changes a distance).
+#[derive(Clone, Copy)]
+struct ByteState {
+    s: State,
+    buf: [u8; 4],
+    have: u8,
+    escaped: bool,
+    ended: bool,
+}
+
+/// A prefix at which the distance drops to `dist`.
+struct Region {
+    prefix: Vec<u8>,
+    dist: u8,
+}
+
+struct Walk<'q> {
+    osa: Osa<'q>,
+    folded: bool,
+    path: Vec<u8>,
+    regions: Vec<Region>,
+}
+
+/// The UTF-8 length a lead byte announces.
+fn utf8_len(b: u8) -> u8 {
+    match b {
+        0..0x80 => 1,
+        0xE0..0xF0 => 3,
+        0xF0.. => 4,
+        _ => 2,
+    }
+}
+
+impl Walk<'_> {
+    /// Reads `b` (already pushed on `path`); a completed character that
+    /// brings the distance to a new low within the bound makes `path` a
+    /// region.
+    fn step(&mut self, mut bs: ByteState, b: u8) -> ByteState {
+        if bs.ended {
+            return bs;
+        }
+        let c = if self.folded && bs.escaped {
+            bs.escaped = false;
+            if b == 1 {
+                '\0'
+            } else {
+                '\u{1}'
+            }
+        } else if self.folded && b == 0 {
+            bs.ended = true;
+            return bs;
+        } else if self.folded && b == 1 {
+            bs.escaped = true;
+            return bs;
+        } else {
+            bs.buf[usize::from(bs.have)] = b;
+            bs.have += 1;
+            if bs.have < utf8_len(bs.buf[0]) {
+                return bs;
+            }
+            let n = usize::from(bs.have);
+            bs.have = 0;
+            match std::str::from_utf8(&bs.buf[..n]) {
+                Ok(s) => s.chars().next().expect("one character"),
+                Err(_) => char::REPLACEMENT_CHARACTER,
+            }
+        };
+        let before = bs.s.best;
+        bs.s = self.osa.step(&bs.s, c);
+        let dist = self.osa.last(&bs.s);
+        if dist < before.min(self.osa.max() + 1) {
+            self.regions.push(Region {
+                prefix: self.path.clone(),
+                dist,
+            });
+        }
+        bs
+    }
+
+    /// Whether anything below can bring the distance lower.
+    fn alive(&self, bs: &ByteState) -> bool {
+        !bs.ended && self.osa.can_improve(&bs.s)
+    }
+
+    fn node<V>(&mut self, node: &Node<V>, mut bs: ByteState) {
+        let base = self.path.len();
+        match node {
+            Node::Inner(inner) => {
+                for &b in inner.prefix.iter() {
+                    self.path.push(b);
+                    bs = self.step(bs, b);
+                    if !self.alive(&bs) {
+                        self.path.truncate(base);
+                        return;
+                    }
+                }
+                let here = self.path.len();
+                let mut label = 0;
+                let mut index = 0;
+                while let Some(b) = inner.next_label(label) {
+                    label = usize::from(b) + 1;
+                    self.path.push(b);
+                    let next = self.step(bs, b);
+                    if self.alive(&next) {
+                        self.node(&inner.children[index], next);
+                    }
+                    index += 1;
+                    self.path.truncate(here);
+                }
+            }
+            Node::Bucket(bucket) => self.bucket(bucket, bs),
+        }
+        self.path.truncate(base);
+    }
+
+    fn bucket<V>(&mut self, bucket: &Bucket<V>, bs: ByteState) {
+        let base = self.path.len();
+        // states[k]: after the first k bytes of the previous suffix.
+        let mut states = vec![bs];
+        let mut prev: &[u8] = &[];
+        // The previous suffix's first `dead` bytes lead nowhere.
+        let mut dead = usize::MAX;
+        for r in bucket.records() {
+            let suffix = bucket.suffix(&r);
+            let common = prev.iter().zip(suffix).take_while(|(a, b)| a == b).count();
+            prev = suffix;
+            if common >= dead {
+                continue;
+            }
+            dead = usize::MAX;
+            states.truncate(common + 1);
+            self.path.truncate(base + common);
+            for (k, &b) in suffix[common..].iter().enumerate() {
+                self.path.push(b);
+                let next = self.step(*states.last().expect("the start"), b);
+                states.push(next);
+                if !self.alive(&next) {
+                    dead = common + k + 1;
+                    break;
+                }
+            }
+        }
+        self.path.truncate(base);
+    }
+}
+
+/// The regions of `q` within `max` (module docs).
+fn regions<V>(root: &Node<V>, q: &[char], folded: bool, max: u8) -> Vec<Region> {
+    let osa = Osa::new(q, max);
+    let start = osa.start();
+    let mut walk = Walk {
+        osa,
+        folded,
+        path: Vec::new(),
+        regions: Vec::new(),
+    };
+    if start.best <= max {
+        walk.regions.push(Region {
+            prefix: Vec::new(),
+            dist: start.best,
+        });
+    }
+    let bs = ByteState {
+        s: start,
+        buf: [0; 4],
+        have: 0,
+        escaped: false,
+        ended: false,
+    };
+    if walk.alive(&bs) {
+        walk.node(root, bs);
+    }
+    walk.regions
+}
+
+/// The shortest of `prefixes`, sorted, none a prefix of another: a key
+/// under any of them is under exactly one of these.
+fn outermost(mut prefixes: Vec<&[u8]>) -> Vec<&[u8]> {
+    prefixes.sort_unstable();
+    let mut out: Vec<&[u8]> = Vec::with_capacity(prefixes.len());
+    for p in prefixes {
+        if !out.last().is_some_and(|q| p.starts_with(q)) {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// Whether `key` starts with one of `sorted` (outermost prefixes).
+fn under(sorted: &[&[u8]], key: &[u8]) -> bool {
+    // The greatest prefix not above the key is the only candidate.
+    let i = sorted.partition_point(|p| *p <= key);
+    i > 0 && key.starts_with(sorted[i - 1])
+}
+
+/// Up to `limit` entries within `max` typos of the folded query `q`, by
+/// distance, then `order`; keys as stored (the caller strips a folding
+/// trie's).
+pub(crate) fn suggest<V: Clone + Ord>(
+    root: &Node<V>,
+    q: &[char],
+    folded: bool,
+    max: u8,
+    limit: usize,
+    order: Order,
+    dedupe: bool,
+) -> Suggestions<V> {
+    let regions = regions(root, q, folded, max);
+    let mut out = Suggestions::with_capacity(limit.min(64));
+    let mut seen = Seen(BTreeSet::new());
+    for d in 0..=max {
+        if out.len() >= limit {
+            break;
+        }
+        let from = out.len();
+        let starts = outermost(
+            regions
+                .iter()
+                .filter(|r| r.dist == d)
+                .map(|r| &r.prefix[..])
+                .collect(),
+        );
+        if starts.is_empty() {
+            continue;
+        }
+        let closer = outermost(
+            regions
+                .iter()
+                .filter(|r| r.dist < d)
+                .map(|r| &r.prefix[..])
+                .collect(),
+        );
+        let skip = |key: &[u8]| under(&closer, key);
+        match order {
+            Order::Key => by_key(root, &starts, limit, dedupe, &mut seen, &skip, &mut out),
+            Order::Score => {
+                ranked::top_from(root, &starts, limit, dedupe, &mut seen, &skip, &mut out)
+            }
+        }
+        out.set_distances(from, d);
+    }
+    out
+}
+
+/// Key order over `starts` (sorted, disjoint), region after region.
+fn by_key<'a, V: Clone + Ord>(
+    root: &'a Node<V>,
+    starts: &[&[u8]],
+    limit: usize,
+    dedupe: bool,
+    seen: &mut Seen<'a, V>,
+    skip: &dyn Fn(&[u8]) -> bool,
+    out: &mut Suggestions<V>,
+) {
+    for start in starts {
+        let mut it = PrefixIter::new(root, start);
+        while out.len() < limit {
+            let Some((key, values)) = it.next_key_bytes() else {
+                break;
+            };
+            if skip(key) {
+                continue;
+            }
+            for (v, s) in values.scored() {
+                if !dedupe || seen.first(v) {
+                    out.push(key, v.clone(), s);
+                    if out.len() >= limit {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+}
