@@ -3,6 +3,8 @@
 //! # Layout
 //! Lowest first; a module uses only modules above it in this list
 //! (`tests/layering.rs` checks it).
+//! - [`fold`]: Unicode folding ([`Fold`]: none, case, full), the stored
+//!   form of a folding trie's keys, and the typo automaton.
 //! - [`trie`]: the engine, a multi-valued copy-on-write burst trie over UTF-8
 //!   keys with ordered prefix suggestions and a memory report.
 //! - [`sync`]: the concurrency layer: [`Index`] (lock-free snapshot reads,
@@ -45,7 +47,7 @@ pub mod trie;
 pub mod users;
 pub mod value;
 
-pub use fold::{Fold, Match};
+pub use fold::{Fold, Match, Matcher};
 pub use sync::{Cache, Index, IndexWriter, Overflow, Snapshot, Stack, Stats};
 pub use trie::{
     Fuzzy, HeapSize, MemoryReport, Order, PrefixIter, ScoreOp, Scored, SuggestOptions, Suggestions,

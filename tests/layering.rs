@@ -6,7 +6,7 @@ use std::path::Path;
 
 /// Lowest first, as in `src/lib.rs`.
 const LAYERS: &[&str] = &[
-    "trie", "sync", "value", "limits", "store", "db", "import", "users", "server",
+    "fold", "trie", "sync", "value", "limits", "store", "db", "import", "users", "server",
 ];
 
 fn sources(dir: &Path, out: &mut Vec<std::path::PathBuf>) {

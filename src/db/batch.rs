@@ -7,7 +7,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use super::{add, Command, DbError, IntCache, Reply, State, TrieIndex, Value, ValueStack};
+use crate::fold::Fold;
 use crate::store::Op;
+use crate::trie::Trie;
 
 enum StackState {
     Live {
@@ -63,16 +65,23 @@ impl<'a> Batch<'a> {
     }
 
     fn trie_or_create(&mut self, name: &str) -> Result<TrieIndex, DbError> {
-        if let Some(t) = self.trie(name) {
-            return Ok(t);
+        match self.trie(name) {
+            Some(t) => Ok(t),
+            None => self.create(name, Fold::None),
         }
+    }
+
+    /// Creates a trie that does not exist.
+    fn create(&mut self, name: &str, fold: Fold) -> Result<TrieIndex, DbError> {
         let published = self.state.tries.load();
         let live = count(&published, self.tries.iter().map(|(k, t)| (k, t.is_some())));
         room("tries", live, self.state.limits.max_tries)?;
-        let t = TrieIndex::new();
+        let t = TrieIndex::from_trie(Trie::with_fold(fold));
         self.tries.insert(name.to_owned(), Some(t.clone()));
-        self.ops.push(Op::TrieCreate {
-            trie: name.to_owned(),
+        let trie = name.to_owned();
+        self.ops.push(match fold {
+            Fold::None => Op::TrieCreate { trie },
+            fold => Op::TrieSettings { trie, fold },
         });
         Ok(t)
     }
@@ -239,6 +248,24 @@ impl<'a> Batch<'a> {
                 self.touch(&index);
                 Ok(Reply::Removed(removed))
             }
+            Command::TrieCreate { trie, fold } => match self.trie(trie) {
+                Some(index) => {
+                    let existing = index.stage(|t| (false, t.fold()));
+                    if existing == *fold {
+                        Ok(Reply::Created(false))
+                    } else {
+                        Err(DbError::SettingsConflict {
+                            trie: trie.clone(),
+                            existing,
+                            asked: *fold,
+                        })
+                    }
+                }
+                None => {
+                    self.create(trie, *fold)?;
+                    Ok(Reply::Created(true))
+                }
+            },
             Command::TrieDrop { trie } => {
                 if self.trie(trie).is_none() {
                     return Err(DbError::NotFound(format!("trie {trie}")));

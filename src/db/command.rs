@@ -5,6 +5,7 @@
 //! overflow, an invalid score).
 
 use super::{ScoredEntry, Value};
+use crate::fold::Fold;
 
 /// A write, as sent to the writer. Inputs are validated by the caller.
 /// Private to `db`: callers use [`Db`](super::Db)'s typed methods.
@@ -90,6 +91,15 @@ pub(crate) enum Command {
         /// Cache name.
         cache: String,
     },
+    /// Create a trie with these settings: [`Reply::Created`] (true when
+    /// it is new, false when it exists with the same settings), or
+    /// [`DbError::SettingsConflict`](super::DbError::SettingsConflict).
+    TrieCreate {
+        /// Trie name.
+        trie: String,
+        /// How it folds.
+        fold: Fold,
+    },
 }
 
 /// The writer's answer to a [`Command`].
@@ -115,6 +125,8 @@ pub(crate) enum Reply {
     Int(i64),
     /// Done, nothing to say.
     Done,
+    /// Whether a trie was created (false: it was there, as asked).
+    Created(bool),
 }
 
 impl Command {

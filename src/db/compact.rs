@@ -91,7 +91,15 @@ impl Frozen {
     /// Passes every operation of the frozen state to `sink`.
     pub(super) fn produce(&self, sink: &mut dyn FnMut(Op)) {
         for (name, snapshot) in &self.tries {
-            sink(Op::TrieCreate { trie: name.clone() });
+            let fold = snapshot.trie().fold();
+            sink(if fold == crate::fold::Fold::None {
+                Op::TrieCreate { trie: name.clone() }
+            } else {
+                Op::TrieSettings {
+                    trie: name.clone(),
+                    fold,
+                }
+            });
             let mut it = snapshot.trie().iter_prefix("");
             while let Some((key, values)) = it.next_key() {
                 for (value, score) in values.scored() {

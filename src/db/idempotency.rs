@@ -123,6 +123,7 @@ pub(crate) fn encode(r: &Reply) -> String {
         Reply::Popped(v, n) => format!("P {n} {}", v.as_str()),
         Reply::Int(i) => format!("I {i}"),
         Reply::Done => "D".to_owned(),
+        Reply::Created(new) => format!("C {}", u8::from(*new)),
     }
 }
 
@@ -158,6 +159,7 @@ fn decode(s: &str) -> Option<Reply> {
         }
         "I" => Reply::Int(s.get(2..)?.parse().ok()?),
         "D" => Reply::Done,
+        "C" => Reply::Created(num()? == 1),
         _ => return None,
     })
 }

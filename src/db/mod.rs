@@ -90,6 +90,16 @@ pub enum DbError {
     /// space is free.
     #[error("the disk is full, nothing was written: {0}")]
     StorageFull(String),
+    /// The trie exists with other settings than the ones asked for.
+    #[error("trie {trie} exists with fold {existing}, not {asked}")]
+    SettingsConflict {
+        /// Trie name.
+        trie: String,
+        /// Its settings.
+        existing: crate::fold::Fold,
+        /// The settings asked for.
+        asked: crate::fold::Fold,
+    },
     /// The idempotency key was already used with a different request.
     #[error("this Idempotency-Key was already used with a different request")]
     IdempotencyKeyReused,
@@ -467,6 +477,23 @@ impl Db {
     pub async fn remove_key(&self, trie: String, key: String) -> Result<usize, DbError> {
         match self.execute(Command::TrieRemoveKey { trie, key }).await? {
             Reply::Removed(n) => Ok(n),
+            other => unexpected(other),
+        }
+    }
+
+    /// Creates a trie with `fold`; returns true when it is new and false
+    /// when it exists with the same settings.
+    ///
+    /// # Errors
+    /// [`DbError::SettingsConflict`] when it exists with other settings,
+    /// [`DbError::TooMany`], and the storage errors.
+    pub async fn create_trie(
+        &self,
+        trie: String,
+        fold: crate::fold::Fold,
+    ) -> Result<bool, DbError> {
+        match self.execute(Command::TrieCreate { trie, fold }).await? {
+            Reply::Created(new) => Ok(new),
             other => unexpected(other),
         }
     }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use super::idempotency::Remembered;
 use super::{IntCache, State, TrieIndex, Value, ValueStack};
+use crate::fold::Fold;
 use crate::store::{LoadStats, OpRef, Store, StoreError};
 use crate::trie::Trie;
 
@@ -26,6 +27,7 @@ struct TrieModel {
     keys: HashMap<String, Vec<(Value, f64)>>,
     /// The big keys that have seen a removal or a score.
     holes: HashMap<String, Holes>,
+    fold: Fold,
 }
 
 /// Where a big key's live values are, and which slots are dead.
@@ -120,7 +122,7 @@ impl TrieModel {
     }
 
     fn build(mut self) -> Trie<Value> {
-        let mut items: Vec<(String, Vec<(Value, f64)>)> = self
+        let items: Vec<(String, Vec<(Value, f64)>)> = self
             .keys
             .into_iter()
             .map(|(k, v)| match self.holes.remove(&k) {
@@ -135,9 +137,8 @@ impl TrieModel {
                 }
             })
             .collect();
-        items.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        Trie::from_sorted_scored(crate::trie::DEFAULT_BURST, items)
-            .expect("distinct non-empty keys, sorted, finite scores")
+        Trie::from_scored(crate::trie::DEFAULT_BURST, self.fold, items)
+            .expect("distinct non-empty keys, finite scores")
     }
 }
 
@@ -184,6 +185,9 @@ pub(super) fn load(store: &mut dyn Store) -> Result<(State, LoadStats), StoreErr
         match op {
             OpRef::TrieCreate { trie } => {
                 model(&mut tries, trie);
+            }
+            OpRef::TrieSettings { trie, fold } => {
+                model(&mut tries, trie).fold = fold;
             }
             OpRef::TrieInsert { trie, key, value } => {
                 let v = reuse(&mut last_value, value);

@@ -202,14 +202,7 @@ impl Fold {
     /// assert_eq!(Fold::None.matched("jose", "José", 0), None);
     /// ```
     pub fn matched(self, query: &str, key: &str, max: u8) -> Option<Match> {
-        let q: Vec<char> = self.apply(query).chars().collect();
-        let folded = self.apply(key);
-        let (distance, len) = osa::best_prefix(&q, &folded, max)?;
-        let end = self.original_end(key, &folded, len);
-        Some(Match {
-            distance,
-            highlight: [0, end],
-        })
+        Matcher::new(self, query).matched(key, max)
     }
 
     /// The code point length of the shortest prefix of `key` whose folded
@@ -249,12 +242,62 @@ impl Fold {
                     .unwrap_or(chars.len())
             }
         };
-        let gc = CodePointMapData::<GeneralCategory>::new();
-        end + chars[end..]
-            .iter()
-            .take_while(|&&(_, c)| GeneralCategoryGroup::Mark.contains(gc.get(c)))
-            .count()
+        let rest = chars.get(end).map_or("", |&(b, _)| &key[b..]);
+        end + marks_after(rest)
     }
+}
+
+/// A query folded once, to match many keys: what a server uses to
+/// highlight every entry of an answer.
+#[derive(Clone, Debug)]
+pub struct Matcher<'q> {
+    fold: Fold,
+    query: &'q str,
+    q: Vec<char>,
+}
+
+impl<'q> Matcher<'q> {
+    /// `query` prepared for `fold`.
+    pub fn new(fold: Fold, query: &'q str) -> Self {
+        Matcher {
+            fold,
+            query,
+            q: fold.apply(query).chars().collect(),
+        }
+    }
+
+    /// As [`Fold::matched`].
+    pub fn matched(&self, key: &str, max: u8) -> Option<Match> {
+        if max == 0 && self.fold == Fold::None {
+            // A plain prefix: the span is the query's length.
+            if !key.starts_with(self.query) {
+                return None;
+            }
+            let end = self.q.len() + marks_after(&key[self.query.len()..]);
+            return Some(Match {
+                distance: 0,
+                highlight: [0, end],
+            });
+        }
+        let folded = self.fold.apply(key);
+        let (distance, len) = osa::best_prefix(&self.q, &folded, max)?;
+        let end = self.fold.original_end(key, &folded, len);
+        Some(Match {
+            distance,
+            highlight: [0, end],
+        })
+    }
+}
+
+/// How many combining marks `rest` starts with.
+fn marks_after(rest: &str) -> usize {
+    if rest.as_bytes().first().is_none_or(u8::is_ascii) {
+        return 0;
+    }
+    let gc = CodePointMapData::<GeneralCategory>::new();
+    rest.chars()
+        .take_while(|&c| GeneralCategoryGroup::Mark.contains(gc.get(c)))
+        .count()
 }
 
 /// Appends `folded` with `0x00` as `0x01 0x01` and `0x01` as `0x01 0x02`.

@@ -54,6 +54,10 @@ impl ApiError {
     pub fn invalid_query(m: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "invalid_query", m)
     }
+    /// 400 `invalid_settings` (a trie's settings body).
+    pub fn invalid_settings(m: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_settings", m)
+    }
     /// 404 `not_found` for `what` ("trie t", "key \"k\" in cache c"): the
     /// one shape every lookup answers with, the writer's
     /// [`DbError::NotFound`] included.
@@ -205,6 +209,9 @@ impl From<DbError> for ApiError {
                     "insufficient_storage",
                     "the disk is full: the write was not applied; reads still work, and writes work again once space is free",
                 )
+            }
+            DbError::SettingsConflict { .. } => {
+                Self::new(StatusCode::CONFLICT, "settings_conflict", e.to_string())
             }
             DbError::IdempotencyKeyReused => Self::new(
                 StatusCode::UNPROCESSABLE_ENTITY,

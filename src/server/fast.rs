@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use super::edge::{log_request, EdgePolicy};
 use super::metrics::SUGGEST_ROUTE;
-use super::{tries, ApiError, AppState, Segments};
+use super::{suggest, ApiError, AppState, Segments};
 
 /// The suggest route's fast path, in front of the router.
 ///
@@ -22,7 +22,7 @@ use super::{tries, ApiError, AppState, Segments};
 ///
 /// Its handler never waits (it reads a snapshot), so here
 /// `GET /v1/tries/{trie}/suggest` is answered in `call`, with a ready future,
-/// by the same function the route calls ([`tries::suggest_now`]), and
+/// by the same function the route calls ([`suggest::suggest_now`]), and
 /// counted, timed and logged the same way as in [`edge`]. The edge's other
 /// jobs don't apply to a GET: no token is needed, no timer runs, no body is
 /// read, and every error the handler makes is already JSON. (hyper writes
@@ -74,7 +74,7 @@ impl tower::Service<Request> for FastSuggest {
         let host_ok = self.policy.host_allowed(&req);
         let params = Segments(req.into_parts().0.uri);
         let res = if host_ok {
-            tries::suggest_now(&self.state, &params).unwrap_or_else(IntoResponse::into_response)
+            suggest::suggest_now(&self.state, &params).unwrap_or_else(IntoResponse::into_response)
         } else {
             ApiError::forbidden_host().into_response()
         };

@@ -29,6 +29,7 @@ mod imports;
 mod metrics;
 mod openapi;
 mod stacks;
+mod suggest;
 mod tries;
 pub(crate) mod validate;
 
@@ -128,11 +129,15 @@ pub fn app(state: AppState, policy: EdgePolicy) -> Router {
     let policy = Arc::new(policy);
     let (router, openapi) = OpenApiRouter::new()
         .routes(routes!(tries::tries_list))
-        .routes(routes!(tries::trie_get, tries::trie_delete))
+        .routes(routes!(
+            tries::trie_get,
+            tries::trie_put,
+            tries::trie_delete
+        ))
         .routes(routes!(tries::entries_add))
         .routes(routes!(tries::entries_remove))
         .routes(routes!(tries::key_get, tries::key_delete))
-        .routes(routes!(tries::suggest))
+        .routes(routes!(suggest::suggest))
         .routes(routes!(stacks::stack_get, stacks::stack_delete))
         .routes(routes!(stacks::stack_push))
         .routes(routes!(stacks::stack_pop))
@@ -195,7 +200,7 @@ pub fn app(state: AppState, policy: EdgePolicy) -> Router {
                     header::AUTHORIZATION,
                     header::HeaderName::from_static("idempotency-key"),
                 ])
-                .expose_headers([tries::RESPONSE_TIME])
+                .expose_headers([suggest::RESPONSE_TIME])
                 .max_age(Duration::from_secs(600)),
         )
     };

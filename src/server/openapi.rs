@@ -14,6 +14,8 @@ use crate::limits::{MAX_BATCH, MAX_KEY_BYTES, MAX_LIMIT, MAX_NAME_BYTES};
 /// What a route answers on success: a status and a body.
 enum Ok {
     Json(u16, &'static str),
+    /// 201 when the request created something, 200 when it was there.
+    Created(&'static str),
     Empty(u16),
     Text(&'static str),
 }
@@ -53,6 +55,13 @@ const CONTRACTS: &[Contract] = &[
         body: None,
         ok: Ok::Json(200, "TrieInfo"),
         errors: &[404],
+    },
+    Contract {
+        method: "put",
+        path: "/v1/tries/{trie}",
+        body: Some(("TrieSettings", true)),
+        ok: Ok::Created("TrieInfo"),
+        errors: &[409, 415],
     },
     Contract {
         method: "delete",
@@ -269,9 +278,12 @@ fn schemas() -> Map<String, Json> {
             "key": key_schema(),
             "value": stored_value(),
             "score": score("The pair's score (0 unless set). An integral score below 2^53 in magnitude is written as an integer, any other as the shortest decimal that reads back as the same double."),
+            "distance": { "type": "integer", "minimum": 0, "maximum": 2, "description": "The typo distance of the match; present when fuzzy is not 0." },
+            "highlight": { "type": "array", "items": { "type": "integer", "minimum": 0 }, "minItems": 2, "maxItems": 2, "description": "[start, end]: the span of the key, in code points, that matched the query." }
         }),
-        &["key", "value", "score"],
+        &["key", "value", "score", "highlight"],
     );
+    let fold = json!({ "type": "string", "enum": ["none", "case", "full"], "description": "none: bytes as given; case: Unicode full case folding; full: NFKC, case folding, then nonspacing marks removed." });
     let job_state = json!({ "type": "string", "enum": ["queued", "running", "done", "failed"] });
     let job = object(
         json!({
@@ -358,9 +370,15 @@ fn schemas() -> Map<String, Json> {
         "TrieSummary": trie_summary,
         "TrieList": object(json!({ "tries": { "type": "array", "items": reference("TrieSummary") } }), &["tries"]),
         "TrieInfo": object(
-            json!({ "name": reference("Name"), "keys": count(), "entries": count(), "version": count() }),
-            &["name", "keys", "entries", "version"],
+            json!({ "name": reference("Name"), "keys": count(), "entries": count(), "version": count(),
+                "fold": fold.clone(), "settings": reference("TrieSettings") }),
+            &["name", "keys", "entries", "version", "fold", "settings"],
         ),
+        "TrieSettings": {
+            "type": "object",
+            "properties": { "fold": fold },
+            "additionalProperties": false
+        },
         "StackLen": object(json!({ "len": count() }), &["len"]),
         "Popped": object(json!({ "value": stored_value(), "len": count() }), &["value", "len"]),
         "StackInfo": object(
@@ -391,6 +409,7 @@ fn parameter_schema(name: &str) -> Option<Json> {
         "limit" => json!({ "type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": 10 }),
         "order" => json!({ "type": "string", "enum": ["key", "score"], "default": "key" }),
         "dedupe" => json!({ "type": "string", "enum": ["none", "value"], "default": "none" }),
+        "fuzzy" => json!({ "type": "string", "enum": ["0", "1", "2", "auto"], "default": "0" }),
         "format" => json!({ "type": "string", "enum": ["csv", "ndjson"] }),
         "key_columns" | "value_column" | "score_column" => {
             json!({ "type": "string", "minLength": 1 })
@@ -406,7 +425,7 @@ fn error_response(status: u16) -> Json {
         403 => "forbidden_origin (a write from another origin) or forbidden_host (a foreign Host on a loopback server).",
         404 => "not_found (or empty, for a pop).",
         408 => "timeout: the write took too long before it was queued; nothing was applied.",
-        409 => "resource_limit: creating one more trie, stack or cache would pass the server's cap.",
+        409 => "resource_limit: creating one more trie, stack or cache would pass the server's cap; settings_conflict: the trie exists with other settings.",
         413 => "payload_too_large: a body over 16 MiB or a batch over 100,000 entries.",
         414 => "uri_too_long: the request line is over 64 KiB.",
         415 => "unsupported_media_type: the body is not sent as application/json.",
@@ -487,6 +506,20 @@ pub(crate) fn exact(mut doc: Json) -> Json {
                         "content": { "application/json": { "schema": reference(schema) } }
                     }),
                 );
+            }
+            Ok::Created(schema) => {
+                for (status, what) in [
+                    ("200", "It exists with these settings."),
+                    ("201", "Created."),
+                ] {
+                    responses.insert(
+                        status.into(),
+                        json!({
+                            "description": what,
+                            "content": { "application/json": { "schema": reference(schema) } }
+                        }),
+                    );
+                }
             }
             Ok::Empty(status) => {
                 responses.insert(

@@ -1,6 +1,5 @@
-//! Trie routes: list, stats, delete, add, remove, get a key, suggest.
-
-use std::time::Instant;
+//! Trie routes: list, create with settings, stats, delete, add, remove,
+//! get a key (suggest is `suggest`'s).
 
 use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode};
@@ -9,10 +8,11 @@ use axum::Json;
 use serde_json::json;
 
 use super::error::ApiError;
-use super::validate::{self, JsonBody};
+use super::validate::{self, JsonBody, OptionalJsonBody};
 use super::{segment_key, segment_name, AppState, Segments};
-use crate::trie::{Order, SuggestOptions, Trie};
-use crate::value::{push_score, Value};
+use crate::db::TrieIndex;
+use crate::fold::Fold;
+use crate::value::push_score;
 
 /// `GET /v1/tries`
 #[utoipa::path(get, path = "/v1/tries", tag = "tries",
@@ -44,11 +44,65 @@ pub async fn trie_get(
         .db
         .trie(&name)
         .ok_or_else(|| ApiError::missing(format!("trie {name}")))?;
+    Ok(Json(describe(&name, &t)).into_response())
+}
+
+/// A trie's description: counts, version and settings.
+fn describe(name: &str, t: &TrieIndex) -> serde_json::Value {
     let s = t.stats();
-    Ok(
-        Json(json!({"name": name, "keys": s.keys, "entries": s.entries, "version": s.version}))
-            .into_response(),
-    )
+    let fold = t.read(|s| s.trie().fold()).as_str();
+    json!({"name": name, "keys": s.keys, "entries": s.entries, "version": s.version,
+        "fold": fold, "settings": {"fold": fold}})
+}
+
+/// `PUT /v1/tries/{trie}`
+#[utoipa::path(put, path = "/v1/tries/{trie}", tag = "tries",
+    params(("trie" = String, Path, description = "Trie name")),
+    request_body(content = serde_json::Value, description = "{\"fold\": \"none\" | \"case\" | \"full\"} (default none; an empty body is {})", content_type = "application/json"),
+    responses((status = 201, description = "Created: the trie's description, as GET gives it"),
+        (status = 200, description = "It exists with these settings: its description"),
+        (status = 400, description = "invalid_json | invalid_settings"),
+        (status = 409, description = "settings_conflict: it exists with other settings")))]
+pub async fn trie_put(
+    State(state): State<AppState>,
+    params: Segments,
+    OptionalJsonBody(body): OptionalJsonBody,
+) -> Result<Response, ApiError> {
+    let name = segment_name(&params, "trie")?;
+    let fold = settings(body.as_ref())?;
+    let created = state.db.create_trie(name.clone(), fold).await?;
+    let t = state
+        .db
+        .trie(&name)
+        .ok_or_else(|| ApiError::missing(format!("trie {name}")))?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(describe(&name, &t))).into_response())
+}
+
+/// A trie's settings from a `PUT` body: an object whose only field is
+/// `fold`, which defaults to `none`.
+fn settings(body: Option<&serde_json::Value>) -> Result<Fold, ApiError> {
+    let Some(body) = body else {
+        return Ok(Fold::None);
+    };
+    let invalid = ApiError::invalid_settings;
+    let fields = validate::object(body)?;
+    if let Some(other) = fields.keys().find(|k| *k != "fold") {
+        return Err(invalid(format!(
+            "unknown setting {other:?}; the one setting is fold"
+        )));
+    }
+    match fields.get("fold") {
+        None => Ok(Fold::None),
+        Some(serde_json::Value::String(f)) => f.parse().map_err(|e| invalid(format!("{e}"))),
+        Some(other) => Err(invalid(format!(
+            "fold must be \"none\", \"case\" or \"full\", got {other}"
+        ))),
+    }
 }
 
 /// `DELETE /v1/tries/{trie}`
@@ -161,155 +215,8 @@ pub async fn key_delete(
     Ok(Json(json!({ "removed": n })).into_response())
 }
 
-/// The header that gives the server's time for a suggest, in microseconds.
-pub(super) const RESPONSE_TIME: header::HeaderName =
-    header::HeaderName::from_static("x-response-time-us");
-
-/// `GET /v1/tries/{trie}/suggest?q=P&limit=N&order=key|score&dedupe=value|none`
-#[utoipa::path(get, path = "/v1/tries/{trie}/suggest", tag = "tries",
-    params(("trie" = String, Path, description = "Trie name"),
-        ("q" = Option<String>, Query, description = "Prefix; absent or empty means every key"),
-        ("limit" = Option<usize>, Query, description = "1 to 1000, default 10"),
-        ("order" = Option<String>, Query, description = "key (default): code point order of the keys, then the order values were added; score: highest score first, ties in key order"),
-        ("dedupe" = Option<String>, Query, description = "none (default), or value: each distinct value once, at its best place in the order")),
-    responses((status = 200, description = "{\"entries\": [{\"key\": K, \"value\": V, \"score\": S}, ...]}; header X-Response-Time-Us gives the server's time"),
-        (status = 400, description = "invalid_key | invalid_limit | invalid_query"), (status = 404, description = "not_found")))]
-pub async fn suggest(
-    State(state): State<AppState>,
-    params: Segments,
-) -> Result<Response, ApiError> {
-    suggest_now(&state, &params)
-}
-
-/// `order`: `key` or `score`.
-fn order(raw: &str) -> Result<Order, ApiError> {
-    match raw {
-        "key" => Ok(Order::Key),
-        "score" => Ok(Order::Score),
-        _ => Err(ApiError::invalid_query(format!(
-            "order must be key or score, got {raw:?}"
-        ))),
-    }
-}
-
-/// `dedupe`: `value` or `none`.
-fn dedupe(raw: &str) -> Result<bool, ApiError> {
-    match raw {
-        "value" => Ok(true),
-        "none" => Ok(false),
-        _ => Err(ApiError::invalid_query(format!(
-            "dedupe must be value or none, got {raw:?}"
-        ))),
-    }
-}
-
-/// The suggest route's work. It never waits, so the router's fast path
-/// (`super::FastSuggest`) calls it directly, without a future; the route above
-/// (HEAD requests, the OpenAPI document) calls it too.
-pub(super) fn suggest_now(state: &AppState, params: &Segments) -> Result<Response, ApiError> {
-    let started = Instant::now();
-    let name = segment_name(params, "trie")?;
-    let (mut q, mut limit) = (std::borrow::Cow::Borrowed(""), None);
-    let mut opts = SuggestOptions::new();
-    // The query borrowed from the request's URI (`RawQuery` would copy it).
-    for (k, v) in validate::query_params(params.query()) {
-        match &*k {
-            "q" => q = v.map_err(|e| ApiError::invalid_key(format!("q is {e}")))?,
-            "limit" => {
-                limit = Some(v.map_err(|e| ApiError::invalid_limit(format!("limit is {e}")))?)
-            }
-            "order" => {
-                let v = v.map_err(|e| ApiError::invalid_query(format!("order is {e}")))?;
-                opts = opts.order(order(&v)?);
-            }
-            "dedupe" => {
-                let v = v.map_err(|e| ApiError::invalid_query(format!("dedupe is {e}")))?;
-                opts = opts.dedupe(dedupe(&v)?);
-            }
-            _ => {}
-        }
-    }
-    if q.len() > validate::MAX_KEY_BYTES {
-        return Err(ApiError::invalid_key(format!(
-            "q is {} bytes; keys are at most {}",
-            q.len(),
-            validate::MAX_KEY_BYTES
-        )));
-    }
-    let limit = validate::limit(limit.as_deref())?;
-    let t = state
-        .db
-        .trie(&name)
-        .ok_or_else(|| ApiError::missing(format!("trie {name}")))?;
-    // One snapshot for the whole answer, written as JSON bytes; keys and
-    // values copied as stored (both are UTF-8 already, so nothing checks
-    // them again).
-    let body = t.read(|s| {
-        let mut out = Vec::with_capacity(16 + limit * 60);
-        out.extend_from_slice(b"{\"entries\":[");
-        if opts == SuggestOptions::new() {
-            write_in_key_order(&mut out, s.trie(), &q, limit);
-        } else {
-            let found = s.trie().suggest_with(&q, limit, opts);
-            for (i, (key, value, score)) in found.iter_scored().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                out.extend_from_slice(b"{\"key\":");
-                push_json_str(&mut out, key.as_bytes());
-                push_entry_tail(&mut out, value, score);
-            }
-        }
-        out.extend_from_slice(b"]}");
-        out
-    });
-    let mut res = Response::new(axum::body::Body::from(body));
-    let headers = res.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
-    headers.insert(RESPONSE_TIME, HeaderValue::from(micros));
-    Ok(res)
-}
-
-/// The default order's answer, the hot path of every keystroke: straight
-/// from the trie's lending iterator, nothing collected first.
-fn write_in_key_order(out: &mut Vec<u8>, trie: &Trie<Value>, q: &str, limit: usize) {
-    let mut it = trie.iter_prefix(q);
-    // A key is escaped once, then repeated for each of its values.
-    let mut entry_head = Vec::new();
-    let mut n = 0;
-    while n < limit {
-        let Some((key, values)) = it.next_key_bytes() else {
-            break;
-        };
-        entry_head.clear();
-        entry_head.extend_from_slice(b"{\"key\":");
-        push_json_str(&mut entry_head, key);
-        for (value, score) in values.scored().take(limit - n) {
-            if n > 0 {
-                out.push(b',');
-            }
-            out.extend_from_slice(&entry_head);
-            push_entry_tail(out, value, score);
-            n += 1;
-        }
-    }
-}
-
-/// Appends `,"value":V,"score":S}`.
-fn push_entry_tail(out: &mut Vec<u8>, value: &Value, score: f64) {
-    out.extend_from_slice(b",\"value\":");
-    out.extend_from_slice(value.as_bytes());
-    out.extend_from_slice(b",\"score\":");
-    push_score(out, score);
-    out.push(b'}');
-}
-
 /// Appends `key` (a stored key: UTF-8) as a JSON string literal.
-fn push_json_str(out: &mut Vec<u8>, key: &[u8]) {
+pub(super) fn push_json_str(out: &mut Vec<u8>, key: &[u8]) {
     if key.iter().all(|&b| b >= 0x20 && b != b'"' && b != b'\\') {
         out.push(b'"');
         out.extend_from_slice(key);

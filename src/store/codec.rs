@@ -9,6 +9,7 @@
 //! Tags are never reused: a new operation takes the next number, so a log
 //! written before it existed still decodes the same.
 
+use crate::fold::Fold;
 use crate::value::Value;
 
 /// One recorded change.
@@ -106,6 +107,14 @@ pub enum Op {
         /// The pair's score: always finite.
         score: f64,
     },
+    /// Create a trie with these settings (a trie that exists takes them;
+    /// the writer records this only when it creates one).
+    TrieSettings {
+        /// Trie name.
+        trie: String,
+        /// How it folds keys and queries.
+        fold: Fold,
+    },
 }
 
 const TRIE_CREATE: u8 = 1;
@@ -121,6 +130,7 @@ const CACHE_REMOVE: u8 = 10;
 const CACHE_DROP: u8 = 11;
 const IDEMPOTENT: u8 = 12;
 const TRIE_SCORE: u8 = 13;
+const TRIE_SETTINGS: u8 = 14;
 
 fn put_str(out: &mut Vec<u8>, s: &str) {
     let mut n = s.len();
@@ -218,6 +228,11 @@ impl Op {
                 put_str(out, key);
                 put_str(out, value.as_str());
                 out.extend_from_slice(&score.to_le_bytes());
+            }
+            Op::TrieSettings { trie, fold } => {
+                out.push(TRIE_SETTINGS);
+                put_str(out, trie);
+                out.push(fold.code());
             }
         }
     }
@@ -349,6 +364,12 @@ impl<'a> Reader<'a> {
                 value: self.str()?,
                 score: self.score()?,
             },
+            TRIE_SETTINGS => {
+                let trie = self.str()?;
+                let code = self.byte()?;
+                let fold = Fold::from_code(code).ok_or_else(|| format!("unknown fold {code}"))?;
+                OpRef::TrieSettings { trie, fold }
+            }
             other => return Err(format!("unknown operation tag {other}")),
         })
     }
@@ -408,6 +429,10 @@ pub enum OpRef<'a> {
         value: &'a str,
         score: f64,
     },
+    TrieSettings {
+        trie: &'a str,
+        fold: Fold,
+    },
 }
 
 impl OpRef<'_> {
@@ -464,6 +489,10 @@ impl OpRef<'_> {
                 value: v(value),
                 score,
             },
+            OpRef::TrieSettings { trie, fold } => Op::TrieSettings {
+                trie: s(trie),
+                fold,
+            },
         }
     }
 }
@@ -517,6 +546,7 @@ impl Op {
                 value: value.as_str(),
                 score: *score,
             },
+            Op::TrieSettings { trie, fold } => OpRef::TrieSettings { trie, fold: *fold },
         }
     }
 }

@@ -8,6 +8,10 @@ fn every_op_round_trips() {
     let v = Value::parse(r#"{"id": 7}"#).unwrap();
     let ops = vec![
         Op::TrieCreate { trie: "t".into() },
+        Op::TrieSettings {
+            trie: "f".into(),
+            fold: crate::fold::Fold::Full,
+        },
         Op::TrieInsert {
             trie: "t".into(),
             key: "ключ/?%".into(),
