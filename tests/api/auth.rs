@@ -154,7 +154,7 @@ fn token_guards_every_write() {
         (st, b),
         (
             200,
-            json!({"entries": [{"key": "k", "value": 1, "score": 0}]})
+            json!({"entries": [{"key": "k", "value": 1, "score": 0, "highlight": [0, 1]}]})
         )
     );
     let (st, b, _) = s.get("/v1/stacks/s");

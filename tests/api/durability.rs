@@ -70,7 +70,7 @@ fn durability_restart_keeps_everything() {
     assert_eq!(before.5, after.5);
     assert_eq!(
         after.0,
-        r#"{"entries":[{"key":"a/b?c","value":[1],"score":0},{"key":"go","value":{"a":2,"b":1},"score":0},{"key":"go","value":2,"score":0},{"key":"日本","value":"x","score":0}]}"#
+        r#"{"entries":[{"key":"a/b?c","value":[1],"score":0,"highlight":[0,0]},{"key":"go","value":{"a":2,"b":1},"score":0,"highlight":[0,0]},{"key":"go","value":2,"score":0,"highlight":[0,0]},{"key":"日本","value":"x","score":0,"highlight":[0,0]}]}"#
     );
     assert_eq!(after.2, r#"{"name":"st","len":2,"top":2}"#);
     assert_eq!(after.3, r#"{"key":"k","value":42}"#);
@@ -109,7 +109,7 @@ fn durability_survives_sigkill() {
     let (_, body, _) = s.get("/v1/tries/k9/suggest");
     assert_eq!(
         body,
-        json!({"entries": [{"key": "b", "value": {"x": 2, "y": 1}, "score": 0}]})
+        json!({"entries": [{"key": "b", "value": {"x": 2, "y": 1}, "score": 0, "highlight": [0, 0]}]})
     );
     let (_, body, _) = s.get("/v1/stacks/k9");
     assert_eq!(body, json!({"name": "k9", "len": 1, "top": "v"}));
@@ -151,7 +151,7 @@ fn durability_scores_survive_compaction_restart_and_sigkill() {
     let before = read(&first);
     assert_eq!(
         before.0,
-        r#"{"entries":[{"key":"go","value":2,"score":60},{"key":"git","value":4,"score":7},{"key":"go","value":1,"score":2.5},{"key":"gopher","value":{"id":3},"score":-1e300}]}"#
+        r#"{"entries":[{"key":"go","value":2,"score":60,"highlight":[0,0]},{"key":"git","value":4,"score":7,"highlight":[0,0]},{"key":"go","value":1,"score":2.5,"highlight":[0,0]},{"key":"gopher","value":{"id":3},"score":-1e300,"highlight":[0,0]}]}"#
     );
     assert_eq!(before.1, r#"{"key":"go","values":[1,2],"scores":[2.5,60]}"#);
     assert!(first.stop().success());
@@ -177,8 +177,8 @@ fn durability_scores_survive_compaction_restart_and_sigkill() {
     assert_eq!(
         body,
         json!({"entries": [
-            {"key": "git", "value": 4, "score": 100},
-            {"key": "go", "value": 2, "score": 60}
+            {"key": "git", "value": 4, "score": 100, "highlight": [0, 0]},
+            {"key": "go", "value": 2, "score": 60, "highlight": [0, 0]}
         ]})
     );
     let (_, body, _) = s.get("/v1/tries/sc/keys/go");

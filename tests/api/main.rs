@@ -17,6 +17,7 @@ mod caches;
 mod demo;
 mod durability;
 mod errors;
+mod fold;
 mod meta;
 mod paths;
 mod scores;

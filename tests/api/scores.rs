@@ -320,7 +320,7 @@ fn scores_are_written_as_integers_or_shortest_decimals() {
     }
     let text = s.get_raw("/v1/tries/f/suggest?limit=100").text;
     for (i, (sent, written)) in cases.iter().enumerate() {
-        let want = format!(r#"{{"key":"k{i:02}","value":{i},"score":{written}}}"#);
+        let want = format!(r#"{{"key":"k{i:02}","value":{i},"score":{written},"highlight":[0,0]}}"#);
         assert!(text.contains(&want), "{sent}: want {want} in {text}");
         let key = s.get_raw(&format!("/v1/tries/f/keys/k{i:02}")).text;
         assert_eq!(
@@ -336,7 +336,7 @@ fn scores_are_written_as_integers_or_shortest_decimals() {
         .text;
     assert_eq!(
         by_score,
-        r#"{"entries":[{"key":"k12","value":12,"score":1.7976931348623157e308}]}"#
+        r#"{"entries":[{"key":"k12","value":12,"score":1.7976931348623157e308,"highlight":[0,0]}]}"#
     );
 }
 
@@ -435,7 +435,7 @@ fn the_openapi_document_describes_scores() {
     );
     assert_eq!(
         schemas["ScoredEntry"]["required"],
-        json!(["key", "value", "score"])
+        json!(["key", "value", "score", "highlight"])
     );
     let params = doc["paths"]["/v1/tries/{trie}/suggest"]["get"]["parameters"]
         .as_array()

@@ -216,7 +216,7 @@ fn suggest_fast_path_answers_like_the_router() {
     assert_eq!(get.status, 200);
     assert_eq!(
         get.json,
-        json!({"entries": [{"key": "git", "value": 2, "score": 0}, {"key": "go", "value": 1, "score": 0}]})
+        json!({"entries": [{"key": "git", "value": 2, "score": 0, "highlight": [0, 1]}, {"key": "go", "value": 1, "score": 0, "highlight": [0, 1]}]})
     );
     // HEAD goes through the router to the same function: same headers.
     let head = s.send(s.req(Method::HEAD, path));

@@ -433,7 +433,7 @@ fn canonical_json_equality() {
     let r = s.get_raw("/v1/tries/c/suggest?q=o");
     assert_eq!(
         r.text,
-        r#"{"entries":[{"key":"obj","value":{"a":1,"b":2},"score":0},{"key":"obj","value":{"a":"éé","z":{"x":[{"c":2,"d":1}],"y":1}},"score":0}]}"#
+        r#"{"entries":[{"key":"obj","value":{"a":1,"b":2},"score":0,"highlight":[0,1]},{"key":"obj","value":{"a":"éé","z":{"x":[{"c":2,"d":1}],"y":1}},"score":0,"highlight":[0,1]}]}"#
     );
     // Arrays keep their order: [1,2] and [2,1] differ.
     assert_eq!(
