@@ -234,3 +234,53 @@ fn cli_imports_a_score_column() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("--score-column is for CSV"), "{stderr}");
 }
+
+/// `--fold` creates the trie with that fold before the upload, so the
+/// import's keys match folded; a trie that exists with another fold is
+/// refused before anything is sent.
+#[test]
+fn cli_import_creates_the_trie_with_a_fold() {
+    let s = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("people.csv");
+    std::fs::write(&csv, "name,id\nJosé,1\nÅngström,2\nMatthew,3\n").unwrap();
+    let import = |trie: &str, fold: &str| {
+        cli()
+            .arg("import")
+            .arg(&csv)
+            .args(["--trie", trie, "--key-columns", "name", "--value-column", "id"])
+            .args(["--fold", fold, "--server", &s.base])
+            .output()
+            .unwrap()
+    };
+    let out = import("p", "full");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(s.get("/v1/tries/p").1["fold"], "full");
+    let keys = |q: &str| -> Vec<String> {
+        let (st, body, _) = s.get(&format!("/v1/tries/p/suggest?{q}"));
+        assert_eq!(st, 200, "{body}");
+        body["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["key"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(keys("q=JOSE"), ["José"]);
+    assert_eq!(keys("q=angst"), ["Ångström"]);
+    // The CLI's suggest prints the distance with --fuzzy.
+    let out = cli()
+        .args(["suggest", "p", "mathew", "--fuzzy", "1", "--server", &s.base])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "Matthew\t3\t0\t1\n");
+    // Another fold on the same trie: refused, nothing imported twice.
+    let out = import("p", "case");
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("settings_conflict"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(s.get("/v1/tries/p").1["entries"], 3);
+}

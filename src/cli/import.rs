@@ -33,6 +33,11 @@ pub struct ImportArgs {
     /// "score" themselves).
     #[arg(long)]
     score_column: Option<String>,
+    /// Create the trie with this fold first: none, case or full (refused
+    /// when the trie exists with another). Without it, a missing trie is
+    /// created with none.
+    #[arg(long, value_parser = ["none", "case", "full"])]
+    fold: Option<String>,
     #[command(flatten)]
     client: ClientArgs,
 }
@@ -58,6 +63,9 @@ pub fn run(a: ImportArgs) -> anyhow::Result<()> {
     let file = File::open(&a.file).with_context(|| format!("cannot open {}", a.file.display()))?;
     let size = file.metadata().map(|m| m.len()).unwrap_or(0);
     let base = a.client.server.trim_end_matches('/');
+    if let Some(fold) = &a.fold {
+        create(base, &a.trie, fold, a.client.token.as_deref())?;
+    }
     let mut params = vec![("format", format.clone())];
     if let Some(k) = &a.key_columns {
         params.push(("key_columns", k.clone()));
@@ -198,6 +206,24 @@ pub fn run(a: ImportArgs) -> anyhow::Result<()> {
 }
 
 /// Why the newest job for `trie` failed, if it did.
+/// `PUT /v1/tries/{trie}` with the fold: the trie exists with it after.
+fn create(base: &str, trie: &str, fold: &str, token: Option<&str>) -> anyhow::Result<()> {
+    let client = reqwest::blocking::Client::new();
+    let mut req = client
+        .put(format!("{base}/v1/tries/{}", enc(trie)))
+        .json(&serde_json::json!({ "fold": fold }));
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let res = req
+        .send()
+        .with_context(|| format!("could not reach {base}"))?;
+    if !res.status().is_success() {
+        return Err(api_error(res));
+    }
+    Ok(())
+}
+
 fn latest_failure(client: &reqwest::blocking::Client, base: &str, trie: &str) -> Option<String> {
     let jobs: serde_json::Value = client
         .get(format!("{base}/v1/jobs"))

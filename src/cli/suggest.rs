@@ -1,4 +1,5 @@
-//! `typeahead suggest TRIE PREFIX`: prints `key<TAB>value<TAB>score` lines.
+//! `typeahead suggest TRIE PREFIX`: prints `key<TAB>value<TAB>score` lines
+//! (and a fourth column, the typo distance, with `--fuzzy` other than 0).
 
 use anyhow::Context;
 
@@ -20,6 +21,9 @@ pub struct SuggestArgs {
     /// value (each value once, at its best place) or none.
     #[arg(long, default_value = "none", value_parser = ["value", "none"])]
     dedupe: String,
+    /// Typos a match may have: 0, 1, 2 or auto.
+    #[arg(long, default_value = "0", value_parser = ["0", "1", "2", "auto"])]
+    fuzzy: String,
     #[command(flatten)]
     client: ClientArgs,
 }
@@ -33,6 +37,7 @@ pub fn run(a: SuggestArgs) -> anyhow::Result<()> {
             ("limit", &a.limit.to_string()),
             ("order", &a.order),
             ("dedupe", &a.dedupe),
+            ("fuzzy", &a.fuzzy),
         ],
     )
     .with_context(|| format!("bad server URL {base:?}"))?;
@@ -45,7 +50,10 @@ pub fn run(a: SuggestArgs) -> anyhow::Result<()> {
     let entries = body["entries"].as_array().cloned().unwrap_or_default();
     for e in entries {
         let key = e["key"].as_str().unwrap_or_default();
-        println!("{key}\t{}\t{}", e["value"], e["score"]);
+        match e.get("distance") {
+            Some(d) => println!("{key}\t{}\t{}\t{d}", e["value"], e["score"]),
+            None => println!("{key}\t{}\t{}", e["value"], e["score"]),
+        }
     }
     Ok(())
 }
