@@ -248,13 +248,24 @@ fn cli_import_creates_the_trie_with_a_fold() {
         cli()
             .arg("import")
             .arg(&csv)
-            .args(["--trie", trie, "--key-columns", "name", "--value-column", "id"])
+            .args([
+                "--trie",
+                trie,
+                "--key-columns",
+                "name",
+                "--value-column",
+                "id",
+            ])
             .args(["--fold", fold, "--server", &s.base])
             .output()
             .unwrap()
     };
     let out = import("p", "full");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(s.get("/v1/tries/p").1["fold"], "full");
     let keys = |q: &str| -> Vec<String> {
         let (st, body, _) = s.get(&format!("/v1/tries/p/suggest?{q}"));
@@ -270,7 +281,9 @@ fn cli_import_creates_the_trie_with_a_fold() {
     assert_eq!(keys("q=angst"), ["Ångström"]);
     // The CLI's suggest prints the distance with --fuzzy.
     let out = cli()
-        .args(["suggest", "p", "mathew", "--fuzzy", "1", "--server", &s.base])
+        .args([
+            "suggest", "p", "mathew", "--fuzzy", "1", "--server", &s.base,
+        ])
         .output()
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout), "Matthew\t3\t0\t1\n");

@@ -63,8 +63,9 @@ pub async fn load_demo(_db: &Db) -> Result<(), DbError> {
 }
 
 /// Loads the bundled users into the trie "users" unless it already exists
-/// (a data dir that has it keeps what it has). Keys: lowercase first name,
-/// lowercase last name, username; value: `{"id", "name", "username"}`;
+/// (a data dir that has it keeps what it has), created with `fold: full`
+/// so that "jose" finds "José" and "MAR" finds "Mary". Keys: first name,
+/// last name, username, as written; value: `{"id", "name", "username"}`;
 /// score: the user's follower count ([`crate::users::User::followers`]), the
 /// same for all three keys, so that `order=score&dedupe=value` lists the
 /// most-followed people first, each once.
@@ -75,6 +76,8 @@ pub async fn load_demo(db: &Db) -> Result<(), DbError> {
         return Ok(());
     }
     let started = std::time::Instant::now();
+    db.create_trie("users".into(), crate::fold::Fold::Full)
+        .await?;
     let writer = db.clone();
     tokio::task::spawn_blocking(move || -> Result<(), DbError> {
         let users = crate::users::generate(DEMO_USERS, 42);
@@ -106,7 +109,7 @@ fn demo_entries(users: &[crate::users::User]) -> Vec<ScoredEntry> {
             "username": u.username,
         }))
         .expect("demo values are small objects");
-        for key in u.keys() {
+        for key in [u.first.clone(), u.last.clone(), u.username.clone()] {
             entries.push(ScoredEntry {
                 key,
                 value: value.clone(),

@@ -1,4 +1,5 @@
-//! `serve --demo`: the bundled users, scored with their follower counts,
+//! `serve --demo`: the bundled users, scored with their follower counts and
+//! keyed by their names as written in a trie that folds case and accents,
 //! answer a ranked, deduplicated suggestion with the most-followed people.
 
 use std::collections::HashSet;
@@ -7,23 +8,31 @@ use crate::common::Server;
 
 /// What `order=score&dedupe=value` must answer for `prefix` over the demo's
 /// users, worked out from `typeahead::users` alone: every pair whose key
-/// starts with the prefix, highest score first, ties by key then by the
-/// order the demo added them (user by user, first name, last name,
-/// username), each user once at its best place.
+/// (first name, last name, username, as written) starts with the prefix
+/// once both are lowercased (the names are ASCII, where full folding is
+/// lowercasing), highest score first, ties by lowercased key, then key,
+/// then the order the demo added them, each user once at its best place.
 fn expected(
     users: &[typeahead::users::User],
     prefix: &str,
     limit: usize,
 ) -> Vec<(u64, String, f64)> {
+    let prefix = prefix.to_lowercase();
     let mut pairs: Vec<(f64, String, usize, u64)> = Vec::new();
     for u in users {
-        for key in u.keys() {
-            if key.starts_with(prefix) {
-                pairs.push((u.score(), key, pairs.len(), u.id));
+        for key in [&u.first, &u.last, &u.username] {
+            assert!(key.is_ascii());
+            if key.to_lowercase().starts_with(&prefix) {
+                pairs.push((u.score(), key.clone(), pairs.len(), u.id));
             }
         }
     }
-    pairs.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
+    pairs.sort_by(|a, b| {
+        b.0.total_cmp(&a.0)
+            .then(a.1.to_lowercase().cmp(&b.1.to_lowercase()))
+            .then(a.1.cmp(&b.1))
+            .then(a.2.cmp(&b.2))
+    });
     let mut seen = HashSet::new();
     pairs
         .into_iter()
@@ -37,7 +46,8 @@ fn expected(
 fn demo_ranks_people_by_followers_each_once() {
     let server = Server::start_with(&["--demo"]);
     let users = typeahead::users::generate(50_000, 42);
-    for prefix in ["mar", "j", "smith"] {
+    assert_eq!(server.get("/v1/tries/users").1["fold"], "full");
+    for prefix in ["mar", "j", "smith", "MAR", "Smi"] {
         let (status, body, _) = server.get(&format!(
             "/v1/tries/users/suggest?q={prefix}&limit=10&order=score&dedupe=value"
         ));

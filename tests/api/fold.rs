@@ -48,7 +48,10 @@ fn put_creates_with_settings_and_answers_conflicts() {
     assert_eq!(st, 201, "{body}");
     assert_eq!(body["fold"], "full");
     assert_eq!(body["settings"], json!({"fold": "full"}));
-    assert_eq!((body["keys"].clone(), body["entries"].clone()), (json!(0), json!(0)));
+    assert_eq!(
+        (body["keys"].clone(), body["entries"].clone()),
+        (json!(0), json!(0))
+    );
     let (st, body, _) = s.put_json("/v1/tries/p", &json!({"fold": "full"}));
     assert_eq!((st, body["fold"].clone()), (200, json!("full")));
     let r = s.put_json("/v1/tries/p", &json!({"fold": "case"}));
@@ -58,20 +61,35 @@ fn put_creates_with_settings_and_answers_conflicts() {
     // A trie a write creates keeps the v1 behaviour: fold none.
     add(&s, "implicit", json!([{"key": "Jose", "value": 1}]));
     let (st, body, _) = s.get("/v1/tries/implicit");
-    assert_eq!((st, body["settings"].clone()), (200, json!({"fold": "none"})));
-    assert_eq!(s.put_json("/v1/tries/implicit", &json!({"fold": "none"})).0, 200);
+    assert_eq!(
+        (st, body["settings"].clone()),
+        (200, json!({"fold": "none"}))
+    );
+    assert_eq!(
+        s.put_json("/v1/tries/implicit", &json!({"fold": "none"})).0,
+        200
+    );
     assert_error(
         &s.put_json("/v1/tries/implicit", &json!({"fold": "full"})),
         409,
         "settings_conflict",
     );
     // Bad settings change nothing.
-    for bad in [json!({"fold": "FULL"}), json!({"fold": 1}), json!({"fold": "full", "x": 1}), json!([1])] {
+    for bad in [
+        json!({"fold": "FULL"}),
+        json!({"fold": 1}),
+        json!({"fold": "full", "x": 1}),
+        json!([1]),
+    ] {
         let r = s.put_json("/v1/tries/q", &bad);
         assert_eq!(r.0, 400, "{bad}: {}", r.1);
     }
     assert_eq!(s.get("/v1/tries/q").0, 404);
-    assert_error(&s.put_json("/v1/tries/bad%20name", &json!({})), 400, "invalid_name");
+    assert_error(
+        &s.put_json("/v1/tries/bad%20name", &json!({})),
+        400,
+        "invalid_name",
+    );
 }
 
 #[test]
@@ -93,8 +111,14 @@ fn full_fold_matches_folded_text_and_answers_the_original() {
         ]),
     );
     // Folded key, then original key, in code point order.
-    assert_eq!(keys(&found(&s, "f", "?q=jose")), ["JOSE", "Jose", "José", "josef"]);
-    assert_eq!(keys(&found(&s, "f", "?q=JOSÉ&order=score")), ["Jose", "José", "JOSE", "josef"]);
+    assert_eq!(
+        keys(&found(&s, "f", "?q=jose")),
+        ["JOSE", "Jose", "José", "josef"]
+    );
+    assert_eq!(
+        keys(&found(&s, "f", "?q=JOSÉ&order=score")),
+        ["Jose", "José", "JOSE", "josef"]
+    );
     assert_eq!(keys(&found(&s, "f", "?q=strass")), ["Straße"]);
     assert_eq!(keys(&found(&s, "f", "?q=file")), ["ﬁle"]);
     assert_eq!(keys(&found(&s, "f", "?q=full")), ["ｆｕｌｌ"]);
@@ -105,7 +129,10 @@ fn full_fold_matches_folded_text_and_answers_the_original() {
     assert_eq!(found(&s, "f", "?q=fil")[0].2, json!([0, 2]));
     assert_eq!(found(&s, "f", "?q=fi")[0].2, json!([0, 1]));
     // Lookups, removes and adds stay exact on the original.
-    assert_eq!(s.get(&format!("/v1/tries/f/keys/{}", enc("José"))).1["values"], json!([1]));
+    assert_eq!(
+        s.get(&format!("/v1/tries/f/keys/{}", enc("José"))).1["values"],
+        json!([1])
+    );
     assert_eq!(s.get("/v1/tries/f/keys/jose").0, 404);
     let (st, body, _) = s.delete(&format!("/v1/tries/f/keys/{}", enc("JOSE")));
     assert_eq!((st, body), (200, json!({"removed": 1})));
@@ -124,10 +151,16 @@ fn case_fold_is_full_case_folding() {
         json!([{"key": "straße", "value": 1}, {"key": "σίσυφος", "value": 2}, {"key": "José", "value": 3}]),
     );
     assert_eq!(keys(&found(&s, "c", "?q=STRASSE")), ["straße"]);
-    assert_eq!(keys(&found(&s, "c", &format!("?q={}", enc("ΣΊΣΥΦΟΣ")))), ["σίσυφος"]);
+    assert_eq!(
+        keys(&found(&s, "c", &format!("?q={}", enc("ΣΊΣΥΦΟΣ")))),
+        ["σίσυφος"]
+    );
     // Case folding keeps accents.
     assert!(found(&s, "c", "?q=jose").is_empty());
-    assert_eq!(keys(&found(&s, "c", &format!("?q={}", enc("JOSÉ")))), ["José"]);
+    assert_eq!(
+        keys(&found(&s, "c", &format!("?q={}", enc("JOSÉ")))),
+        ["José"]
+    );
 }
 
 #[test]
@@ -151,16 +184,24 @@ fn fuzzy_orders_by_distance_and_reports_it() {
     // Exact matches first even when a typo match scores higher.
     let rows = found(&s, "u", "?q=mathew&fuzzy=2&order=score");
     assert_eq!(keys(&rows), ["Mathews", "Matthew", "Mthaew"]);
-    assert_eq!(rows.iter().map(|r| r.1).collect::<Vec<_>>(), [Some(0), Some(1), Some(2)]);
+    assert_eq!(
+        rows.iter().map(|r| r.1).collect::<Vec<_>>(),
+        [Some(0), Some(1), Some(2)]
+    );
     // auto: 0 below 4 code points (distance still reported), 1 from 4.
     let rows = found(&s, "u", "?q=mth&fuzzy=auto");
     assert_eq!(keys(&rows), ["Mthaew"]);
     assert_eq!(rows[0].1, Some(0));
     // "math" and "mtha" are each one swap from "mtah".
-    assert_eq!(keys(&found(&s, "u", "?q=mtah&fuzzy=auto")), ["Mathews", "Mthaew"]);
+    assert_eq!(
+        keys(&found(&s, "u", "?q=mtah&fuzzy=auto")),
+        ["Mathews", "Mthaew"]
+    );
     // A swap of two adjacent characters is one edit.
     assert_eq!(keys(&found(&s, "u", "?q=amrt&fuzzy=1")), ["Martha"]);
-    assert!(found(&s, "u", "?q=mathew&fuzzy=0").iter().all(|r| r.1.is_none()));
+    assert!(found(&s, "u", "?q=mathew&fuzzy=0")
+        .iter()
+        .all(|r| r.1.is_none()));
     for bad in ["3", "-1", "one", "", "AUTO"] {
         let r = s.get(&format!("/v1/tries/u/suggest?q=m&fuzzy={bad}"));
         assert_error(&r, 400, "invalid_query");
@@ -192,7 +233,11 @@ fn fuzzy_dedupe_and_score_work_together() {
         .collect();
     assert_eq!(
         got,
-        [(json!("u1"), json!(0)), (json!("u2"), json!(0)), (json!("u3"), json!(1))]
+        [
+            (json!("u1"), json!(0)),
+            (json!("u2"), json!(0)),
+            (json!("u3"), json!(1))
+        ]
     );
 }
 

@@ -320,7 +320,8 @@ fn scores_are_written_as_integers_or_shortest_decimals() {
     }
     let text = s.get_raw("/v1/tries/f/suggest?limit=100").text;
     for (i, (sent, written)) in cases.iter().enumerate() {
-        let want = format!(r#"{{"key":"k{i:02}","value":{i},"score":{written},"highlight":[0,0]}}"#);
+        let want =
+            format!(r#"{{"key":"k{i:02}","value":{i},"score":{written},"highlight":[0,0]}}"#);
         assert!(text.contains(&want), "{sent}: want {want} in {text}");
         let key = s.get_raw(&format!("/v1/tries/f/keys/k{i:02}")).text;
         assert_eq!(
