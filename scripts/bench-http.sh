@@ -14,12 +14,15 @@
 #      prefix classes (the query mix, one character, four or more), and
 #      against RediSearch's FT.SUGGET over the same pairs and scores when
 #      redis-server and its RediSearch module are installed, both measured by
-#      one load generator (examples/loadgen.rs); a table per prefix class.
+#      one load generator (examples/loadgen.rs); a table per prefix class;
+#   7. typos: order=score&fuzzy=1 over the prefixes of four characters or
+#      more with one random typo each, against RediSearch's FT.SUGGET ...
+#      FUZZY on the same prefixes and pairs, by the same load generator.
 # Server and load generator are pinned to different cores (SERVER_CPU,
 # CLIENT_CPU). Needs wrk (installed with apt-get when missing and root).
 # NO_BUILD=1 and GO_BIN=path run prebuilt binaries on a machine without cargo
-# or Go; WRITES=0 skips step 5, RANKED=0 step 6, REDIS=0 RediSearch in step 6;
-# RANKED_ONLY=1 runs steps 1, 2 and 6.
+# or Go; WRITES=0 skips step 5, RANKED=0 steps 6 and 7, FUZZY=0 step 7,
+# REDIS=0 RediSearch in steps 6 and 7; RANKED_ONLY=1 runs steps 1, 2, 6 and 7.
 #
 #   scripts/bench-http.sh            # USERS=1000000 DURATION=10s by default
 set -euo pipefail
@@ -303,3 +306,46 @@ for cls in "${CLASSES[@]}"; do
   fi
   echo
 done
+
+[ "${FUZZY:-1}" = 0 ] && exit 0 # FUZZY=0 skips step 7
+echo "== 7. typos: order=score&fuzzy=1, limit 10, 50 connections, one typo per prefix"
+# The prefixes of four characters or more, each with one random edit
+# (substitute, insert, delete or swap two neighbours), seeded.
+LC_ALL=C awk 'BEGIN { srand(7) } {
+  n = length($0); i = int(rand() * n) + 1; c = substr("abcdefghijklmnopqrstuvwxyz", int(rand() * 26) + 1, 1)
+  k = int(rand() * 4)
+  if (k == 0) q = substr($0, 1, i - 1) c substr($0, i + 1)
+  else if (k == 1) q = substr($0, 1, i - 1) c substr($0, i)
+  else if (k == 2) q = substr($0, 1, i - 1) substr($0, i + 1)
+  else if (i < n) q = substr($0, 1, i - 1) substr($0, i + 1, 1) substr($0, i, 1) substr($0, i + 2)
+  else q = $0 c
+  print q
+}' "$OUT/q-deep.txt" >"$OUT/q-typo.txt"
+echo "-- $(wc -l < "$OUT/q-typo.txt") prefixes, e.g. $(shuf -n 3 --random-source="$OUT/q-typo.txt" "$OUT/q-typo.txt" | xargs)"
+CONTENDERS=("$SERVER")
+if [ -n "$HAVE_REDIS" ]; then
+  CONTENDERS+=("$REDIS_PID")
+else
+  echo "(RediSearch not measured; typeahead alone)"
+fi
+for r in $(seq 1 "$ROUNDS"); do
+  only "$SERVER"
+  gen_run "gen_fuzzy_ours_$r" http "$PORT" "$OUT/q-typo.txt" "$RANKED_PATH?q={q}&limit=10&order=score&fuzzy=1"
+  if [ -n "$HAVE_REDIS" ]; then
+    only "$REDIS_PID"
+    gen_run "gen_fuzzy_redis_$r" resp "$REDIS_PORT" "$OUT/q-typo.txt" "FT.SUGGET ranked {q} FUZZY MAX 10 WITHSCORES WITHPAYLOADS"
+  fi
+done
+for p in "$SERVER" ${HAVE_REDIS:+"$REDIS_PID"}; do kill -CONT "$p" 2>/dev/null || true; done
+O=(); R=()
+for r in $(seq 1 "$ROUNDS"); do
+  eval "O+=(\$RPS_gen_fuzzy_ours_$r)"
+  [ -n "$HAVE_REDIS" ] && eval "R+=(\$RPS_gen_fuzzy_redis_$r)"
+done
+MO=$(median "${O[@]}")
+if [ -n "$HAVE_REDIS" ]; then
+  MR=$(median "${R[@]}")
+  echo "-- typos, medians of $ROUNDS rounds of $DURATION: ours $MO req/s, RediSearch FUZZY $MR req/s, ratio $(ratio "$MO" "$MR")"
+else
+  echo "-- typos, median of $ROUNDS rounds of $DURATION: ours $MO req/s"
+fi

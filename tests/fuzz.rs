@@ -25,6 +25,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("GET", "/v1/openapi.json"),
     ("GET", "/v1/tries"),
     ("GET", "/v1/tries/{n}"),
+    ("PUT", "/v1/tries/{n}"),
     ("DELETE", "/v1/tries/{n}"),
     ("POST", "/v1/tries/{n}/entries"),
     ("POST", "/v1/tries/{n}/entries"),
@@ -57,6 +58,8 @@ const CODES: &[(&str, u16)] = &[
     ("invalid_limit", 400),
     ("invalid_score", 400),
     ("invalid_query", 400),
+    ("invalid_settings", 400),
+    ("settings_conflict", 409),
     ("overflow", 400),
     ("not_found", 404),
     ("empty", 404),
@@ -195,7 +198,7 @@ impl Gen {
         let n = self.rng.gen_range(0..5);
         let mut parts = Vec::new();
         for _ in 0..n {
-            let part = match self.rng.gen_range(0..11) {
+            let part = match self.rng.gen_range(0..12) {
                 0..=2 => format!("q={}", enc(&self.key_text())),
                 3 => format!("q={}", Self::enc_bytes(&self.bytes(10))),
                 4 | 5 => format!("limit={}", enc(&self.limit())),
@@ -212,6 +215,10 @@ impl Gen {
                 9 => format!(
                     "dedupe={}",
                     self.pick(&["value", "none", "values", "", "%E9", "value&dedupe=none"])
+                ),
+                10 => format!(
+                    "fuzzy={}",
+                    self.pick(&["0", "1", "2", "auto", "3", "", "-1", "%E9", "1&fuzzy=2"])
                 ),
                 _ => format!("limit={}&limit={}", self.limit(), self.limit()),
             };
@@ -323,6 +330,8 @@ impl Gen {
                 } else {
                     json!({"by": g.number()})
                 }
+            } else if path.starts_with("/v1/tries/") {
+                json!({"fold": g.pick(&["none", "case", "full", "Full", "", "nfkc"])})
             } else if path.contains("/caches/") {
                 json!({"value": g.number()})
             } else {
@@ -563,8 +572,8 @@ fn fuzzed_requests_never_fail_the_server() {
         (
             200,
             json!({"entries": [
-                {"key": "go", "value": 1, "score": 0},
-                {"key": "gopher", "value": {"ok": true}, "score": 0}
+                {"key": "go", "value": 1, "score": 0, "highlight": [0, 2]},
+                {"key": "gopher", "value": {"ok": true}, "score": 0, "highlight": [0, 2]}
             ]})
         )
     );

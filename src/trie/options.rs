@@ -19,7 +19,7 @@ pub enum Order {
     Score,
 }
 
-/// How [`Trie::suggest_with`] orders and filters its answer.
+/// How [`Trie::suggest_with`](super::Trie::suggest_with) orders and filters its answer.
 ///
 /// # Examples
 /// ```
@@ -84,7 +84,7 @@ impl Fuzzy {
 }
 
 impl SuggestOptions {
-    /// Key order, no dedupe: what [`Trie::suggest`] answers.
+    /// Key order, no dedupe: what [`Trie::suggest`](super::Trie::suggest) answers.
     pub fn new() -> Self {
         Self::default()
     }
