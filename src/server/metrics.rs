@@ -188,26 +188,6 @@ impl Metrics {
     }
 }
 
-/// The bytes a trie's engine holds, by its own count
-/// ([`crate::Trie::memory`]), for the current version.
-pub(super) fn trie_bytes(t: &crate::db::TrieIndex) -> usize {
-    t.read(|s| s.trie().memory().total_bytes)
-}
-
-/// The process's resident memory, from `/proc/self/status` (Linux); `None`
-/// where that file is missing.
-pub(super) fn resident_bytes() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let kib: u64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))?
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()?;
-    Some(kib * 1024)
-}
-
 /// `GET /metrics`: Prometheus (OpenMetrics) text.
 #[utoipa::path(get, path = "/metrics", tag = "meta",
     responses((status = 200, description = "Prometheus text: request counts and latency histograms per route, sizes of tries, stacks and caches", content_type = "application/openmetrics-text")))]
@@ -219,23 +199,26 @@ pub async fn metrics_get(State(state): State<AppState>) -> Response {
     m.stack_len.clear();
     m.cache_keys.clear();
     let gauge = |v: usize| i64::try_from(v).unwrap_or(i64::MAX);
-    let tries = state.db.tries();
-    // Counting a trie's bytes walks it: off the async workers.
-    let bytes: Vec<usize> = {
-        let tries = tries.clone();
-        tokio::task::spawn_blocking(move || tries.iter().map(|(_, t)| trie_bytes(t)).collect())
-            .await
-            .unwrap_or_default()
-    };
-    for ((name, t), b) in tries.into_iter().zip(bytes) {
-        let s = t.stats();
+    // One snapshot per trie, for its counts and its bytes alike.
+    let tries: Vec<_> = state
+        .db
+        .tries()
+        .into_iter()
+        .map(|(name, t)| (name, t.snapshot()))
+        .collect();
+    // Counted once per version; a walk runs off the async workers.
+    let bytes = state.trie_bytes.of_each(&tries).await.ok();
+    for (i, (name, snapshot)) in tries.into_iter().enumerate() {
+        let s = snapshot.stats();
         let l = NameLabels { name };
         m.trie_keys.get_or_create(&l).set(gauge(s.keys));
         m.trie_entries.get_or_create(&l).set(gauge(s.entries));
-        m.trie_bytes.get_or_create(&l).set(gauge(b));
+        if let Some(b) = bytes.as_ref().map(|b| b[i]) {
+            m.trie_bytes.get_or_create(&l).set(gauge(b));
+        }
     }
     m.resident_bytes
-        .set(i64::try_from(resident_bytes().unwrap_or(0)).unwrap_or(i64::MAX));
+        .set(super::memory::resident_bytes().map_or(0, |b| i64::try_from(b).unwrap_or(i64::MAX)));
     for (name, s) in state.db.stacks() {
         m.stack_len
             .get_or_create(&NameLabels { name })

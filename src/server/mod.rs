@@ -26,6 +26,7 @@ mod edge;
 mod error;
 mod fast;
 mod imports;
+mod memory;
 mod metrics;
 mod openapi;
 mod stacks;
@@ -65,6 +66,9 @@ pub struct Shared {
     /// The served state.
     pub(crate) db: Db,
     metrics: Metrics,
+    /// Each trie's bytes, counted once per version (`GET /v1/tries/{trie}`
+    /// and `/metrics` share them).
+    trie_bytes: memory::TrieBytes,
     token: Option<String>,
     openapi: std::sync::OnceLock<String>,
     pub(crate) jobs: crate::import::Jobs,
@@ -117,6 +121,7 @@ impl AppState {
         AppState(Arc::new(Shared {
             db,
             metrics: Metrics::default(),
+            trie_bytes: memory::TrieBytes::default(),
             token,
             openapi: std::sync::OnceLock::new(),
             jobs,

@@ -370,9 +370,13 @@ fn schemas() -> Map<String, Json> {
         "TrieSummary": trie_summary,
         "TrieList": object(json!({ "tries": { "type": "array", "items": reference("TrieSummary") } }), &["tries"]),
         "TrieInfo": object(
-            json!({ "name": reference("Name"), "keys": count(), "entries": count(), "version": count(),
-                "fold": fold.clone(), "settings": reference("TrieSettings") }),
-            &["name", "keys", "entries", "version", "fold", "settings"],
+            json!({
+                "name": reference("Name"), "keys": count(), "entries": count(), "version": count(),
+                "fold": fold.clone(), "settings": reference("TrieSettings"),
+                "bytes": { "type": "integer", "minimum": 0, "description": "The trie's heap bytes by the engine's own count: nodes, buckets and values (counted once per version)." },
+                "process_rss_bytes": { "type": ["integer", "null"], "minimum": 0, "description": "The server process's resident memory (RSS) in bytes; null where the platform does not report it." }
+            }),
+            &["name", "keys", "entries", "version", "fold", "settings", "bytes", "process_rss_bytes"],
         ),
         "TrieSettings": {
             "type": "object",

@@ -33,7 +33,7 @@ pub async fn tries_list(State(state): State<AppState>) -> Response {
 /// `GET /v1/tries/{trie}`
 #[utoipa::path(get, path = "/v1/tries/{trie}", tag = "tries",
     params(("trie" = String, Path, description = "Trie name")),
-    responses((status = 200, description = "{\"name\", \"keys\", \"entries\", \"version\"}"),
+    responses((status = 200, description = "{\"name\", \"keys\", \"entries\", \"version\", \"fold\", \"settings\", \"bytes\", \"process_rss_bytes\"}: bytes is the trie's heap bytes by the engine's own count (nodes, buckets, values; counted once per version), process_rss_bytes the server process's resident memory (null where the platform does not report it)"),
         (status = 404, description = "not_found")))]
 pub async fn trie_get(
     State(state): State<AppState>,
@@ -44,15 +44,29 @@ pub async fn trie_get(
         .db
         .trie(&name)
         .ok_or_else(|| ApiError::missing(format!("trie {name}")))?;
-    Ok(Json(describe(&name, &t)).into_response())
+    Ok(Json(describe(&state, &name, &t).await?).into_response())
 }
 
-/// A trie's description: counts, version and settings.
-fn describe(name: &str, t: &TrieIndex) -> serde_json::Value {
-    let s = t.stats();
-    let fold = t.read(|s| s.trie().fold()).as_str();
-    json!({"name": name, "keys": s.keys, "entries": s.entries, "version": s.version,
-        "fold": fold, "settings": {"fold": fold}})
+/// A trie's description: counts, version and settings, and its memory
+/// (the trie's bytes, the process's resident memory), all from one snapshot
+/// but the resident memory.
+async fn describe(
+    state: &AppState,
+    name: &str,
+    t: &TrieIndex,
+) -> Result<serde_json::Value, ApiError> {
+    let snapshot = t.snapshot();
+    let s = snapshot.stats();
+    let fold = snapshot.trie().fold().as_str();
+    let bytes = state.trie_bytes.of(name, &snapshot).await.map_err(|e| {
+        tracing::error!(trie = %name, "counting the trie's bytes failed: {e}");
+        ApiError::for_status(StatusCode::INTERNAL_SERVER_ERROR)
+    })?;
+    let rss = super::memory::resident_bytes();
+    Ok(
+        json!({"name": name, "keys": s.keys, "entries": s.entries, "version": s.version,
+        "fold": fold, "settings": {"fold": fold}, "bytes": bytes, "process_rss_bytes": rss}),
+    )
 }
 
 /// `PUT /v1/tries/{trie}`
@@ -80,7 +94,7 @@ pub async fn trie_put(
     } else {
         StatusCode::OK
     };
-    Ok((status, Json(describe(&name, &t))).into_response())
+    Ok((status, Json(describe(&state, &name, &t).await?)).into_response())
 }
 
 /// A trie's settings from a `PUT` body: an object whose only field is

@@ -1,10 +1,12 @@
 //! Meta routes, in-process: `/healthz`, `/metrics` (per-route request
 //! counts, unmatched requests, the data gauges) and `/v1/openapi.json` (every
-//! route and method of the API listed).
+//! route and method of the API listed); on a real process, the memory
+//! figures (a trie's bytes and the process's resident memory).
 
 use serde_json::{json, Value as Json};
 
 use crate::add;
+use crate::common::Server;
 use crate::in_process::App;
 
 #[test]
@@ -142,31 +144,70 @@ fn meta_openapi_is_typed_and_names_every_error() {
     }
 }
 
-/// `/metrics` reports each trie's bytes (the engine's own count, growing
-/// with the trie) and the process's resident memory.
+/// A trie's bytes (the engine's own count) grow with it, and `/metrics`
+/// gives the same figure as `GET /v1/tries/{trie}` while it is unchanged
+/// (`PUT` answers with it too); both report the server process's resident
+/// memory, which is the one the kernel gives for the server's pid.
 #[test]
-fn meta_metrics_report_trie_bytes_and_rss() {
-    let s = App::start();
-    let gauge = |text: &str, name: &str| -> f64 {
-        text.lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.rsplit(' ').next())
-            .and_then(|v| v.parse().ok())
-            .unwrap_or_else(|| panic!("{name} missing:\n{text}"))
+fn meta_trie_bytes_and_process_rss_in_stats_and_metrics() {
+    let s = Server::start();
+    let get = |trie: &str| {
+        let (st, body, _) = s.get(&format!("/v1/tries/{trie}"));
+        assert_eq!(st, 200, "{body}");
+        body
     };
+    let bytes = |body: &Json| body["bytes"].as_u64().unwrap_or_else(|| panic!("{body}"));
+    let gauge = |text: &str, series: &str| -> u64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{series} missing:\n{text}"))
+    };
+
     add(&s, "t", &[("a", json!(1))]);
-    let small = gauge(
-        &s.get_raw("/metrics").text,
-        "typeahead_trie_bytes{name=\"t\"}",
-    );
+    let small = bytes(&get("t"));
+    assert!(small > 0, "{small}");
+    assert_eq!(bytes(&get("t")), small, "an unchanged trie, counted again");
     let many: Vec<(String, Json)> = (0..2_000).map(|i| (format!("key{i}"), json!(i))).collect();
     let refs: Vec<(&str, Json)> = many.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
     add(&s, "t", &refs);
+    add(&s, "u", &refs[..10]);
+    let stats = get("t");
+    let big = bytes(&stats);
+    assert!(big > small * 10, "{small} -> {big}");
+
     let text = s.get_raw("/metrics").text;
-    let big = gauge(&text, "typeahead_trie_bytes{name=\"t\"}");
-    assert!(small > 0.0 && big > small * 10.0, "{small} -> {big}");
-    assert!(
-        gauge(&text, "typeahead_process_resident_bytes") > 1e6,
-        "{text}"
+    assert_eq!(gauge(&text, "typeahead_trie_bytes{name=\"t\"}"), big);
+    let u = gauge(&text, "typeahead_trie_bytes{name=\"u\"}");
+    assert_eq!(bytes(&get("u")), u);
+    assert!(0 < u && u < big, "u {u}, t {big}");
+
+    // PUT answers with the description GET gives, memory included.
+    let (st, made, _) = s.put_json("/v1/tries/v", &json!({}));
+    assert_eq!(st, 201, "{made}");
+    assert!(bytes(&made) > 0, "{made}");
+    assert_eq!(bytes(&get("v")), bytes(&made));
+    assert_eq!(
+        made["process_rss_bytes"].is_u64(),
+        cfg!(target_os = "linux"),
+        "{made}"
     );
+
+    let scraped = gauge(&text, "typeahead_process_resident_bytes");
+    let reported = stats["process_rss_bytes"].as_u64();
+    if cfg!(target_os = "linux") {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", s.pid())).unwrap();
+        let kib: u64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().strip_suffix("kB")?.trim().parse().ok())
+            .expect("VmRSS in kB");
+        // Taken at other moments than the kernel's figure: close, not equal.
+        let near = |b: u64| b > kib * 1024 / 2 && b < kib * 1024 * 2;
+        let reported = reported.unwrap_or_else(|| panic!("{stats}"));
+        assert!(near(reported), "{reported} against VmRSS {kib} kB");
+        assert!(near(scraped), "{scraped} against VmRSS {kib} kB");
+    } else {
+        assert!(reported.is_none(), "{stats}");
+    }
 }
