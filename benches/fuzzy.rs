@@ -143,6 +143,18 @@ fn main() {
             for _ in 0..3 {
                 t.extend(time(&typos, |q| full.suggest_with(q, LIMIT, opts).len()));
             }
+            if order == Order::Key {
+                // Where the tail comes from: the slowest queries of one pass.
+                let one = time(&typos, |q| full.suggest_with(q, LIMIT, opts).len());
+                let mut worst: Vec<(f64, &String)> = one.into_iter().zip(&typos).collect();
+                worst.sort_by(|a, b| b.0.total_cmp(&a.0));
+                let list: Vec<String> = worst
+                    .iter()
+                    .take(8)
+                    .map(|(ns, q)| format!("{q:?} {:.0} us", ns / 1000.0))
+                    .collect();
+                println!("  slowest: {}", list.join(", "));
+            }
             let (p50, _) = stats(&format!("fuzzy={max} order={order:?}, one typo"), &mut t);
             if order == Order::Key {
                 let mut s = time(&sample, |q| scan(&keys, q, max));

@@ -22,6 +22,9 @@ const M: usize = MAX_DISTANCE as usize;
 /// The band's width.
 const W: usize = 2 * M + 1;
 
+/// The useful characters after a state: at most the window's, inline.
+pub type Useful = smallvec::SmallVec<[char; 2 * M + 2]>;
+
 /// The automaton of one query and bound.
 #[derive(Clone, Debug)]
 pub struct Osa<'q> {
@@ -143,6 +146,38 @@ impl<'q> Osa<'q> {
     /// the bound: a walk descends only while it can.
     pub fn can_improve(&self, s: &State) -> bool {
         self.floor(s) < s.best.min(self.cap())
+    }
+
+    /// Whether reading `c` after `s` matters to a walk: it brings the
+    /// distance to a new low within the bound, or leaves a state that can.
+    pub fn useful(&self, s: &State, c: char) -> bool {
+        let next = self.step(s, c);
+        self.last(&next) < s.best.min(self.cap()) || self.can_improve(&next)
+    }
+
+    /// The characters that can be [`useful`](Self::useful) after `s`,
+    /// ascending, or `None` when every character can. A step compares the
+    /// character only with the query's characters near the diagonal, so
+    /// every character outside that window acts alike: one stands for all.
+    pub fn useful_chars(&self, s: &State) -> Option<Useful> {
+        let lo = s.j.saturating_sub(M + 1);
+        let hi = (s.j + M + 1).min(self.q.len());
+        let window = &self.q[lo.min(hi)..hi];
+        let other = ['\u{10FFFF}', '\u{10FFFE}', '\u{10FFFD}']
+            .into_iter()
+            .find(|c| !window.contains(c))
+            .expect("a window holds at most 2 * MAX_DISTANCE + 2 characters");
+        if self.useful(s, other) {
+            return None;
+        }
+        let mut out = Useful::new();
+        for &c in window {
+            if !out.contains(&c) && self.useful(s, c) {
+                out.push(c);
+            }
+        }
+        out.sort_unstable();
+        Some(out)
     }
 }
 

@@ -70,6 +70,22 @@ proptest! {
         }
     }
 
+    /// No character outside `useful_chars` is useful.
+    #[test]
+    fn useful_chars_hold_every_useful_character(q in small_text(), t in small_text(), max in 0u8..=2) {
+        let osa = Osa::new(&q, max);
+        let mut s = osa.start();
+        for c in t {
+            let allowed = osa.useful_chars(&s);
+            for probe in ['a', 'b', 'c', 'é', '😀', 'z', '\u{10FFFF}'] {
+                if osa.useful(&s, probe) {
+                    prop_assert!(allowed.as_ref().is_none_or(|a| a.contains(&probe)), "{:?} {:?}", probe, allowed);
+                }
+            }
+            s = osa.step(&s, c);
+        }
+    }
+
     #[test]
     fn best_prefix_matches_brute_force(q in small_text(), t in small_text(), max in 0u8..=2) {
         let text: String = t.iter().collect();

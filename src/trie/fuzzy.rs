@@ -28,7 +28,9 @@
 
 use std::collections::BTreeSet;
 
-use super::bucket::Bucket;
+use smallvec::SmallVec;
+
+use super::bucket::{Bucket, Pos};
 use super::iter::{PrefixIter, Suggestions};
 use super::node::Node;
 use super::options::{Order, Seen};
@@ -53,11 +55,17 @@ struct Region {
     dist: u8,
 }
 
+/// The bytes useful characters start with, inline.
+type Leads = SmallVec<[u8; 8]>;
+
 struct Walk<'q> {
     osa: Osa<'q>,
     folded: bool,
     path: Vec<u8>,
     regions: Vec<Region>,
+    /// A bucket's per-byte states and leads, kept between buckets.
+    states: Vec<ByteState>,
+    leads: Vec<Option<Option<Leads>>>,
 }
 
 /// The UTF-8 length a lead byte announces.
@@ -121,6 +129,34 @@ impl Walk<'_> {
         !bs.ended && self.osa.can_improve(&bs.s)
     }
 
+    /// The bytes a useful next character can start with, ascending, when
+    /// `bs` is between characters and only some characters are useful
+    /// (`Osa::useful_chars`); `None` when any byte may be.
+    fn leads(&self, bs: &ByteState) -> Option<Leads> {
+        if bs.have != 0 || bs.escaped || bs.ended {
+            return None;
+        }
+        let chars = self.osa.useful_chars(&bs.s)?;
+        let mut out: Leads = chars
+            .iter()
+            .map(|&c| match c {
+                '\0' | '\u{1}' if self.folded => 1,
+                c => {
+                    let mut buf = [0; 4];
+                    c.encode_utf8(&mut buf).as_bytes()[0]
+                }
+            })
+            .collect();
+        if self.folded {
+            // The end of the folded text: it ends a walk, but a region
+            // needs no more characters.
+            out.push(0);
+        }
+        out.sort_unstable();
+        out.dedup();
+        Some(out)
+    }
+
     fn node<V>(&mut self, node: &Node<V>, mut bs: ByteState) {
         let base = self.path.len();
         match node {
@@ -134,17 +170,32 @@ impl Walk<'_> {
                     }
                 }
                 let here = self.path.len();
-                let mut label = 0;
-                let mut index = 0;
-                while let Some(b) = inner.next_label(label) {
-                    label = usize::from(b) + 1;
-                    self.path.push(b);
-                    let next = self.step(bs, b);
-                    if self.alive(&next) {
-                        self.node(&inner.children[index], next);
+                let mut visit = |walk: &mut Self, b: u8, index: usize| {
+                    walk.path.push(b);
+                    let next = walk.step(bs, b);
+                    if walk.alive(&next) {
+                        walk.node(&inner.children[index], next);
                     }
-                    index += 1;
-                    self.path.truncate(here);
+                    walk.path.truncate(here);
+                };
+                match self.leads(&bs) {
+                    // Only the children a useful character can start.
+                    Some(leads) => {
+                        for b in leads {
+                            if let Ok(index) = inner.find(b) {
+                                visit(self, b, index);
+                            }
+                        }
+                    }
+                    None => {
+                        let mut label = 0;
+                        let mut index = 0;
+                        while let Some(b) = inner.next_label(label) {
+                            label = usize::from(b) + 1;
+                            visit(self, b, index);
+                            index += 1;
+                        }
+                    }
                 }
             }
             Node::Bucket(bucket) => self.bucket(bucket, bs),
@@ -154,33 +205,92 @@ impl Walk<'_> {
 
     fn bucket<V>(&mut self, bucket: &Bucket<V>, bs: ByteState) {
         let base = self.path.len();
-        // states[k]: after the first k bytes of the previous suffix.
-        let mut states = vec![bs];
+        // states[k]: after the first k bytes of the previous suffix;
+        // leads[k], once asked for, the bytes that can follow it.
+        let mut states = std::mem::take(&mut self.states);
+        let mut leads = std::mem::take(&mut self.leads);
+        states.clear();
+        leads.clear();
+        states.push(bs);
+        leads.push(None);
         let mut prev: &[u8] = &[];
         // The previous suffix's first `dead` bytes lead nowhere.
         let mut dead = usize::MAX;
-        for r in bucket.records() {
+        let mut seek: Vec<u8> = Vec::new();
+        let mut at = Pos::default();
+        while at.byte < bucket.records_end() {
+            let r = bucket.record(at);
             let suffix = bucket.suffix(&r);
             let common = prev.iter().zip(suffix).take_while(|(a, b)| a == b).count();
             prev = suffix;
+            at = r.next();
             if common >= dead {
+                // Under a prefix already known dead: jump past it.
+                if successor(&suffix[..dead], &mut seek) {
+                    at = bucket.lower_bound(&seek);
+                } else {
+                    break;
+                }
                 continue;
             }
             dead = usize::MAX;
             states.truncate(common + 1);
+            leads.truncate(common + 1);
             self.path.truncate(base + common);
             for (k, &b) in suffix[common..].iter().enumerate() {
+                let depth = common + k;
+                let state = *states.last().expect("the start");
+                let allowed = leads[depth].get_or_insert_with(|| self.leads(&state));
+                if let Some(l) = allowed {
+                    if let Err(i) = l.binary_search(&b) {
+                        // No useful character starts with `b`: the next
+                        // record worth reading starts with the next lead
+                        // (or leaves this prefix).
+                        dead = depth + 1;
+                        seek.clear();
+                        seek.extend_from_slice(&suffix[..depth]);
+                        let jump = match l.get(i) {
+                            Some(&next) => {
+                                seek.push(next);
+                                true
+                            }
+                            None => successor(&suffix[..depth], &mut seek),
+                        };
+                        if !jump {
+                            at = bucket.end();
+                        } else {
+                            at = bucket.lower_bound(&seek);
+                        }
+                        break;
+                    }
+                }
                 self.path.push(b);
-                let next = self.step(*states.last().expect("the start"), b);
+                let next = self.step(state, b);
                 states.push(next);
+                leads.push(None);
                 if !self.alive(&next) {
-                    dead = common + k + 1;
+                    dead = depth + 1;
                     break;
                 }
             }
         }
         self.path.truncate(base);
+        (self.states, self.leads) = (states, leads);
     }
+}
+
+/// Writes into `out` the smallest byte string above every string that
+/// starts with `prefix`; false when there is none (all bytes 0xFF).
+fn successor(prefix: &[u8], out: &mut Vec<u8>) -> bool {
+    out.clear();
+    out.extend_from_slice(prefix);
+    while let Some(last) = out.pop() {
+        if last < u8::MAX {
+            out.push(last + 1);
+            return true;
+        }
+    }
+    false
 }
 
 /// The regions of `q` within `max` (module docs).
@@ -192,6 +302,8 @@ fn regions<V>(root: &Node<V>, q: &[char], folded: bool, max: u8) -> Vec<Region> 
         folded,
         path: Vec::new(),
         regions: Vec::new(),
+        states: Vec::new(),
+        leads: Vec::new(),
     };
     if start.best <= max {
         walk.regions.push(Region {
@@ -235,19 +347,33 @@ fn under(sorted: &[&[u8]], key: &[u8]) -> bool {
 /// Up to `limit` entries within `max` typos of the folded query `q`, by
 /// distance, then `order`; keys as stored (the caller strips a folding
 /// trie's).
+/// `exact` is the query as stored keys start with it: the one region at
+/// distance 0, answered before anything is walked, so that a query whose
+/// exact matches fill the answer costs what an exact query does.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn suggest<V: Clone + Ord>(
     root: &Node<V>,
     q: &[char],
+    exact: &[u8],
     folded: bool,
     max: u8,
     limit: usize,
     order: Order,
     dedupe: bool,
 ) -> Suggestions<V> {
-    let regions = regions(root, q, folded, max);
     let mut out = Suggestions::with_capacity(limit.min(64));
     let mut seen = Seen(BTreeSet::new());
-    for d in 0..=max {
+    let none = |_: &[u8]| false;
+    match order {
+        Order::Key => by_key(root, &[exact], limit, dedupe, &mut seen, &none, &mut out),
+        Order::Score => ranked::top_from(root, &[exact], limit, dedupe, &mut seen, &none, &mut out),
+    }
+    out.set_distances(0, 0);
+    if out.len() >= limit {
+        return out;
+    }
+    let regions = regions(root, q, folded, max);
+    for d in 1..=max {
         if out.len() >= limit {
             break;
         }

@@ -460,8 +460,10 @@ impl<V: Clone + Ord> Trie<V> {
         let max = opts.fuzzy.bound(prefix);
         let mut out = if max > 0 {
             let q: Vec<char> = self.fold.apply(prefix).chars().collect();
+            let exact = self.fold.stored_prefix(prefix);
             let folded = self.fold != Fold::None;
-            fuzzy::suggest(&self.root, &q, folded, max, limit, opts.order, opts.dedupe)
+            let (order, dedupe) = (opts.order, opts.dedupe);
+            fuzzy::suggest(&self.root, &q, &exact, folded, max, limit, order, dedupe)
         } else {
             let stored = self.fold.stored_prefix(prefix);
             let mut out = match (opts.order, opts.dedupe) {
