@@ -170,7 +170,7 @@ impl Walk<'_> {
                     }
                 }
                 let here = self.path.len();
-                let mut visit = |walk: &mut Self, b: u8, index: usize| {
+                let visit = |walk: &mut Self, b: u8, index: usize| {
                     walk.path.push(b);
                     let next = walk.step(bs, b);
                     if walk.alive(&next) {
