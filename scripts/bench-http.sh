@@ -22,7 +22,8 @@
 # CLIENT_CPU). Needs wrk (installed with apt-get when missing and root).
 # NO_BUILD=1 and GO_BIN=path run prebuilt binaries on a machine without cargo
 # or Go; WRITES=0 skips step 5, RANKED=0 steps 6 and 7, FUZZY=0 step 7,
-# REDIS=0 RediSearch in steps 6 and 7; RANKED_ONLY=1 runs steps 1, 2, 6 and 7.
+# REDIS=0 RediSearch in steps 6 and 7; RANKED_ONLY=1 runs steps 1, 2, 6 and 7;
+# FUZZY_ONLY=1 runs steps 1, 2, the loading of step 6, and 7.
 #
 #   scripts/bench-http.sh            # USERS=1000000 DURATION=10s by default
 set -euo pipefail
@@ -113,6 +114,7 @@ end=$(date +%s.%N)
 echo "restart: $(echo "$end - $start" | bc) s until /healthz answers; log $log_bytes bytes = $(echo "scale=1; $log_bytes / $entries" | bc) bytes/entry;" \
   "RSS $(($(rss_kb "$SERVER" VmRSS) / 1024)) MiB"
 
+[ -n "${FUZZY_ONLY:-}" ] && RANKED_ONLY=1
 if [ -z "${RANKED_ONLY:-}" ]; then
 echo "== 3. suggest, limit 10, 50 connections (server on cpu $SERVER_CPU, wrk on cpu $CLIENT_CPU)"
 echo "   rounds of $DURATION alternate between the contenders (this machine's speed drifts); medians reported"
@@ -257,6 +259,7 @@ gen_run() { # label, http|resp, port, queries, template
   eval "RPS_${label//[^a-zA-Z0-9]/_}=$rps"
 }
 RANKED_PATH=/v1/tries/ranked/suggest
+[ -n "${FUZZY_ONLY:-}" ] && CLASSES=()
 for cls in "${CLASSES[@]}"; do
   qf=$OUT/q-$cls.txt
   size=$(shuf -n 200 --random-source="$qf" "$qf" | while read -r q; do
@@ -288,10 +291,12 @@ for cls in "${CLASSES[@]}"; do
   wait "$CEILING" 2>/dev/null || true
 done
 
-echo "-- ranked, medians of $ROUNDS rounds of $DURATION (req/s)"
-printf '%-6s %12s %12s %8s' class "ours (wrk)" "ceiling" "/ceiling"
-[ -n "$HAVE_REDIS" ] && printf ' %14s %14s %8s' "ours (loadgen)" "RediSearch" "/RediSearch"
-echo
+[ -n "${FUZZY_ONLY:-}" ] || echo "-- ranked, medians of $ROUNDS rounds of $DURATION (req/s)"
+if [ -z "${FUZZY_ONLY:-}" ]; then
+  printf '%-6s %12s %12s %8s' class "ours (wrk)" "ceiling" "/ceiling"
+  [ -n "$HAVE_REDIS" ] && printf ' %14s %14s %8s' "ours (loadgen)" "RediSearch" "/RediSearch"
+  echo
+fi
 for cls in "${CLASSES[@]}"; do
   T=(); C=(); O=(); R=()
   for r in $(seq 1 "$ROUNDS"); do
