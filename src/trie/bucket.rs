@@ -353,6 +353,88 @@ impl<V> Bucket<V> {
         self.ranked = self.ranked_streams_fast();
     }
 
+    /// After an insertion: listed records from byte `from` on moved by
+    /// `by` bytes, listed inline slots from `slot` on by one.
+    fn rank_shift(&mut self, from: usize, by: usize, slot: usize) {
+        for code in self.ranked.iter_mut().skip(1) {
+            let (mut rec, mut s) = ((*code >> 32) as usize, *code as u32);
+            if rec >= from {
+                rec += by;
+            }
+            if s & TopEntry::BIG == 0 && s as usize >= slot {
+                s += 1;
+            }
+            *code = (rec as u64) << 32 | u64::from(s);
+        }
+    }
+
+    /// Whether stream `a` (score, code) ranks before `b`: score
+    /// descending, then record, then slot.
+    fn ranks_before(a: (f64, u64), b: (f64, u64)) -> bool {
+        a.0 > b.0 || (a.0 == b.0 && a.1 < b.1)
+    }
+
+    /// Adds an inline stream that is not listed (new, or just unlisted) to
+    /// the ranked list if it belongs there: the list is the best `TOP`
+    /// streams, so it enters when it beats the last or the list is short
+    /// (then it holds every stream). A big key pushed off the end raises
+    /// the bound of the unlisted ones.
+    fn rank_offer(&mut self, score: f64, code: u64) {
+        if self.ranked.is_empty() {
+            self.ranked = Box::new([f64::NEG_INFINITY.to_bits(), code]);
+            return;
+        }
+        let mut rest_max = f64::from_bits(self.ranked[0]);
+        let mut listed: smallvec::SmallVec<[(f64, u64); TOP + 1]> = self.ranked[1..]
+            .iter()
+            .map(|&c| {
+                let e = TopEntry {
+                    rec: (c >> 32) as u32,
+                    slot: c as u32,
+                };
+                (self.bound(e), c)
+            })
+            .collect();
+        let at = listed
+            .iter()
+            .position(|&e| Self::ranks_before((score, code), e))
+            .unwrap_or(listed.len());
+        if at >= TOP {
+            return;
+        }
+        listed.insert(at, (score, code));
+        if listed.len() > TOP {
+            let (out_score, out) = listed.pop().expect("over TOP");
+            if out as u32 & TopEntry::BIG != 0 {
+                rest_max = rest_max.max(out_score);
+            }
+        }
+        self.ranked = std::iter::once(rest_max.to_bits())
+            .chain(listed.iter().map(|e| e.1))
+            .collect();
+    }
+
+    /// After the score of the inline pair at `slot` (record at byte `rec`)
+    /// went from `old` to `new`.
+    fn rank_rescored(&mut self, rec: usize, slot: usize, old: f64, new: f64) {
+        let code = (rec as u64) << 32 | slot as u64;
+        match self.ranked.iter().skip(1).position(|&c| c == code) {
+            Some(i) => {
+                let complete = self.ranked.len() - 1 < TOP;
+                if new < old && !complete {
+                    // It may fall below a stream the list does not hold.
+                    self.refresh_max();
+                    return;
+                }
+                let mut rest: Vec<u64> = self.ranked.to_vec();
+                rest.remove(i + 1);
+                self.ranked = rest.into_boxed_slice();
+                self.rank_offer(new, code);
+            }
+            None => self.rank_offer(new, code),
+        }
+    }
+
     /// What [`ranked_streams`](Self::ranked_streams) computes, in one pass
     /// without allocating: streams come in record then slot order, so a
     /// stream ranks after every listed one with a score at least its own,
@@ -534,10 +616,12 @@ impl<V: Clone + Ord> Bucket<V> {
                 }
                 if let Some(i) = self.inline_of(&r).iter().position(|x| *x == value) {
                     let at = r.value_start + i;
-                    let Some(s) = changed_score(self.scores.get(at), op)? else {
+                    let old = self.scores.get(at);
+                    let Some(s) = changed_score(old, op)? else {
                         return Ok(Inserted::Unchanged);
                     };
                     self.scores.set(at, s);
+                    self.rank_rescored(r.start, at, old, s);
                     return Ok(Inserted::Updated);
                 }
                 let s = new_score(op)?;
@@ -556,22 +640,32 @@ impl<V: Clone + Ord> Bucket<V> {
                     self.set_count(&r, HEAD, true);
                     self.big
                         .insert(r.big_start, Arc::new(BigValues::from_vecs(list, scores)));
+                    self.refresh_max();
                 } else {
+                    let old_end = self.records_end();
+                    let slot = r.value_end();
                     reserve(&mut self.values, 1);
-                    self.values.insert(r.value_end(), value);
+                    self.values.insert(slot, value);
                     self.scores.reserve(1);
-                    self.scores.insert(r.value_end(), s);
+                    self.scores.insert(slot, s);
                     self.set_count(&r, r.count + 1, false);
+                    // Records after this one move by the count's new length.
+                    let moved = self.records_end() - old_end;
+                    self.rank_shift(r.start + 1, moved, slot);
+                    self.rank_offer(s, (r.start as u64) << 32 | slot as u64);
                 }
                 Ok(Inserted::Added { new_key: false })
             }
             Err(at) => {
                 let s = new_score(op)?;
+                let old_end = self.records_end();
                 self.insert_record(
                     at,
                     suffix,
                     Vals::Inline(vec![value], Scores::from_vec(&[s])),
                 );
+                self.rank_shift(at.byte, self.records_end() - old_end, at.value);
+                self.rank_offer(s, (at.byte as u64) << 32 | at.value as u64);
                 Ok(Inserted::Added { new_key: true })
             }
         }
@@ -580,6 +674,25 @@ impl<V: Clone + Ord> Bucket<V> {
     /// [`upsert_unindexed`](Self::upsert_unindexed) for a big key (`b`, its
     /// list), keeping the inline head in step.
     fn upsert_big(
+        &mut self,
+        r: &Rec,
+        b: usize,
+        value: V,
+        op: Option<ScoreOp>,
+    ) -> Result<Inserted, TrieError> {
+        // The list names a big key by its maximum: unless that moved or
+        // the record itself changed (a value joining the inline head),
+        // the list stands.
+        let (max, head) = (self.big[b].max(), r.count);
+        let done = self.upsert_big_values(r, b, value, op)?;
+        let same = self.big[b].max() == max && self.record(r.pos()).count == head;
+        if !matches!(done, Inserted::Unchanged) && !same {
+            self.refresh_max();
+        }
+        Ok(done)
+    }
+
+    fn upsert_big_values(
         &mut self,
         r: &Rec,
         b: usize,

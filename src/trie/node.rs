@@ -297,14 +297,12 @@ impl<V: Clone + Ord> Node<V> {
     ) -> Result<Inserted, TrieError> {
         match self {
             Node::Bucket(bucket) => {
+                // The bucket keeps its ranked list itself (in step with
+                // the write, or recomputed when that is not simple).
                 let result = bucket.upsert_unindexed(key, value, op)?;
                 match result {
-                    Inserted::Unchanged => return Ok(result),
-                    Inserted::Updated => {
-                        // Only a score moved: the records and their index stand.
-                        bucket.refresh_max();
-                        return Ok(result);
-                    }
+                    // Only a score moved: the records and their index stand.
+                    Inserted::Unchanged | Inserted::Updated => return Ok(result),
                     Inserted::Added { .. } => {}
                 }
                 if bucket.len() > burst {
@@ -312,7 +310,6 @@ impl<V: Clone + Ord> Node<V> {
                     *self = Node::Inner(Box::new(full.burst()));
                 } else {
                     bucket.reindex();
-                    bucket.refresh_max();
                 }
                 Ok(result)
             }
