@@ -28,7 +28,9 @@
 //! with its answers ([`Suggestions`] from [`Trie::suggest`] and
 //! [`Trie::suggest_with`], [`PrefixIter`] from [`Trie::iter_prefix`],
 //! [`Values`] from [`Trie::get`], with [`Scored`]), its options
-//! ([`SuggestOptions`], [`Order`]) and score writes ([`ScoreOp`],
+//! ([`SuggestOptions`], [`Order`], [`Fuzzy`]), folding ([`Fold`] for
+//! [`Trie::with_fold`], [`Matcher`] and [`Match`] for highlights) and score
+//! writes ([`ScoreOp`],
 //! [`Upserted`] from [`Trie::upsert`]), errors
 //! ([`TrieError`]) and memory report ([`MemoryReport`], [`HeapSize`]); the
 //! shared handles [`Index`] (with [`IndexWriter`], [`Snapshot`] and
