@@ -185,6 +185,23 @@ impl Fold {
         Cow::Owned(out)
     }
 
+    /// [`Fold::stored_prefix`] written into `out` (cleared first): what a
+    /// hot query uses to avoid an allocation.
+    pub fn push_stored_prefix(self, query: &str, out: &mut impl Extend<u8>) {
+        let folded = self.apply(query);
+        if self == Fold::None {
+            out.extend(folded.bytes());
+            return;
+        }
+        for &b in folded.as_bytes() {
+            match b {
+                0 => out.extend([1, 1]),
+                1 => out.extend([1, 2]),
+                b => out.extend([b]),
+            }
+        }
+    }
+
     /// The distance and highlight of `key` for `query`, or `None` when the
     /// distance exceeds `max` (see [`Match`]).
     ///

@@ -397,11 +397,15 @@ impl<V: Clone + Ord> Trie<V> {
     /// The answer shares one string for all its keys (see [`Suggestions`]).
     pub fn suggest(&self, prefix: &str, limit: usize) -> Suggestions<V> {
         let mut it = PrefixIter::empty();
-        it.descend(&self.root, &self.fold.stored_prefix(prefix));
-        let mut out = Suggestions::collect(&mut it, limit);
-        if self.fold != Fold::None {
-            out.strip_folded();
+        if self.fold == Fold::None {
+            it.descend(&self.root, prefix.as_bytes());
+            return Suggestions::collect(&mut it, limit);
         }
+        let mut stored = smallvec::SmallVec::<[u8; 64]>::new();
+        self.fold.push_stored_prefix(prefix, &mut stored);
+        it.descend(&self.root, &stored);
+        let mut out = Suggestions::collect(&mut it, limit);
+        out.strip_folded();
         out
     }
 
