@@ -234,7 +234,7 @@ fn concurrent_score_increments_of_one_pair_are_exact() {
         assert_eq!(st, 200, "{body}");
         assert_eq!(
             body,
-            json!({"entries": [{"key": "hot", "value": 1, "score": total}]})
+            json!({"entries": [{"key": "hot", "value": 1, "score": total, "highlight": [0, 3]}]})
         );
         let (_, key, _) = s.get("/v1/tries/ranked/keys/hot");
         let scores = key["scores"].as_array().unwrap();
