@@ -13,7 +13,9 @@
 //! to a new low (first within `max`, then lower inside that). It descends
 //! only where the automaton's floor says the distance can still drop, so
 //! it visits the query's neighbourhood, not the trie, even when a short
-//! query with a large bound matches everything. The keys at distance
+//! query with a large bound matches everything. Exact matches are answered
+//! before any walk, and each distance gets its own walk bounded by it, so
+//! a query pays only for the distances its answer needs. The keys at distance
 //! exactly `d` are those under a region at `d` and under no region below
 //! `d`. Each distance is then answered by the engine's own searches, from
 //! several starting prefixes instead of one: the key-order walk region
@@ -361,6 +363,10 @@ pub(crate) fn suggest<V: Clone + Ord>(
     order: Order,
     dedupe: bool,
 ) -> Suggestions<V> {
+    // Each distance's walk, made when it is needed (declared before
+    // `seen`, which borrows from the answers it leads to).
+    let walks: [std::cell::OnceCell<Vec<Region>>; crate::fold::osa::MAX_DISTANCE as usize] =
+        Default::default();
     let mut out = Suggestions::with_capacity(limit.min(64));
     let mut seen = Seen(BTreeSet::new());
     let none = |_: &[u8]| false;
@@ -372,11 +378,15 @@ pub(crate) fn suggest<V: Clone + Ord>(
     if out.len() >= limit {
         return out;
     }
-    let regions = regions(root, q, folded, max);
     for d in 1..=max {
         if out.len() >= limit {
             break;
         }
+        // A walk bounded by `d` finds every region up to `d` (a drop in
+        // the distance along a path does not depend on the bound) and
+        // prunes far more than one bounded by `max`: a query whose answer
+        // fills at distance 1 never pays for the walk at 2.
+        let regions = walks[usize::from(d) - 1].get_or_init(|| regions(root, q, folded, d));
         let from = out.len();
         let starts = outermost(
             regions
