@@ -67,6 +67,15 @@ pub struct ServeArgs {
     /// Most client connections open at once (later ones wait to be accepted).
     #[arg(long, env = "TYPEAHEAD_MAX_CONNECTIONS", default_value_t = 1024)]
     max_connections: usize,
+    /// Run as a node of a cluster whose store of record is this PostgreSQL
+    /// database (postgres://user@host:port/db) instead of the data
+    /// directory's log; see docs/deploy.md.
+    #[arg(long, env = "TYPEAHEAD_POSTGRES", hide_env_values = true)]
+    postgres: Option<String>,
+    /// With --postgres: the URL other nodes forward writes to (default:
+    /// http:// and the address listened on).
+    #[arg(long, env = "TYPEAHEAD_ADVERTISE_URL")]
+    advertise_url: Option<String>,
     /// Longest a request may take, in seconds.
     #[arg(long, env = "TYPEAHEAD_REQUEST_TIMEOUT", default_value_t = 30)]
     request_timeout: u64,
@@ -75,6 +84,14 @@ pub struct ServeArgs {
 pub fn run(a: ServeArgs) -> anyhow::Result<()> {
     if a.token.as_deref() == Some("") {
         anyhow::bail!("--token must not be empty");
+    }
+    if let Some(url) = &a.advertise_url {
+        if axum_origin_invalid(url) {
+            anyhow::bail!("--advertise-url {url:?} is not a URL like http://10.0.0.5:7700");
+        }
+    }
+    if a.advertise_url.is_some() && a.postgres.is_none() {
+        anyhow::bail!("--advertise-url only applies with --postgres");
     }
     for origin in &a.cors_origins {
         if axum_origin_invalid(origin) {
@@ -102,6 +119,8 @@ pub fn run(a: ServeArgs) -> anyhow::Result<()> {
             max_connections: a.max_connections.max(1),
         },
         import_idle_timeout: Duration::from_secs(a.import_idle_timeout.max(1)),
+        postgres: a.postgres,
+        advertise_url: a.advertise_url,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

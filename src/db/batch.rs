@@ -43,11 +43,15 @@ pub(super) struct Batch<'a> {
     touched: Vec<TrieIndex>,
     stacks: BTreeMap<String, StackState>,
     caches: BTreeMap<String, CacheState>,
+    /// Applying a group another node committed: the caps on names were
+    /// checked by the writer that committed it, under its own settings.
+    following: bool,
 }
 
 impl<'a> Batch<'a> {
     pub(super) fn new(state: &'a State) -> Self {
         Batch {
+            following: false,
             state,
             ops: Vec::new(),
             tries: BTreeMap::new(),
@@ -55,6 +59,22 @@ impl<'a> Batch<'a> {
             stacks: BTreeMap::new(),
             caches: BTreeMap::new(),
         }
+    }
+
+    /// A batch for a group another node committed.
+    pub(super) fn following(state: &'a State) -> Self {
+        Batch {
+            following: true,
+            ..Batch::new(state)
+        }
+    }
+
+    /// Refuses one more name past `limit`, unless following.
+    fn room(&self, kind: &'static str, live: usize, limit: usize) -> Result<(), DbError> {
+        if self.following {
+            return Ok(());
+        }
+        room(kind, live, limit)
     }
 
     fn trie(&self, name: &str) -> Option<TrieIndex> {
@@ -75,7 +95,7 @@ impl<'a> Batch<'a> {
     fn create(&mut self, name: &str, fold: Fold) -> Result<TrieIndex, DbError> {
         let published = self.state.tries.load();
         let live = count(&published, self.tries.iter().map(|(k, t)| (k, t.is_some())));
-        room("tries", live, self.state.limits.max_tries)?;
+        self.room("tries", live, self.state.limits.max_tries)?;
         let t = TrieIndex::from_trie(Trie::with_fold(fold));
         self.tries.insert(name.to_owned(), Some(t.clone()));
         let trie = name.to_owned();
@@ -98,7 +118,7 @@ impl<'a> Batch<'a> {
                 .iter()
                 .map(|(k, s)| (k, matches!(s, StackState::Live { .. }))),
         );
-        room("stacks", live, self.state.limits.max_stacks)
+        self.room("stacks", live, self.state.limits.max_stacks)
     }
 
     /// Refuses to create one more cache past the limit.
@@ -113,7 +133,7 @@ impl<'a> Batch<'a> {
                 .iter()
                 .map(|(k, c)| (k, matches!(c, CacheState::Live { .. }))),
         );
-        room("caches", live, self.state.limits.max_caches)
+        self.room("caches", live, self.state.limits.max_caches)
     }
 
     fn touch(&mut self, t: &TrieIndex) {

@@ -25,6 +25,7 @@ mod add;
 mod batch;
 mod command;
 mod compact;
+mod follow;
 mod idempotency;
 mod replay;
 mod writer;
@@ -86,6 +87,11 @@ pub enum DbError {
     /// there after a restart. The store refuses every later write until then.
     #[error("storage failed while syncing; the write may or may not have been kept: {0}")]
     OutcomeUnknown(String),
+    /// A shared store's commit broke off (the database connection was
+    /// lost during `COMMIT`): the write may or may not have been kept. The
+    /// node follows the store again, which applies it if it was.
+    #[error("the commit broke off; the write may or may not have been kept: {0}")]
+    CommitUnknown(String),
     /// The disk is full; nothing was applied, and writes work again once
     /// space is free.
     #[error("the disk is full, nothing was written: {0}")]
@@ -111,6 +117,10 @@ pub enum DbError {
         /// The limit.
         limit: usize,
     },
+    /// This node of a cluster is not the writer (it just stopped being it,
+    /// or has not become it yet): nothing was applied; send the write again.
+    #[error("this node is not the writer; nothing was applied, send the write again")]
+    NotWriter,
     /// The writer answered a command with the reply of another (a bug).
     #[error("internal error: the writer gave an unexpected reply")]
     Internal,

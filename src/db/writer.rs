@@ -5,13 +5,20 @@
 //!
 //! One thread owns every write so that many small writes become one sync
 //! and one snapshot publish per group (see the `db` module docs).
+//!
+//! On a node of a shared store that is not its writer, the same thread
+//! follows the store instead: it applies the groups the writer commits
+//! (module `follow`) and answers any command sent to it with
+//! [`DbError::NotWriter`], until the store makes this node the writer.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::mpsc;
 
 use super::batch::Batch;
 use super::compact;
+use super::follow;
 use super::idempotency::{self, Seen};
 use super::{DbError, Reply, Request, State};
 use crate::store::{Op, Store, StoreError};
@@ -22,6 +29,70 @@ const MAX_GROUP: usize = 1024;
 /// that one group's record and staged copies stay bounded however large the
 /// requests waiting are.
 const MAX_GROUP_BYTES: usize = 32 << 20;
+/// A follower polls the store at least this often (a notification wakes it
+/// sooner).
+const FOLLOW_WAIT: Duration = Duration::from_millis(100);
+/// An idle writer of a shared store ticks this often.
+const IDLE_TICK: Duration = Duration::from_millis(250);
+/// A follower that cannot reach its store tries again after this long.
+const RETRY_AFTER: Duration = Duration::from_millis(250);
+
+/// What the writer thread waits for next.
+enum Next {
+    Request(Request),
+    Idle,
+    Closed,
+}
+
+/// The next request, or `Idle` after `IDLE_TICK` on a shared store (whose
+/// writer must notice a lost connection even when no write comes).
+fn next(rx: &mut mpsc::Receiver<Request>, idle: Option<&tokio::runtime::Runtime>) -> Next {
+    let got = match idle {
+        None => rx.blocking_recv(),
+        Some(rt) => match rt.block_on(async { tokio::time::timeout(IDLE_TICK, rx.recv()).await }) {
+            Ok(got) => got,
+            Err(_) => return Next::Idle,
+        },
+    };
+    got.map_or(Next::Closed, Next::Request)
+}
+
+/// Follows a shared store until this node becomes its writer (or every
+/// handle is gone: returns false).
+fn follow_until_writer(
+    state: &State,
+    store: &mut dyn Store,
+    rx: &mut mpsc::Receiver<Request>,
+    history: &mut u64,
+) -> bool {
+    while !store.is_writer() {
+        loop {
+            match rx.try_recv() {
+                Ok(r) => {
+                    let _ = r.reply.send(Err(DbError::NotWriter));
+                }
+                Err(mpsc::error::TryRecvError::Empty) => break,
+                Err(mpsc::error::TryRecvError::Disconnected) => return false,
+            }
+        }
+        let followed = store.follow(FOLLOW_WAIT, &mut |ops| {
+            *history += ops.len() as u64;
+            follow::apply(state, ops);
+        });
+        match followed {
+            Ok(()) => {}
+            Err(StoreError::Diverged(why)) => {
+                tracing::error!(%why, "stopping the process");
+                std::process::exit(1);
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot reach the store; trying again");
+                std::thread::sleep(RETRY_AFTER);
+            }
+        }
+    }
+    true
+}
 
 pub(super) fn run(
     state: Arc<State>,
@@ -30,7 +101,27 @@ pub(super) fn run(
     mut history: u64,
 ) {
     let mut next_check = state.limits.compact_min_ops;
-    while let Some(first) = rx.blocking_recv() {
+    // Only a shared store's writer waits with a timeout (see `next`).
+    let idle = (!store.is_writer()).then(|| {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .expect("a timer runtime for the writer thread")
+    });
+    loop {
+        if !follow_until_writer(&state, &mut *store, &mut rx, &mut history) {
+            return;
+        }
+        let first = match next(&mut rx, idle.as_ref()) {
+            Next::Request(r) => r,
+            Next::Closed => return,
+            Next::Idle => {
+                if let Err(e) = store.tick() {
+                    tracing::warn!(error = %e, "lost the store");
+                }
+                continue;
+            }
+        };
         let mut requests = vec![first];
         let mut bytes = requests[0].command.weight();
         while requests.len() < MAX_GROUP && bytes < MAX_GROUP_BYTES {
@@ -92,6 +183,7 @@ pub(super) fn run(
             Ok(()) => {
                 history += batch.ops.len() as u64;
                 batch.commit();
+                store.committed();
                 for (key, f, reply) in fresh {
                     remembered.remember(key, f, reply);
                 }
@@ -101,6 +193,11 @@ pub(super) fn run(
                     let _ = req.reply.send(reply);
                 }
                 compact::maybe_start(&state, &mut *store, &mut history, &mut next_check);
+                if idle.is_some() {
+                    if let Err(e) = store.tick() {
+                        tracing::warn!(error = %e, "lost the store");
+                    }
+                }
             }
             Err(e) => {
                 tracing::error!(error = %e, requests = requests.len(), "store refused a group; nothing applied");
@@ -108,6 +205,10 @@ pub(super) fn run(
                 batch.abort();
                 let err = match e {
                     StoreError::Full { .. } => DbError::StorageFull(e.to_string()),
+                    // A shared store recovers by following: nothing to refuse.
+                    StoreError::NotWriter => DbError::NotWriter,
+                    StoreError::Retry(_) => DbError::Unavailable(e.to_string()),
+                    StoreError::Unknown(_) => DbError::CommitUnknown(e.to_string()),
                     StoreError::SyncFailed { .. } => {
                         state
                             .failed

@@ -54,6 +54,30 @@ pub async fn index() -> Html<&'static str> {
     Html(INDEX_HTML)
 }
 
+/// [`load_demo`] on a node of a cluster: the writer loads the users when no
+/// node has; a follower waits (at most 30 s) until it is the writer or sees
+/// the trie.
+pub async fn load_demo_in_cluster(
+    db: &Db,
+    status: &crate::store::pg::ClusterStatus,
+) -> Result<(), DbError> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while std::time::Instant::now() < deadline {
+        if db.trie("users").is_some() {
+            return Ok(());
+        }
+        if status.is_writer() {
+            return load_demo(db).await;
+        }
+        let next = status.position() + 1;
+        status
+            .wait_for(next, std::time::Duration::from_millis(100))
+            .await;
+    }
+    tracing::warn!("demo: no writer loaded the users within 30 s; serving without them");
+    Ok(())
+}
+
 /// Without the `users` feature there is nothing to load: the demo page
 /// still serves whatever trie "users" holds.
 #[cfg(not(feature = "users"))]

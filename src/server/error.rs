@@ -54,6 +54,29 @@ impl ApiError {
     pub fn invalid_query(m: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "invalid_query", m)
     }
+    /// 503 `not_writer`: a write reached a node of a cluster that is not
+    /// the writer and could not be forwarded; nothing was applied.
+    pub fn not_writer() -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not_writer",
+            "this node is not the writer and no writer could take the write (the cluster is changing writers); nothing was applied, send it again",
+        )
+    }
+    /// 503 `commit_unknown`: the writer stopped answering a forwarded
+    /// write after it was sent.
+    pub fn forward_broken(writer: &str) -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "commit_unknown",
+            format!("the writer at {writer} stopped answering this forwarded write: it may or may not have been kept; retry with the same Idempotency-Key to be safe"),
+        )
+    }
+    /// 503 `position_not_reached`: a read asked for a position this node
+    /// did not apply within the wait.
+    pub fn position_not_reached(m: impl Into<String>) -> Self {
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, "position_not_reached", m)
+    }
     /// 400 `invalid_settings` (a trie's settings body).
     pub fn invalid_settings(m: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "invalid_settings", m)
@@ -202,6 +225,15 @@ impl From<DbError> for ApiError {
                     "a sync of the log failed: this write may or may not have been kept (a restart decides; retry with the same Idempotency-Key to be safe), and the server refuses writes until it is restarted",
                 )
             }
+            DbError::CommitUnknown(ref detail) => {
+                tracing::error!(%detail, "write outcome unknown: the commit broke off");
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "commit_unknown",
+                    "the database connection broke during the commit: this write may or may not have been kept; retry with the same Idempotency-Key to be safe",
+                )
+            }
+            DbError::NotWriter => Self::not_writer(),
             DbError::StorageFull(ref detail) => {
                 tracing::warn!(%detail, "write refused: disk full");
                 Self::new(

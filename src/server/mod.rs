@@ -20,6 +20,7 @@
 
 mod bounded;
 mod caches;
+pub mod cluster;
 mod conn;
 mod demo;
 mod edge;
@@ -72,6 +73,8 @@ pub struct Shared {
     token: Option<String>,
     openapi: std::sync::OnceLock<String>,
     pub(crate) jobs: crate::import::Jobs,
+    /// This node's view of its cluster (none for a standalone server).
+    pub(crate) cluster: Option<Arc<crate::store::pg::ClusterStatus>>,
 }
 
 impl std::ops::Deref for AppState {
@@ -108,6 +111,12 @@ pub struct ServerConfig {
     /// Host names accepted besides loopback ones while listening on a
     /// loopback address.
     pub allowed_hosts: Vec<String>,
+    /// A PostgreSQL URL: run as a node of the cluster stored there instead
+    /// of on the data directory's log.
+    pub postgres: Option<String>,
+    /// The URL other nodes reach this one at (default: `http://` and the
+    /// address listened on).
+    pub advertise_url: Option<String>,
 }
 
 impl AppState {
@@ -118,7 +127,18 @@ impl AppState {
 
     /// As [`AppState::new`], with the import jobs' settings.
     pub fn with_jobs(db: Db, token: Option<String>, jobs: crate::import::Jobs) -> Self {
+        Self::with_cluster(db, token, jobs, None)
+    }
+
+    /// As [`AppState::with_jobs`], for a node of a cluster with its view.
+    pub fn with_cluster(
+        db: Db,
+        token: Option<String>,
+        jobs: crate::import::Jobs,
+        cluster: Option<Arc<crate::store::pg::ClusterStatus>>,
+    ) -> Self {
         AppState(Arc::new(Shared {
+            cluster,
             db,
             metrics: Metrics::default(),
             trie_bytes: memory::TrieBytes::default(),
@@ -159,6 +179,7 @@ pub fn app(state: AppState, policy: EdgePolicy) -> Router {
         .routes(routes!(demo::healthz))
         .routes(routes!(demo::openapi_get))
         .routes(routes!(metrics::metrics_get))
+        .routes(routes!(cluster::cluster_get))
         .routes(routes!(demo::index))
         .split_for_parts();
     let generated = serde_json::to_value(&openapi).unwrap_or_default();
@@ -176,12 +197,21 @@ pub fn app(state: AppState, policy: EdgePolicy) -> Router {
             edge::edge,
         ));
     // Every request passes the suggest fast path first (see `FastSuggest`),
-    // then the router; CORS wraps both.
+    // then the router; a node of a cluster puts its forwarding and position
+    // layer in front of both (see `ClusterNode`); CORS wraps everything.
+    let cluster = state.cluster.clone();
     let router = Router::new().fallback_service(FastSuggest {
         state,
         router,
         policy: Arc::clone(&policy),
     });
+    let router = match cluster {
+        None => router,
+        Some(status) => Router::new().fallback_service(cluster::ClusterNode {
+            node: Arc::new(cluster::Node::new(status, Arc::clone(&policy))),
+            inner: router,
+        }),
+    };
     let router = if policy.cors_origins.is_empty() {
         router
     } else {
@@ -204,8 +234,9 @@ pub fn app(state: AppState, policy: EdgePolicy) -> Router {
                     header::CONTENT_TYPE,
                     header::AUTHORIZATION,
                     header::HeaderName::from_static("idempotency-key"),
+                    cluster::POSITION,
                 ])
-                .expose_headers([suggest::RESPONSE_TIME])
+                .expose_headers([suggest::RESPONSE_TIME, cluster::POSITION])
                 .max_age(Duration::from_secs(600)),
         )
     };
@@ -294,16 +325,14 @@ pub enum ServeError {
 /// # Errors
 /// [`ServeError`] when loading, binding or serving fails.
 pub async fn serve(config: ServerConfig) -> Result<(), ServeError> {
+    if config.postgres.is_some() {
+        return serve_node(config).await;
+    }
     // Lock before reading anything, bind before loading: a second server on
     // this directory (or this port) stops at once, before it has touched the
     // log, and the first is unaffected.
     let lock = crate::store::DirLock::acquire(&config.data_dir)?;
-    let listener = tokio::net::TcpListener::bind(config.addr)
-        .await
-        .map_err(|source| ServeError::Bind {
-            addr: config.addr,
-            source,
-        })?;
+    let listener = bind(config.addr).await?;
     let dir = config.data_dir.clone();
     let started = std::time::Instant::now();
     let sync_delay = std::env::var("TYPEAHEAD_TEST_SYNC_DELAY_MS")
@@ -341,10 +370,30 @@ pub async fn serve(config: ServerConfig) -> Result<(), ServeError> {
     if config.demo {
         demo::load_demo(&db).await?;
     }
-    let local = listener.local_addr()?;
     let jobs = crate::import::Jobs::kept_in(&config.data_dir, config.import_idle_timeout);
     let state = AppState::with_jobs(db, config.token.clone(), jobs);
-    let router = app(state, EdgePolicy::for_config(&config));
+    run(listener, state, &config, writer).await?;
+    drop(lock);
+    tracing::info!("shut down cleanly");
+    Ok(())
+}
+
+async fn bind(addr: SocketAddr) -> Result<tokio::net::TcpListener, ServeError> {
+    tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServeError::Bind { addr, source })
+}
+
+/// Serves `state` on `listener` until a shutdown signal, then lets the
+/// writer finish.
+async fn run(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    config: &ServerConfig,
+    writer: std::thread::JoinHandle<()>,
+) -> Result<(), ServeError> {
+    let local = listener.local_addr()?;
+    let router = app(state, EdgePolicy::for_config(config));
     tracing::info!("listening on http://{local}");
     if config.demo {
         tracing::info!("demo: open http://{local}/ and type a name");
@@ -354,7 +403,44 @@ pub async fn serve(config: ServerConfig) -> Result<(), ServeError> {
     // The router (and every Db handle in it) is gone: the writer drains its
     // queue and stops.
     let _ = tokio::task::spawn_blocking(move || writer.join()).await;
-    drop(lock);
+    Ok(())
+}
+
+/// [`serve`] as a node of the cluster whose store of record is the
+/// PostgreSQL database at `config.postgres`.
+async fn serve_node(config: ServerConfig) -> Result<(), ServeError> {
+    let url = config.postgres.clone().unwrap_or_default();
+    let listener = bind(config.addr).await?;
+    let local = listener.local_addr()?;
+    let advertise = config
+        .advertise_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{local}"));
+    let started = std::time::Instant::now();
+    let me = advertise.clone();
+    let store = tokio::task::spawn_blocking(move || crate::store::pg::PgStore::open(&url, &me))
+        .await
+        .expect("store open task")?;
+    let status = store.status();
+    let limits = config.db_limits;
+    let (db, stats, writer) = tokio::task::spawn_blocking(move || Db::open_with(store, limits))
+        .await
+        .expect("load task")?;
+    tracing::info!(
+        %advertise,
+        position = status.position(),
+        ops = stats.ops,
+        bytes = stats.bytes,
+        tries = db.tries().len(),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "cluster state loaded"
+    );
+    if config.demo {
+        demo::load_demo_in_cluster(&db, &status).await?;
+    }
+    let jobs = crate::import::Jobs::new(config.import_idle_timeout);
+    let state = AppState::with_cluster(db, config.token.clone(), jobs, Some(status));
+    run(listener, state, &config, writer).await?;
     tracing::info!("shut down cleanly");
     Ok(())
 }

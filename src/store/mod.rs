@@ -25,14 +25,17 @@
 //! that is mostly history is rewritten from the live state
 //! ([`Store::rewrite`]), so it grows with the data, not with every write.
 //!
-//! The trait is small on purpose: a later store (several replicas on a shared
-//! PostgreSQL) implements `append` as one transaction and `load` as one
-//! ordered scan.
+//! The trait is small on purpose: [`pg::PgStore`] (many nodes on one
+//! PostgreSQL) implements `append` as one transaction and `load` as a
+//! checkpoint and an ordered scan, and adds what a shared store needs on
+//! top (`is_writer`, `follow`, `committed`, `tick`), which the embedded log
+//! answers trivially.
 
 mod codec;
 mod disk;
 mod lock;
 mod log;
+pub mod pg;
 mod record;
 
 pub use codec::{Op, OpRef};
@@ -78,6 +81,23 @@ pub enum StoreError {
         /// The file.
         path: String,
     },
+    /// This node is not (or no longer) the writer of a shared store: nothing
+    /// was written.
+    #[error("this node is not the writer; nothing was written")]
+    NotWriter,
+    /// A shared store refused the write before committing it: nothing was
+    /// written, and the write may be sent again.
+    #[error("the database refused the write; nothing was written: {0}")]
+    Retry(String),
+    /// A shared store's commit failed or broke off: the write may or may not
+    /// have been kept. The node stops writing and follows the store again,
+    /// which applies the write if it was kept.
+    #[error("the commit broke off; the write may or may not have been kept: {0}")]
+    Unknown(String),
+    /// A node can no longer follow a shared store (what it needs next was
+    /// pruned): it must restart to load a checkpoint.
+    #[error("{0}")]
+    Diverged(String),
     /// The data is damaged or was written by an incompatible version.
     #[error("{path} is damaged at byte offset {offset}: {reason}. The file was not changed. To keep every record before the damage, copy the file aside and cut it at that offset (truncate -s {offset} FILE), or restore a backup")]
     Corrupt {
@@ -159,6 +179,44 @@ pub trait Store: Send + 'static {
         })?;
         Ok(true)
     }
+
+    /// Whether this node may append now. A store of one node always may; a
+    /// shared store only while this node is its writer.
+    fn is_writer(&self) -> bool {
+        true
+    }
+
+    /// Called once the group of the last successful [`Store::append`] is
+    /// visible to readers: a shared store publishes its position then, so
+    /// that a position always names a state readers can see.
+    fn committed(&mut self) {}
+
+    /// On a node that is not the writer: waits up to `wait` for groups
+    /// another node committed, passes each one's operations to `apply`,
+    /// oldest first, and tries to become the writer.
+    ///
+    /// # Errors
+    /// [`StoreError::Io`] when the store cannot be reached (the caller
+    /// tries again later); [`StoreError::Diverged`] when the node can no
+    /// longer follow.
+    fn follow(
+        &mut self,
+        wait: std::time::Duration,
+        apply: &mut dyn FnMut(Vec<Op>),
+    ) -> Result<(), StoreError> {
+        let _ = (wait, apply);
+        Ok(())
+    }
+
+    /// On the writer, between groups and when idle: lets a shared store
+    /// keep its record of the node fresh and notice a lost connection.
+    ///
+    /// # Errors
+    /// [`StoreError::Io`] when the store cannot be reached (the node is
+    /// then no longer the writer).
+    fn tick(&mut self) -> Result<(), StoreError> {
+        Ok(())
+    }
 }
 
 impl<S: Store + ?Sized> Store for Box<S> {
@@ -173,6 +231,22 @@ impl<S: Store + ?Sized> Store for Box<S> {
     }
     fn start_rewrite(&mut self, produce: Rewrite) -> Result<bool, StoreError> {
         (**self).start_rewrite(produce)
+    }
+    fn is_writer(&self) -> bool {
+        (**self).is_writer()
+    }
+    fn committed(&mut self) {
+        (**self).committed()
+    }
+    fn follow(
+        &mut self,
+        wait: std::time::Duration,
+        apply: &mut dyn FnMut(Vec<Op>),
+    ) -> Result<(), StoreError> {
+        (**self).follow(wait, apply)
+    }
+    fn tick(&mut self) -> Result<(), StoreError> {
+        (**self).tick()
     }
 }
 
