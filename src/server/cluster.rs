@@ -33,7 +33,7 @@ use tower::ServiceExt;
 
 use super::edge::EdgePolicy;
 use super::{ApiError, AppState};
-use crate::store::pg::ClusterStatus;
+use crate::store::pg::{ClusterStatus, Route};
 
 /// The header that carries a position, on write answers and on reads.
 pub const POSITION: HeaderName = HeaderName::from_static("typeahead-position");
@@ -190,21 +190,69 @@ impl Node {
             if req.headers().contains_key(FORWARDED) {
                 return ApiError::not_writer().into_response();
             }
-            return match self.status.forward_to() {
-                Some(writer) => self.forward(req, &writer).await,
-                None => ApiError::not_writer().into_response(),
-            };
         }
-        let mut res = inner.oneshot(req).await.into_response();
-        if let Ok(v) = HeaderValue::from_str(&self.status.position().to_string()) {
-            res.headers_mut().insert(POSITION, v);
+        // While the cluster changes writers, a write waits for the next one
+        // (at most MAX_WAIT) rather than fail; a writer that cannot be
+        // reached (nothing was sent) is skipped once another is known.
+        let deadline = tokio::time::Instant::now() + MAX_WAIT;
+        let mut req = Some(req);
+        let mut dead: Option<String> = None;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match self.status.route(dead.as_deref(), left).await {
+                None => return ApiError::not_writer().into_response(),
+                Some(Route::Here) => {
+                    let req = req.take().expect("not sent yet");
+                    let mut res = inner.oneshot(req).await.into_response();
+                    if let Ok(v) = HeaderValue::from_str(&self.status.position().to_string()) {
+                        res.headers_mut().insert(POSITION, v);
+                    }
+                    return res;
+                }
+                Some(Route::Forward(writer)) => {
+                    match self
+                        .forward(req.take().expect("not sent yet"), &writer)
+                        .await
+                    {
+                        Forwarded::Answer(res) => return res,
+                        Forwarded::Unreachable(back) => {
+                            req = Some(back);
+                            dead = Some(writer);
+                        }
+                    }
+                }
+            }
         }
-        res
     }
 
     /// Sends `req` to the writer at `writer` and answers with its answer.
-    async fn forward(&self, req: Request, writer: &str) -> Response {
+    /// A small body (at most [`RETRY_BODY`] bytes, the usual write) is read
+    /// first, so that a request the writer could not be reached for comes
+    /// back to be sent to the next writer; a larger one is streamed through.
+    async fn forward(&self, req: Request, writer: &str) -> Forwarded {
         let (parts, body) = req.into_parts();
+        let small = match parts.headers.get(header::CONTENT_LENGTH) {
+            Some(v) => v
+                .to_str()
+                .ok()
+                .and_then(|v| v.parse::<usize>().ok())
+                .is_some_and(|n| n <= RETRY_BODY),
+            // No length and no chunks: no body.
+            None => !parts.headers.contains_key(header::TRANSFER_ENCODING),
+        };
+        let (body, kept) = if small {
+            match axum::body::to_bytes(body, RETRY_BODY).await {
+                Ok(bytes) => (reqwest::Body::from(bytes.clone()), Some(bytes)),
+                Err(_) => {
+                    return Forwarded::Answer(
+                        ApiError::invalid_json("the request body could not be read")
+                            .into_response(),
+                    )
+                }
+            }
+        } else {
+            (reqwest::Body::wrap_stream(body.into_data_stream()), None)
+        };
         let pq = parts.uri.path_and_query().map_or("/", |p| p.as_str());
         let url = format!("{}{pq}", writer.trim_end_matches('/'));
         let mut headers = HeaderMap::new();
@@ -216,10 +264,9 @@ impl Node {
         if let Ok(v) = HeaderValue::from_str(self.status.advertise()) {
             headers.insert(FORWARDED, v);
         }
-        let body = reqwest::Body::wrap_stream(body.into_data_stream());
         let sent = self
             .http
-            .request(parts.method, url)
+            .request(parts.method.clone(), url)
             .headers(headers)
             .body(body)
             .send()
@@ -228,11 +275,16 @@ impl Node {
             Ok(res) => res,
             Err(e) if e.is_connect() => {
                 tracing::warn!(%writer, error = %e, "the writer cannot be reached");
-                return ApiError::not_writer().into_response();
+                return match kept {
+                    Some(bytes) => {
+                        Forwarded::Unreachable(Request::from_parts(parts, Body::from(bytes)))
+                    }
+                    None => Forwarded::Answer(ApiError::not_writer().into_response()),
+                };
             }
             Err(e) => {
                 tracing::warn!(%writer, error = %e, "the writer stopped answering a forwarded write");
-                return ApiError::forward_broken(writer).into_response();
+                return Forwarded::Answer(ApiError::forward_broken(writer).into_response());
             }
         };
         let mut out = Response::builder().status(res.status());
@@ -242,10 +294,25 @@ impl Node {
             }
         }
         let stream = res.bytes_stream().map_err(std::io::Error::other);
-        out.body(Body::from_stream(stream))
-            .unwrap_or_else(|_| ApiError::for_status(StatusCode::BAD_GATEWAY).into_response())
+        Forwarded::Answer(
+            out.body(Body::from_stream(stream))
+                .unwrap_or_else(|_| ApiError::for_status(StatusCode::BAD_GATEWAY).into_response()),
+        )
     }
 }
+
+/// What [`Node::forward`] did.
+enum Forwarded {
+    /// The writer's answer (or why there is none).
+    Answer(Response),
+    /// The writer could not be reached and nothing was sent: the request,
+    /// to send elsewhere.
+    Unreachable(Request),
+}
+
+/// The largest body a forwarded write reads before sending (see
+/// [`Node::forward`]).
+const RETRY_BODY: usize = 64 << 10;
 
 fn hop_by_hop(name: &HeaderName) -> bool {
     matches!(

@@ -48,7 +48,7 @@ use postgres::fallible_iterator::FallibleIterator;
 use postgres::{Client, Config, IsolationLevel, NoTls};
 
 pub use schema::SCHEMA_VERSION;
-pub use status::{ClusterStatus, ClusterView, NodeView};
+pub use status::{ClusterStatus, ClusterView, NodeView, Route};
 
 use super::{LoadStats, Op, OpRef, Rewrite, Store, StoreError};
 
@@ -115,7 +115,7 @@ impl PgStore {
             .connect_timeout(Duration::from_secs(5))
             .keepalives(true)
             .keepalives_idle(Duration::from_secs(5))
-            .application_name("typeahead");
+            .application_name(&format!("typeahead {advertise}"));
         let place = describe(&config);
         let mut store = PgStore {
             place,
@@ -387,7 +387,11 @@ impl Store for PgStore {
             Failed(postgres::Error, bool),
         }
         let (epoch, at) = (self.epoch, next as i64);
-        let client = self.client()?;
+        // A lost connection took the lock with it: never commit on a new one.
+        let Some(client) = self.client.as_mut().filter(|c| !c.is_closed()) else {
+            self.drop_connection();
+            return Err(StoreError::NotWriter);
+        };
         let outcome = (|| {
             let mut tx = match client.transaction() {
                 Ok(tx) => tx,

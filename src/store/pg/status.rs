@@ -39,6 +39,17 @@ pub struct ClusterStatus {
     writer: AtomicBool,
     position: watch::Sender<u64>,
     view: ArcSwap<ClusterView>,
+    /// Bumped whenever the role or the view changes.
+    changes: watch::Sender<u64>,
+}
+
+/// Where a write goes ([`ClusterStatus::route`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    /// This node is the writer.
+    Here,
+    /// Another node is: its URL.
+    Forward(String),
 }
 
 impl ClusterStatus {
@@ -49,6 +60,7 @@ impl ClusterStatus {
             writer: AtomicBool::new(false),
             position: watch::channel(0).0,
             view: ArcSwap::from_pointee(ClusterView::default()),
+            changes: watch::channel(0).0,
         })
     }
 
@@ -88,13 +100,35 @@ impl ClusterStatus {
             .filter(|w| *w != self.advertise)
     }
 
+    /// Where a write goes, waiting (at most `limit`) while no node is
+    /// known to be the writer, or only `avoid` (a writer found dead).
+    pub async fn route(&self, avoid: Option<&str>, limit: std::time::Duration) -> Option<Route> {
+        let mut rx = self.changes.subscribe();
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            rx.borrow_and_update();
+            if self.is_writer() {
+                return Some(Route::Here);
+            }
+            if let Some(w) = self.forward_to().filter(|w| Some(w.as_str()) != avoid) {
+                return Some(Route::Forward(w));
+            }
+            match tokio::time::timeout_at(deadline, rx.changed()).await {
+                Ok(Ok(())) => {}
+                _ => return None,
+            }
+        }
+    }
+
     /// The cluster as last read.
     pub fn view(&self) -> Arc<ClusterView> {
         self.view.load_full()
     }
 
     pub(super) fn set_writer(&self, writer: bool) {
-        self.writer.store(writer, Ordering::Release);
+        if self.writer.swap(writer, Ordering::AcqRel) != writer {
+            self.changes.send_modify(|n| *n += 1);
+        }
     }
 
     pub(super) fn set_position(&self, position: u64) {
@@ -108,6 +142,10 @@ impl ClusterStatus {
     }
 
     pub(super) fn set_view(&self, view: ClusterView) {
+        let writer_changed = self.view.load().writer != view.writer;
         self.view.store(Arc::new(view));
+        if writer_changed {
+            self.changes.send_modify(|n| *n += 1);
+        }
     }
 }
