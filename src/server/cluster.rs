@@ -26,7 +26,6 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::Router;
 use futures_util::future::{BoxFuture, Either};
 use futures_util::TryStreamExt;
 use tower::ServiceExt;
@@ -44,9 +43,9 @@ pub const MAX_WAIT: Duration = Duration::from_secs(5);
 
 /// The layer in front of the router of a node of a cluster.
 #[derive(Clone)]
-pub(super) struct ClusterNode {
+pub(super) struct ClusterNode<S> {
     pub(super) node: Arc<Node>,
-    pub(super) inner: Router,
+    pub(super) inner: S,
 }
 
 /// What the layer needs: the node's view and a client to forward with.
@@ -85,19 +84,20 @@ fn asks_position(req: &Request) -> bool {
             .is_some_and(|q| q.contains("min_position"))
 }
 
-impl tower::Service<Request> for ClusterNode {
+impl<S> tower::Service<Request> for ClusterNode<S>
+where
+    S: tower::Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
     type Response = Response;
     type Error = Infallible;
-    type Future = Either<
-        <Router as tower::Service<Request>>::Future,
-        BoxFuture<'static, Result<Response, Infallible>>,
-    >;
+    type Future = Either<S::Future, BoxFuture<'static, Result<Response, Infallible>>>;
 
     fn poll_ready(
         &mut self,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Result<(), Self::Error>> {
-        tower::Service::<Request>::poll_ready(&mut self.inner, cx)
+        self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, req: Request) -> Self::Future {
@@ -158,7 +158,10 @@ fn wanted(req: &Request) -> Result<(Option<u64>, Option<Uri>), ApiError> {
 }
 
 impl Node {
-    async fn read(&self, mut req: Request, inner: Router) -> Response {
+    async fn read<S>(&self, mut req: Request, inner: S) -> Response
+    where
+        S: tower::Service<Request, Response = Response, Error = Infallible>,
+    {
         let (at, uri) = match wanted(&req) {
             Ok(w) => w,
             Err(e) => return e.into_response(),
@@ -177,10 +180,16 @@ impl Node {
                 .into_response();
             }
         }
-        inner.oneshot(req).await.into_response()
+        match inner.oneshot(req).await {
+            Ok(res) => res,
+            Err(never) => match never {},
+        }
     }
 
-    async fn write(&self, req: Request, inner: Router) -> Response {
+    async fn write<S>(&self, req: Request, inner: S) -> Response
+    where
+        S: tower::Service<Request, Response = Response, Error = Infallible>,
+    {
         if !self.status.is_writer() {
             // What the router would refuse is refused here, before it could
             // reach another node: a page on a rebound name.
@@ -203,7 +212,10 @@ impl Node {
                 None => return ApiError::not_writer().into_response(),
                 Some(Route::Here) => {
                     let req = req.take().expect("not sent yet");
-                    let mut res = inner.oneshot(req).await.into_response();
+                    let mut res = match inner.oneshot(req).await {
+                        Ok(res) => res,
+                        Err(never) => match never {},
+                    };
                     if let Ok(v) = HeaderValue::from_str(&self.status.position().to_string()) {
                         res.headers_mut().insert(POSITION, v);
                     }

@@ -200,16 +200,16 @@ pub fn app(state: AppState, policy: EdgePolicy) -> Router {
     // then the router; a node of a cluster puts its forwarding and position
     // layer in front of both (see `ClusterNode`); CORS wraps everything.
     let cluster = state.cluster.clone();
-    let router = Router::new().fallback_service(FastSuggest {
+    let fast = FastSuggest {
         state,
         router,
         policy: Arc::clone(&policy),
-    });
+    };
     let router = match cluster {
-        None => router,
+        None => Router::new().fallback_service(fast),
         Some(status) => Router::new().fallback_service(cluster::ClusterNode {
             node: Arc::new(cluster::Node::new(status, Arc::clone(&policy))),
-            inner: router,
+            inner: fast,
         }),
     };
     let router = if policy.cors_origins.is_empty() {
