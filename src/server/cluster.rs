@@ -4,7 +4,7 @@
 //! # What it owns
 //! The three things that make a node of many behave like one server:
 //! - **Writes anywhere.** A write (any method but GET, HEAD and OPTIONS)
-//!   and every import route reaching a node that is not the writer is
+//!   and every job route (`/v1/jobs`) reaching a node that is not the writer is
 //!   forwarded to the writer's advertised URL, and the writer's answer is
 //!   the answer. A forwarded request carries `Typeahead-Forwarded`; a node
 //!   that gets one while not the writer answers 503 `not_writer` instead of
@@ -102,7 +102,8 @@ where
 
     fn call(&mut self, req: Request) -> Self::Future {
         let read = is_read(req.method());
-        let import = req.uri().path().starts_with("/v1/imports");
+        // Import jobs live on the writer that runs them.
+        let import = req.uri().path().starts_with("/v1/jobs");
         if read && !import && !asks_position(&req) {
             return Either::Left(self.inner.call(req));
         }

@@ -61,6 +61,17 @@ const PAGE: i64 = 512;
 /// Bytes per checkpoint part.
 const PART_BYTES: usize = 8 << 20;
 
+/// A group's commit, fenced: the writer's row moves to the group's
+/// position only while the epoch is the writer's own (`$2`), the group is
+/// inserted only when it did, and the notification goes out with the
+/// commit. One row back means committed-to-be; none means deposed.
+const COMMIT_GROUP: &str = "\
+    WITH fence AS (UPDATE typeahead_leader SET position = $1 \
+                   WHERE id = 1 AND epoch = $2 RETURNING position), \
+         grp AS (INSERT INTO typeahead_groups (position, epoch, ops) \
+                 SELECT position, $2, $3 FROM fence RETURNING position) \
+    SELECT pg_notify('typeahead_groups', position::text) FROM grp";
+
 /// The store error for a PostgreSQL error.
 fn pg_io(place: &str, e: postgres::Error) -> StoreError {
     StoreError::Io {
@@ -75,6 +86,8 @@ pub struct PgStore {
     place: String,
     config: Config,
     client: Option<Client>,
+    /// The commit statement, prepared once per connection.
+    commit: Option<postgres::Statement>,
     status: Arc<ClusterStatus>,
     listening: bool,
     writer: bool,
@@ -121,6 +134,7 @@ impl PgStore {
             place,
             config,
             client: None,
+            commit: None,
             status: ClusterStatus::new(advertise.to_owned()),
             listening: false,
             writer: false,
@@ -168,6 +182,7 @@ impl PgStore {
             );
         }
         self.client = None;
+        self.commit = None;
         self.listening = false;
         self.writer = false;
         self.status.set_writer(false);
@@ -392,33 +407,31 @@ impl Store for PgStore {
             self.drop_connection();
             return Err(StoreError::NotWriter);
         };
+        let statement = match &self.commit {
+            Some(st) => st.clone(),
+            None => match client.prepare(COMMIT_GROUP) {
+                Ok(st) => {
+                    self.commit = Some(st.clone());
+                    st
+                }
+                Err(e) => {
+                    let err = self.io(e);
+                    self.drop_connection();
+                    return Err(StoreError::Retry(err.to_string()));
+                }
+            },
+        };
+        let client = self.client.as_mut().expect("checked above");
+        // Three round trips: BEGIN, the prepared statement, COMMIT.
         let outcome = (|| {
             let mut tx = match client.transaction() {
                 Ok(tx) => tx,
                 Err(e) => return Outcome::Failed(e, false),
             };
-            let fenced = tx.execute(
-                "UPDATE typeahead_leader SET position = $1 WHERE id = 1 AND epoch = $2",
-                &[&at, &epoch],
-            );
-            match fenced {
-                Ok(1) => {}
+            match tx.query(&statement, &[&at, &epoch, &bytes]) {
+                Ok(rows) if rows.len() == 1 => {}
                 Ok(_) => return Outcome::Fenced,
                 Err(e) => return Outcome::Failed(e, false),
-            }
-            let staged = tx
-                .execute(
-                    "INSERT INTO typeahead_groups (position, epoch, ops) VALUES ($1, $2, $3)",
-                    &[&at, &epoch, &bytes],
-                )
-                .and_then(|_| {
-                    tx.execute(
-                        "SELECT pg_notify($1, $2)",
-                        &[&schema::CHANNEL, &next.to_string()],
-                    )
-                });
-            if let Err(e) = staged {
-                return Outcome::Failed(e, false);
             }
             match tx.commit() {
                 Ok(()) => Outcome::Committed,
