@@ -302,7 +302,7 @@ impl Node {
         };
         let mut out = Response::builder().status(res.status());
         for (name, value) in res.headers() {
-            if !hop_by_hop(name) && *name != header::CONTENT_LENGTH {
+            if !hop_by_hop(name) {
                 out = out.header(name, value);
             }
         }
