@@ -552,3 +552,68 @@ fn pops_spread_over_the_nodes_return_each_value_once() {
     all.sort_unstable();
     assert_eq!(all, (0..90).collect::<Vec<u64>>());
 }
+
+#[test]
+fn an_import_sent_to_a_follower_runs_on_the_writer_and_reaches_every_node() {
+    let Some(url) = database("ta_import") else {
+        return;
+    };
+    let nodes: Vec<Server> = (0..2).map(|_| node(&url, &[])).collect();
+    let c = client();
+    let f = 1 - writer_index(&c, &nodes);
+    let mut csv = String::from("id,name,followers\n");
+    for i in 0..500 {
+        csv.push_str(&format!("{i},name{i:03},{}\n", i % 7));
+    }
+    let res = c
+        .post(nodes[f].url(
+            "/v1/tries/people/import?format=csv&key_columns=name&value_column=id&score_column=followers",
+        ))
+        .body(csv)
+        .send()
+        .expect("import");
+    assert_eq!(res.status(), 202);
+    let id = res.json::<Json>().unwrap()["job"]
+        .as_u64()
+        .expect("a job id");
+    // The job lives on the writer; the follower forwards its status too.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let position = loop {
+        let a = call(
+            &c,
+            Method::GET,
+            &nodes[f].url(&format!("/v1/jobs/{id}")),
+            None,
+            None,
+        )
+        .unwrap();
+        assert_eq!(a.status, 200, "{}", a.json);
+        if a.json["state"] == "done" {
+            assert_eq!(a.json["entries_added"], 500);
+            break a.position.expect("the writer's position");
+        }
+        assert_ne!(a.json["state"], "failed", "{}", a.json);
+        assert!(Instant::now() < deadline, "the import did not finish");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    for n in &nodes {
+        let a = call(
+            &c,
+            Method::GET,
+            &n.url(&format!(
+                "/v1/tries/people/suggest?q=name&order=score&limit=3&min_position={position}"
+            )),
+            None,
+            None,
+        )
+        .unwrap();
+        assert_eq!(a.status, 200);
+        let keys: Vec<&str> = a.json["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["key"].as_str().unwrap())
+            .collect();
+        assert_eq!(keys, ["name006", "name013", "name020"], "on {}", n.base);
+    }
+}

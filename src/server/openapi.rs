@@ -198,6 +198,13 @@ const CONTRACTS: &[Contract] = &[
     },
     Contract {
         method: "get",
+        path: "/v1/cluster",
+        body: None,
+        ok: Ok::Json(200, "Cluster"),
+        errors: &[],
+    },
+    Contract {
+        method: "get",
         path: "/healthz",
         body: None,
         ok: Ok::Json(200, "Health"),
@@ -314,6 +321,39 @@ fn schemas() -> Map<String, Json> {
         json!({ "name": reference("Name"), "keys": count(), "entries": count() }),
         &["name", "keys", "entries"],
     );
+    let node = object(
+        json!({
+            "url": { "type": "string" },
+            "position": count(),
+            "lag": { "type": "integer", "minimum": 0, "description": "committed - position, in groups." },
+            "seen_secs_ago": { "type": "number", "minimum": 0 },
+            "alive": { "type": "boolean" },
+            "writer": { "type": "boolean" }
+        }),
+        &["url", "position", "lag", "seen_secs_ago", "alive", "writer"],
+    );
+    let cluster = object(
+        json!({
+            "mode": { "type": "string", "enum": ["cluster", "standalone"] },
+            "this": { "type": ["string", "null"], "description": "This node's advertised URL." },
+            "role": { "type": "string", "enum": ["writer", "follower"] },
+            "writer": { "type": ["string", "null"], "description": "The writer's advertised URL." },
+            "epoch": count(),
+            "position": { "type": "integer", "minimum": 0, "description": "The position this node has applied." },
+            "committed": count(),
+            "nodes": { "type": "array", "items": node }
+        }),
+        &[
+            "mode",
+            "this",
+            "role",
+            "writer",
+            "epoch",
+            "position",
+            "committed",
+            "nodes",
+        ],
+    );
     let all = json!({
         "Name": {
             "type": "string",
@@ -395,6 +435,7 @@ fn schemas() -> Map<String, Json> {
         "Job": job,
         "JobList": object(json!({ "jobs": { "type": "array", "items": reference("Job") } }), &["jobs"]),
         "Health": object(json!({ "status": { "type": "string", "enum": ["ok"] } }), &["status"]),
+        "Cluster": cluster,
         "OpenApiDocument": { "type": "object", "description": "This document." }
     });
     match all {
