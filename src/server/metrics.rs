@@ -76,6 +76,11 @@ pub struct Metrics {
     resident_bytes: Gauge,
     stack_len: Family<NameLabels, Gauge>,
     cache_keys: Family<NameLabels, Gauge>,
+    /// A node of a cluster: its applied position, the last committed one it
+    /// knows of, and 1 while it is the writer (all 0 on a standalone server).
+    cluster_position: Gauge,
+    cluster_committed: Gauge,
+    cluster_writer: Gauge,
     /// The busiest series, (GET, the suggest route, 200), looked up once:
     /// a family lookup takes its lock and hashes the labels.
     suggest_ok: std::sync::OnceLock<(Histogram, Counter)>,
@@ -100,6 +105,23 @@ impl Default for Metrics {
         let resident_bytes = Gauge::default();
         let stack_len = Family::<NameLabels, Gauge>::default();
         let cache_keys = Family::<NameLabels, Gauge>::default();
+        let (cluster_position, cluster_committed, cluster_writer) =
+            (Gauge::default(), Gauge::default(), Gauge::default());
+        registry.register(
+            "cluster_position",
+            "A node of a cluster: the last position it applied (0 standalone)",
+            cluster_position.clone(),
+        );
+        registry.register(
+            "cluster_committed_position",
+            "A node of a cluster: the last committed position it knows of (0 standalone)",
+            cluster_committed.clone(),
+        );
+        registry.register(
+            "cluster_writer",
+            "A node of a cluster: 1 while it is the writer",
+            cluster_writer.clone(),
+        );
         registry.register(
             "http_requests",
             "HTTP requests by route and status",
@@ -138,6 +160,9 @@ impl Default for Metrics {
             resident_bytes,
             stack_len,
             cache_keys,
+            cluster_position,
+            cluster_committed,
+            cluster_writer,
             suggest_ok: std::sync::OnceLock::new(),
         }
     }
@@ -228,6 +253,14 @@ pub async fn metrics_get(State(state): State<AppState>) -> Response {
         m.cache_keys
             .get_or_create(&NameLabels { name })
             .set(gauge(c.len()));
+    }
+    if let Some(c) = &state.cluster {
+        let position = c.position();
+        let as_gauge = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        m.cluster_position.set(as_gauge(position));
+        m.cluster_committed
+            .set(as_gauge(c.view().committed.max(position)));
+        m.cluster_writer.set(i64::from(c.is_writer()));
     }
     let mut out = String::new();
     if encode(&mut out, &m.registry).is_err() {
