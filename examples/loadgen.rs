@@ -10,13 +10,16 @@
 //!
 //! ```text
 //! loadgen http ADDR CONNS SECONDS QUERIES 'GET-PATH with {q}'
-//! loadgen resp ADDR CONNS SECONDS QUERIES 'COMMAND ARGS with {q}'
+//! loadgen http ADDR CONNS SECONDS QUERIES 'POST PATH JSON-BODY with {q} and {n}'
+//! loadgen resp ADDR CONNS SECONDS QUERIES 'COMMAND ARGS with {q} and {n}'
 //! loadgen http 127.0.0.1:7790 50 10 q.txt '/v1/tries/ranked/suggest?q={q}&limit=10&order=score'
 //! loadgen resp 127.0.0.1:7793 50 10 q.txt 'FT.SUGGET ranked {q} MAX 10 WITHSCORES WITHPAYLOADS'
 //! ```
 //!
 //! A RESP command is split on spaces before `{q}` is put in, so a prefix
-//! is always one argument. An HTTP prefix is percent-encoded. A non-200
+//! is always one argument. An HTTP prefix is percent-encoded in a path and
+//! JSON-escaped in a body. `{n}` is a number unique to the request (writes
+//! of distinct values: the durable-writes round). A non-200
 //! answer or a RESP error counts as an error (reported, and the exit status
 //! is 1 when every request failed).
 
@@ -137,12 +140,14 @@ async fn connection(
     let mut rng = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
     let mut req = Vec::with_capacity(256);
     let mut buf = Vec::with_capacity(64 * 1024);
+    let mut n = seed * 1_000_000_000;
     while Instant::now() < deadline {
         let q = &queries[(next(&mut rng) % queries.len() as u64) as usize];
+        n += 1;
         req.clear();
         match proto {
-            Proto::Http => http_request(&mut req, template, addr, q),
-            Proto::Resp => resp_request(&mut req, template, q),
+            Proto::Http => http_request(&mut req, template, addr, q, n),
+            Proto::Resp => resp_request(&mut req, template, q, n),
         }
         let sent = Instant::now();
         buf.clear();
@@ -193,7 +198,22 @@ async fn exchange(
     }
 }
 
-fn http_request(out: &mut Vec<u8>, template: &str, host: &str, q: &str) {
+fn http_request(out: &mut Vec<u8>, template: &str, host: &str, q: &str, n: u64) {
+    if let Some(rest) = template.strip_prefix("POST ") {
+        let (path, body) = rest.split_once(' ').unwrap_or((rest, ""));
+        let quoted = serde_json::to_string(q).expect("a string");
+        let body = body
+            .replace("{q}", &quoted[1..quoted.len() - 1])
+            .replace("{n}", &n.to_string());
+        out.extend_from_slice(
+            format!(
+                "POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            )
+            .as_bytes(),
+        );
+        return;
+    }
     let mut enc = String::with_capacity(q.len() * 3);
     for b in q.bytes() {
         if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
@@ -206,11 +226,11 @@ fn http_request(out: &mut Vec<u8>, template: &str, host: &str, q: &str) {
     out.extend_from_slice(format!("GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n").as_bytes());
 }
 
-fn resp_request(out: &mut Vec<u8>, template: &str, q: &str) {
+fn resp_request(out: &mut Vec<u8>, template: &str, q: &str, n: u64) {
     let parts: Vec<&str> = template.split(' ').filter(|p| !p.is_empty()).collect();
     out.extend_from_slice(format!("*{}\r\n", parts.len()).as_bytes());
     for p in parts {
-        let arg = p.replace("{q}", q);
+        let arg = p.replace("{q}", q).replace("{n}", &n.to_string());
         out.extend_from_slice(format!("${}\r\n{arg}\r\n", arg.len()).as_bytes());
     }
 }

@@ -8,7 +8,8 @@
 #      design when Go is installed; requests/s, p50/p99 and the ratios;
 #   4. a mixed run: the same suggest load plus ~1,000 adds/s;
 #   5. acknowledged writes/s with 1, 10 and 50 connections, single adds and
-#      batches of 100;
+#      batches of 100; then single adds against Redis with appendonly yes and
+#      appendfsync always (SET), by one load generator, rounds alternating;
 #   6. ranked: the same users loaded with their follower counts as scores,
 #      order=score suggest against the ceiling (same answer size) for three
 #      prefix classes (the query mix, one character, four or more), and
@@ -91,6 +92,20 @@ wrk_run() { # label, wrk args...
   eval "RPS_${label//[^a-zA-Z0-9]/_}=$rps"
 }
 
+# The one load generator for both sides of a comparison: like wrk -t1 -c50
+# (GEN_CONNS connections), without Lua.
+gen_run() { # label, http|resp, port, queries, template
+  local label=$1
+  taskset -c "$CLIENT_CPU" "$REL"/examples/loadgen "$2" "127.0.0.1:$3" "${GEN_CONNS:-50}" "${DURATION%s}" "$4" "$5" \
+    >"$OUT/gen-$label.txt" 2>&1
+  local rps p50 p99
+  rps=$(awk '/^Requests\/sec/ {print $2}' "$OUT/gen-$label.txt")
+  p50=$(awk '$1 == "50%" {print $2}' "$OUT/gen-$label.txt")
+  p99=$(awk '$1 == "99%" {print $2}' "$OUT/gen-$label.txt")
+  printf '%-34s %12s req/s   p50 %9s   p99 %9s   (%s)\n' "$label" "$rps" "$p50" "$p99" \
+    "$(head -1 "$OUT/gen-$label.txt")"
+  eval "RPS_${label//[^a-zA-Z0-9]/_}=$rps"
+}
 echo "== machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), load average $(cut -d" " -f1-3 /proc/loadavg)"
 echo "== 1. import $USERS users"
 rm -rf "$OUT/data"
@@ -190,6 +205,38 @@ for c in 1 10 50; do
   BATCH=100 wrk_run "batch100_c$c" -t1 -c"$c" -d"$DURATION" -s scripts/wrk/add.lua "$BASE"
 done
 echo "(batch rows: requests/s; entries/s is 100x)"
+# The reference with the same promise: Redis with appendonly yes and
+# appendfsync always (an fsync before each answer, group commit of what
+# arrived meanwhile), one SET per request, by the same load generator as
+# typeahead's single adds, rounds alternating.
+if [ "${REDIS:-1}" != 0 ] && command -v redis-server >/dev/null; then
+  AOF_PORT=$((PORT + 4))
+  rm -rf "$OUT/redis-aof" && mkdir -p "$OUT/redis-aof"
+  taskset -c "$SERVER_CPU" redis-server --bind 127.0.0.1 --port "$AOF_PORT" --save '' \
+    --appendonly yes --appendfsync always --dir "$(cd "$OUT/redis-aof" && pwd)" >"$OUT/redis-aof.log" 2>&1 &
+  AOF_PID=$!
+  PIDS+=("$AOF_PID")
+  for _ in $(seq 1 200); do redis-cli -p "$AOF_PORT" ping >/dev/null 2>&1 && break; sleep 0.05; done
+  CONTENDERS+=("$AOF_PID")
+  echo "-- single durable writes, typeahead POST entries against Redis SET (appendfsync always), same load generator"
+  for c in 1 10 50; do
+    T=() R=()
+    for r in $(seq 1 "$ROUNDS"); do
+      only "$SERVER"
+      GEN_CONNS=$c gen_run "durable_ours_c${c}_$r" http "$PORT" "$QUERIES" \
+        'POST /v1/tries/durable/entries {"entries":[{"key":"{q}","value":{n}}]}'
+      T+=("$(eval echo "\$RPS_durable_ours_c${c}_$r")")
+      only "$AOF_PID"
+      GEN_CONNS=$c gen_run "durable_redis_c${c}_$r" resp "$AOF_PORT" "$QUERIES" 'SET {q}:{n} 1'
+      R+=("$(eval echo "\$RPS_durable_redis_c${c}_$r")")
+    done
+    mt=$(median "${T[@]}") mr=$(median "${R[@]}")
+    echo "durable single writes, $c connections: typeahead $mt req/s, Redis appendfsync always $mr req/s," \
+      "ratio $(ratio "$mt" "$mr") (medians of $ROUNDS rounds)"
+  done
+  for p in "${CONTENDERS[@]}"; do kill -CONT "$p" 2>/dev/null || true; done
+  kill -9 "$AOF_PID" 2>/dev/null || true
+fi
 fi
 fi # RANKED_ONLY
 
@@ -245,19 +292,6 @@ else
     "apt-get install -y redis-server redis-redisearch)"
 fi
 
-# The one load generator for both sides: like wrk -t1 -c50, without Lua.
-gen_run() { # label, http|resp, port, queries, template
-  local label=$1
-  taskset -c "$CLIENT_CPU" "$REL"/examples/loadgen "$2" "127.0.0.1:$3" 50 "${DURATION%s}" "$4" "$5" \
-    >"$OUT/gen-$label.txt" 2>&1
-  local rps p50 p99
-  rps=$(awk '/^Requests\/sec/ {print $2}' "$OUT/gen-$label.txt")
-  p50=$(awk '$1 == "50%" {print $2}' "$OUT/gen-$label.txt")
-  p99=$(awk '$1 == "99%" {print $2}' "$OUT/gen-$label.txt")
-  printf '%-34s %12s req/s   p50 %9s   p99 %9s   (%s)\n' "$label" "$rps" "$p50" "$p99" \
-    "$(head -1 "$OUT/gen-$label.txt")"
-  eval "RPS_${label//[^a-zA-Z0-9]/_}=$rps"
-}
 RANKED_PATH=/v1/tries/ranked/suggest
 [ -n "${FUZZY_ONLY:-}" ] && CLASSES=()
 for cls in "${CLASSES[@]}"; do

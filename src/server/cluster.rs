@@ -1,4 +1,4 @@
-//! A node of a cluster, in front of the router ([`ClusterNode`]), and
+//! A node of a cluster, in front of the router (`ClusterNode`), and
 //! `GET /v1/cluster`.
 //!
 //! # What it owns

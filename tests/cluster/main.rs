@@ -40,14 +40,16 @@ fn every_acknowledged_write_survives_two_writer_kills() {
     let acked = Arc::new(Mutex::new(Vec::<(String, u64)>::new()));
     let incr_acked = Arc::new(AtomicUsize::new(0));
     let top = Arc::new(Mutex::new(0u64));
+    let pushed = Arc::new(Mutex::new(Vec::<String>::new()));
     let writers: Vec<_> = (0..THREADS)
         .map(|t| {
-            let (bases, done, acked, incr_acked, top) = (
+            let (bases, done, acked, incr_acked, top, pushed) = (
                 bases.clone(),
                 done.clone(),
                 acked.clone(),
                 incr_acked.clone(),
                 top.clone(),
+                pushed.clone(),
             );
             std::thread::spawn(move || {
                 let c = client();
@@ -69,6 +71,22 @@ fn every_acknowledged_write_survives_two_writer_kills() {
                         acked.lock().unwrap().push((key.clone(), p));
                         let mut top = top.lock().unwrap();
                         *top = (*top).max(p);
+                    }
+                    if i % 2 == 1 {
+                        let a = write(
+                            &c,
+                            &bases,
+                            t + i + 2,
+                            Method::POST,
+                            "/v1/stacks/log/push",
+                            &json!({ "value": key }),
+                            &format!("push-{key}"),
+                        );
+                        if let Some(a) = a.filter(|a| a.status == 200) {
+                            pushed.lock().unwrap().push(key.clone());
+                            let mut top = top.lock().unwrap();
+                            *top = (*top).max(a.position.expect("position"));
+                        }
                     }
                     if i % 4 == 0 {
                         let a = write(
@@ -145,6 +163,40 @@ fn every_acknowledged_write_survives_two_writer_kills() {
     assert!(
         seen.windows(2).all(|w| w[0] == w[1]),
         "the nodes answer differently"
+    );
+    // Every push applied at most once: pop the stack empty and look.
+    let stacks: Vec<Json> = nodes
+        .iter()
+        .map(|n| {
+            let url = format!("{}/v1/stacks/log?min_position={top}", n.base);
+            call(&c, Method::GET, &url, None, None).expect("stack").json
+        })
+        .collect();
+    assert!(stacks.windows(2).all(|w| w[0] == w[1]), "{stacks:?}");
+    let mut popped = Vec::new();
+    loop {
+        let a = call(
+            &c,
+            Method::POST,
+            &nodes[0].url("/v1/stacks/log/pop"),
+            None,
+            None,
+        )
+        .unwrap();
+        match a.status {
+            200 => popped.push(a.json["value"].as_str().unwrap().to_owned()),
+            404 => break,
+            s => panic!("pop answered {s}: {}", a.json),
+        }
+    }
+    let distinct: BTreeSet<&String> = popped.iter().collect();
+    assert_eq!(distinct.len(), popped.len(), "a push was applied twice");
+    for key in pushed.lock().unwrap().iter() {
+        assert!(distinct.contains(key), "acknowledged push {key} is gone");
+    }
+    assert!(
+        popped.iter().all(|k| sent.contains(k)),
+        "a push nobody sent"
     );
 }
 
