@@ -9,7 +9,7 @@
 #   4. a mixed run: the same suggest load plus ~1,000 adds/s;
 #   5. acknowledged writes/s with 1, 10 and 50 connections, single adds and
 #      batches of 100; then single adds against Redis with appendonly yes and
-#      appendfsync always (SET), by one load generator, rounds alternating;
+#      appendfsync always (SADD), by one load generator, rounds alternating;
 #   6. ranked: the same users loaded with their follower counts as scores,
 #      order=score suggest against the ceiling (same answer size) for three
 #      prefix classes (the query mix, one character, four or more), and
@@ -23,7 +23,8 @@
 # CLIENT_CPU). Needs wrk (installed with apt-get when missing and root).
 # NO_BUILD=1 and GO_BIN=path run prebuilt binaries on a machine without cargo
 # or Go; WRITES=0 skips step 5, RANKED=0 steps 6 and 7, FUZZY=0 step 7,
-# REDIS=0 RediSearch in steps 6 and 7; RANKED_ONLY=1 runs steps 1, 2, 6 and 7;
+# REDIS=0 Redis in steps 5, 6 and 7; RANKED_ONLY=1 runs steps 1, 2, 6 and 7;
+# DURABLE_ONLY=1 only step 5's comparison with Redis, on an empty server;
 # FUZZY_ONLY=1 runs steps 1, 2, the loading of step 6, and 7.
 #
 #   scripts/bench-http.sh            # USERS=1000000 DURATION=10s by default
@@ -107,6 +108,12 @@ gen_run() { # label, http|resp, port, queries, template
   eval "RPS_${label//[^a-zA-Z0-9]/_}=$rps"
 }
 echo "== machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), load average $(cut -d" " -f1-3 /proc/loadavg)"
+if [ -n "${DURABLE_ONLY:-}" ]; then # only step 5's comparison with Redis, on an empty server
+  rm -rf "$OUT/data"
+  start_server
+  wait_up "$BASE/healthz"
+  CONTENDERS=("$SERVER")
+else
 echo "== 1. import $USERS users"
 rm -rf "$OUT/data"
 start_server
@@ -129,8 +136,10 @@ end=$(date +%s.%N)
 echo "restart: $(echo "$end - $start" | bc) s until /healthz answers; log $log_bytes bytes = $(echo "scale=1; $log_bytes / $entries" | bc) bytes/entry;" \
   "RSS $(($(rss_kb "$SERVER" VmRSS) / 1024)) MiB"
 
+fi # DURABLE_ONLY
 [ -n "${FUZZY_ONLY:-}" ] && RANKED_ONLY=1
 if [ -z "${RANKED_ONLY:-}" ]; then
+if [ -z "${DURABLE_ONLY:-}" ]; then
 echo "== 3. suggest, limit 10, 50 connections (server on cpu $SERVER_CPU, wrk on cpu $CLIENT_CPU)"
 echo "   rounds of $DURATION alternate between the contenders (this machine's speed drifts); medians reported"
 size=$(head -200 "$QUERIES" | while read -r q; do
@@ -196,8 +205,10 @@ wait "$ADDS"
 echo "mixed adds: $(awk '/^Requests\/sec/ {print $2}' "$OUT/wrk-mixed-adds.txt") adds/s," \
   "p99 $(awk '$1 == "99%" {print $2}' "$OUT/wrk-mixed-adds.txt")"
 
+fi # steps 3-4 (not with DURABLE_ONLY)
 if [ "${WRITES:-1}" != 0 ]; then # WRITES=0 skips step 5
 echo "== 5. acknowledged writes (each 2xx is durable: fdatasync before the answer)"
+if [ -z "${DURABLE_ONLY:-}" ]; then
 for c in 1 10 50; do
   wrk_run "adds_c$c" -t1 -c"$c" -d"$DURATION" -s scripts/wrk/add.lua "$BASE"
 done
@@ -205,10 +216,12 @@ for c in 1 10 50; do
   BATCH=100 wrk_run "batch100_c$c" -t1 -c"$c" -d"$DURATION" -s scripts/wrk/add.lua "$BASE"
 done
 echo "(batch rows: requests/s; entries/s is 100x)"
+fi # the wrk rounds of step 5
 # The reference with the same promise: Redis with appendonly yes and
 # appendfsync always (an fsync before each answer, group commit of what
-# arrived meanwhile), one SET per request, by the same load generator as
-# typeahead's single adds, rounds alternating.
+# arrived meanwhile), by the same load generator as typeahead's single adds,
+# rounds alternating. Both add a unique member under a random census last
+# name: typeahead a (name, n) pair, Redis SADD name n (a set per name).
 if [ "${REDIS:-1}" != 0 ] && command -v redis-server >/dev/null; then
   AOF_PORT=$((PORT + 4))
   rm -rf "$OUT/redis-aof" && mkdir -p "$OUT/redis-aof"
@@ -218,16 +231,17 @@ if [ "${REDIS:-1}" != 0 ] && command -v redis-server >/dev/null; then
   PIDS+=("$AOF_PID")
   for _ in $(seq 1 200); do redis-cli -p "$AOF_PORT" ping >/dev/null 2>&1 && break; sleep 0.05; done
   CONTENDERS+=("$AOF_PID")
-  echo "-- single durable writes, typeahead POST entries against Redis SET (appendfsync always), same load generator"
+  cut -f1 data/last.txt | tr 'A-Z' 'a-z' >"$OUT/lastnames.txt"
+  echo "-- single durable writes, typeahead POST entries against Redis SADD (appendfsync always), same load generator"
   for c in 1 10 50; do
     T=() R=()
     for r in $(seq 1 "$ROUNDS"); do
       only "$SERVER"
-      GEN_CONNS=$c gen_run "durable_ours_c${c}_$r" http "$PORT" "$QUERIES" \
+      GEN_CONNS=$c gen_run "durable_ours_c${c}_$r" http "$PORT" "$OUT/lastnames.txt" \
         'POST /v1/tries/durable/entries {"entries":[{"key":"{q}","value":{n}}]}'
       T+=("$(eval echo "\$RPS_durable_ours_c${c}_$r")")
       only "$AOF_PID"
-      GEN_CONNS=$c gen_run "durable_redis_c${c}_$r" resp "$AOF_PORT" "$QUERIES" 'SET {q}:{n} 1'
+      GEN_CONNS=$c gen_run "durable_redis_c${c}_$r" resp "$AOF_PORT" "$OUT/lastnames.txt" 'SADD {q} {n}'
       R+=("$(eval echo "\$RPS_durable_redis_c${c}_$r")")
     done
     mt=$(median "${T[@]}") mr=$(median "${R[@]}")
@@ -240,6 +254,7 @@ fi
 fi
 fi # RANKED_ONLY
 
+[ -n "${DURABLE_ONLY:-}" ] && exit 0
 [ "${RANKED:-1}" = 0 ] && exit 0 # RANKED=0 skips step 6
 echo "== 6. ranked: order=score suggest, limit 10, 50 connections, by prefix class"
 # The pairs of step 1 again, each with its user's follower count as score
