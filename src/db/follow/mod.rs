@@ -69,3 +69,6 @@ pub(super) fn apply(state: &State, ops: Vec<Op>) {
     }
     batch.commit();
 }
+
+#[cfg(test)]
+mod tests;
