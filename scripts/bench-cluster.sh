@@ -17,6 +17,7 @@
 #   scripts/bench-cluster.sh            # USERS=1000000 DURATION=10s by default
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/bench-lib.sh
 
 USERS=${USERS:-1000000}
 DURATION=${DURATION:-10s}
@@ -49,10 +50,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-wait_up() { # url
-  for _ in $(seq 1 1200); do curl -sf "$1" >/dev/null && return 0; sleep 0.05; done
-  echo "server at $1 did not come up" >&2; return 1
-}
 url_of() { case $1 in a) echo "$URL_A" ;; b) echo "$URL_B" ;; s) echo "$URL_S" ;; esac; }
 start() { # name (a, b: cluster nodes; s: standalone)
   local port=${PORT}
@@ -67,17 +64,6 @@ start() { # name (a, b: cluster nodes; s: standalone)
 role() { curl -s "$(url_of "$1")/v1/cluster" | sed 's/.*"role":"\([a-z]*\)".*/\1/'; }
 now() { date +%s.%N; }
 secs() { echo "$2 - $1" | bc; }
-median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-wrk_run() { # label, wrk args...
-  local label=$1; shift
-  taskset -c "$CLIENT_CPU" wrk --latency "$@" >"$OUT/wrk-$label.txt" 2>&1
-  local rps p50 p99
-  rps=$(awk '/^Requests\/sec/ {print $2}' "$OUT/wrk-$label.txt")
-  p50=$(awk '$1 == "50%" {print $2}' "$OUT/wrk-$label.txt")
-  p99=$(awk '$1 == "99%" {print $2}' "$OUT/wrk-$label.txt")
-  printf '%-30s %12s req/s   p50 %9s   p99 %9s\n' "$label" "$rps" "$p50" "$p99"
-  eval "RPS_${label//[^a-zA-Z0-9]/_}=$rps"
-}
 import() { # url
   "$REL/typeahead" import "$OUT/users.csv" --trie users --key-columns first,last,username \
     --value-column id --server "$1" 2>/dev/null | tail -1

@@ -31,6 +31,7 @@
 set -euo pipefail
 GO_BIN=${GO_BIN:+$(realpath "$GO_BIN")} # before the cd: a path relative to the caller
 cd "$(dirname "$0")/.."
+. scripts/bench-lib.sh
 
 USERS=${USERS:-1000000}
 DURATION=${DURATION:-10s}
@@ -59,10 +60,6 @@ PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT
 
-wait_up() { # url
-  for _ in $(seq 1 600); do curl -sf "$1" >/dev/null && return 0; sleep 0.05; done
-  echo "server at $1 did not come up" >&2; return 1
-}
 start_server() {
   RUST_LOG=warn taskset -c "$SERVER_CPU" "$REL/typeahead" serve \
     --addr "127.0.0.1:$PORT" --data-dir "$OUT/data" >"$OUT/server.log" 2>&1 &
@@ -79,18 +76,6 @@ CONTENDERS=()
 only() { # pid: continue it, stop the others (of CONTENDERS)
   for p in "${CONTENDERS[@]}"; do [ "$p" = "$1" ] || kill -STOP "$p" 2>/dev/null || true; done
   kill -CONT "$1" 2>/dev/null || true
-}
-median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-ratio() { echo "scale=2; $1 / $2" | bc; }
-wrk_run() { # label, wrk args...
-  local label=$1; shift
-  taskset -c "$CLIENT_CPU" wrk --latency "$@" >"$OUT/wrk-$label.txt" 2>&1
-  local rps p50 p99
-  rps=$(awk '/^Requests\/sec/ {print $2}' "$OUT/wrk-$label.txt")
-  p50=$(awk '$1 == "50%" {print $2}' "$OUT/wrk-$label.txt")
-  p99=$(awk '$1 == "99%" {print $2}' "$OUT/wrk-$label.txt")
-  printf '%-34s %12s req/s   p50 %9s   p99 %9s\n' "$label" "$rps" "$p50" "$p99"
-  eval "RPS_${label//[^a-zA-Z0-9]/_}=$rps"
 }
 
 # The one load generator for both sides of a comparison: like wrk -t1 -c50

@@ -57,6 +57,14 @@ fn next(rx: &mut mpsc::Receiver<Request>, idle: Option<&tokio::runtime::Runtime>
     got.map_or(Next::Closed, Next::Request)
 }
 
+/// Lets a shared store's writer keep its record fresh; a lost connection
+/// makes it a follower (the next loop follows).
+fn tick(store: &mut dyn Store) {
+    if let Err(e) = store.tick() {
+        tracing::warn!(error = %e, "lost the store");
+    }
+}
+
 /// Follows a shared store until this node becomes its writer (or every
 /// handle is gone: returns false).
 fn follow_until_writer(
@@ -116,9 +124,7 @@ pub(super) fn run(
             Next::Request(r) => r,
             Next::Closed => return,
             Next::Idle => {
-                if let Err(e) = store.tick() {
-                    tracing::warn!(error = %e, "lost the store");
-                }
+                tick(&mut *store);
                 continue;
             }
         };
@@ -194,9 +200,7 @@ pub(super) fn run(
                 }
                 compact::maybe_start(&state, &mut *store, &mut history, &mut next_check);
                 if idle.is_some() {
-                    if let Err(e) = store.tick() {
-                        tracing::warn!(error = %e, "lost the store");
-                    }
+                    tick(&mut *store);
                 }
             }
             Err(e) => {

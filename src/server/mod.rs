@@ -355,10 +355,7 @@ pub async fn serve(config: ServerConfig) -> Result<(), ServeError> {
             "TYPEAHEAD_TEST_SYNC_DELAY_MS: every sync is delayed (a test setting)"
         );
     }
-    let limits = config.db_limits;
-    let (db, stats, writer) = tokio::task::spawn_blocking(move || Db::open_with(store, limits))
-        .await
-        .expect("load task")?;
+    let (db, stats, writer) = load(store, config.db_limits).await?;
     tracing::info!(
         data_dir = %config.data_dir.display(),
         ops = stats.ops,
@@ -376,6 +373,15 @@ pub async fn serve(config: ServerConfig) -> Result<(), ServeError> {
     drop(lock);
     tracing::info!("shut down cleanly");
     Ok(())
+}
+
+/// Loads `store` into a [`Db`] off the async workers.
+async fn load(
+    store: impl crate::store::Store,
+    limits: crate::db::Limits,
+) -> Result<(Db, crate::store::LoadStats, std::thread::JoinHandle<()>), ServeError> {
+    let opened = tokio::task::spawn_blocking(move || Db::open_with(store, limits));
+    Ok(opened.await.expect("load task")?)
 }
 
 async fn bind(addr: SocketAddr) -> Result<tokio::net::TcpListener, ServeError> {
@@ -422,10 +428,7 @@ async fn serve_node(config: ServerConfig) -> Result<(), ServeError> {
         .await
         .expect("store open task")?;
     let status = store.status();
-    let limits = config.db_limits;
-    let (db, stats, writer) = tokio::task::spawn_blocking(move || Db::open_with(store, limits))
-        .await
-        .expect("load task")?;
+    let (db, stats, writer) = load(store, config.db_limits).await?;
     tracing::info!(
         %advertise,
         position = status.position(),
