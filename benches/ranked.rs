@@ -15,6 +15,9 @@
 //! - the same queries answered by collect-and-sort (every pair under the
 //!   prefix, sorted, cut), the design without bounds, in the same run
 //!   with the two taking turns, and the ratio;
+//! - the first two classes again, each query the first ranked search
+//!   after a write under its prefix, which makes the nodes on the way
+//!   forget their remembered best pairs (the search's cost without them);
 //! - key-order suggest over the usual mix for reference.
 
 mod common;
@@ -69,6 +72,27 @@ fn time(queries: &[String], mut f: impl FnMut(&str) -> usize) -> Vec<f64> {
     })
 }
 
+/// Like [`time`], but each query is the first ranked search after a write
+/// under its prefix (a score incremented by 0, which changes nothing but
+/// passes through every node on the way, so they forget their remembered
+/// answers): what a search costs without them.
+fn time_after_write(t: &mut Trie<u64>, queries: &[String]) -> Vec<f64> {
+    let by_score = SuggestOptions::new().order(Order::Score);
+    uncounted(|| {
+        queries
+            .iter()
+            .map(|q| {
+                let (k, v) = t.suggest(q, 1).into_vec().pop().expect("queries match");
+                t.upsert(&k, v, typeahead::ScoreOp::Incr(0.0))
+                    .expect("finite");
+                let start = Instant::now();
+                black_box(t.suggest_with(q, LIMIT, by_score).len());
+                start.elapsed().as_nanos() as f64
+            })
+            .collect()
+    })
+}
+
 fn collect_and_sort(t: &Trie<u64>, q: &str) -> usize {
     let mut all: Vec<(f64, String, usize, u64)> = Vec::new();
     let mut it = t.iter_prefix(q);
@@ -94,7 +118,7 @@ fn main() {
     let followers = zipf_followers(users);
     // User ids are 1-based and dense.
     let score = |id: u64| followers[(id as usize - 1) % followers.len()];
-    let (ranked, ranked_bytes) = build(&w.entries, score);
+    let (mut ranked, ranked_bytes) = build(&w.entries, score);
     let (flat, flat_bytes) = build(&w.entries, |_| 0.0);
     let pairs = ranked.len();
     println!(
@@ -170,6 +194,19 @@ fn main() {
             .extend(time(&deep, |q| collect_and_sort(&flat, q)));
     }
     let mut key_order = time(&w.queries, |q| ranked.suggest(q, LIMIT).len());
+    let cold = [
+        Row {
+            name: "mix, after a write",
+            ours: time_after_write(&mut ranked, &naive_mix),
+            naive: rows[0].naive.clone(),
+        },
+        Row {
+            name: "one char, after a write",
+            ours: time_after_write(&mut ranked, &one_char),
+            naive: rows[1].naive.clone(),
+        },
+    ];
+    rows.extend(cold);
     println!(
         "timer overhead is included in every figure; key-order suggest, usual mix: p50 {:.0} ns",
         percentile(&mut key_order, 0.5)

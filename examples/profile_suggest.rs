@@ -1,5 +1,6 @@
 //! Builds the 1M-user trie and runs suggest in a loop, for profilers:
-//! `cargo build --release --example profile_suggest && perf record -g target/release/examples/profile_suggest`.
+//! `cargo build --release --example profile_suggest && perf record -g target/release/examples/profile_suggest`
+//! (`RANKED=1`: top 10 by score; `BY_LEN=1`: p50 by prefix length).
 use std::time::Instant;
 use typeahead::Trie;
 
@@ -19,7 +20,12 @@ fn main() {
     let mut t = Trie::with_burst(burst);
     for u in &users {
         for k in u.keys() {
-            t.insert(&k, u.id).unwrap();
+            if ranked() {
+                let score = typeahead::users::followers(42, u.id) as f64;
+                t.upsert(&k, u.id, typeahead::ScoreOp::Set(score)).unwrap();
+            } else {
+                t.insert(&k, u.id).unwrap();
+            }
         }
     }
     let mut qs = Vec::new();
@@ -60,7 +66,7 @@ fn main() {
         for _ in 0..5 {
             for q in &qs {
                 let start = Instant::now();
-                total += t.suggest(q, 10).len();
+                total += query(&t, q);
                 by_len[q.len().min(8)].push(start.elapsed().as_nanos() as u64);
             }
         }
@@ -103,7 +109,19 @@ fn time_all(qs: &[String], runs: usize, f: impl Fn(&str) -> usize) -> (Vec<u64>,
 /// --toggle-collect='*profile_suggest*query*'` counts exactly its instructions.
 #[inline(never)]
 fn query(t: &Trie<u64>, q: &str) -> usize {
-    t.suggest(q, 10).len()
+    if ranked() {
+        let by_score = typeahead::SuggestOptions::new().order(typeahead::Order::Score);
+        t.suggest_with(q, 10, by_score).len()
+    } else {
+        t.suggest(q, 10).len()
+    }
+}
+
+/// RANKED=1: every user's pairs carry its follower count, and queries
+/// ask for the top 10 by score.
+fn ranked() -> bool {
+    static RANKED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *RANKED.get_or_init(|| std::env::var_os("RANKED").is_some())
 }
 
 /// One query read an entry at a time with `next_entry`, as the

@@ -474,6 +474,15 @@ impl<V> Suggestions<V> {
     }
 
     /// Appends an entry.
+    /// Heap bytes held, counting the values' own heap with `value_heap`.
+    pub(crate) fn heap_bytes(&self, value_heap: &impl Fn(&V) -> usize) -> usize {
+        self.text.capacity()
+            + self.entries.capacity() * std::mem::size_of::<(usize, usize, V)>()
+            + self.scores.capacity() * std::mem::size_of::<f64>()
+            + self.distances.capacity()
+            + self.entries.iter().map(|e| value_heap(&e.2)).sum::<usize>()
+    }
+
     pub(crate) fn push(&mut self, key: &[u8], value: V, score: f64) {
         let start = self.text.len();
         self.text

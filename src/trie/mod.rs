@@ -64,6 +64,7 @@
 mod big;
 mod bucket;
 mod build;
+mod cached;
 mod fuzzy;
 mod iter;
 mod node;

@@ -29,6 +29,7 @@ use std::sync::Arc;
 
 use super::big::BigValues;
 use super::bucket::{Bucket, Pos};
+use super::cached::TopCache;
 use super::scores::Scores;
 use super::values::{Vals, Values};
 use super::{ScoreOp, TrieError};
@@ -72,6 +73,9 @@ pub(crate) struct Inner<V> {
     /// The highest score under each child, in step with `children`: the
     /// bounds a ranked search reads without visiting the children.
     pub(crate) child_max: Vec<f64>,
+    /// The subtree's best pairs by score, once a ranked search has started
+    /// here; forgotten by every write that passes through.
+    pub(crate) top: TopCache<V>,
 }
 
 /// An inner node's compressed path. Most are a few bytes long and live in
@@ -192,6 +196,7 @@ impl<V> Inner<V> {
             bitmap: [0; 4],
             children: Vec::new(),
             child_max: Vec::new(),
+            top: TopCache::default(),
         }
     }
 
@@ -362,6 +367,7 @@ impl<V: Clone + Ord> Node<V> {
                 unreachable!("checked above")
             };
             child.prefix = prefix.into();
+            child.top.clear();
             *inner = child;
         }
     }
@@ -462,6 +468,7 @@ impl<V> Node<V> {
                     }
                     + i.children.capacity() * size_of::<Arc<Node<V>>>()
                     + i.child_max.capacity() * size_of::<f64>()
+                    + i.top.heap_bytes(value_heap)
                     + i.children
                         .iter()
                         .map(|c| arc_node_bytes::<V>() + c.heap_bytes(value_heap))
@@ -499,6 +506,7 @@ impl<V: Clone + Ord> Inner<V> {
         op: Option<ScoreOp>,
         burst: usize,
     ) -> Result<Inserted, TrieError> {
+        self.top.clear();
         let common = common_prefix_len(&self.prefix, key);
         let rest = &key[common..];
         if common < self.prefix.len() {
@@ -558,12 +566,14 @@ impl<V: Clone + Ord> Inner<V> {
             bitmap: std::mem::take(&mut self.bitmap),
             children: std::mem::take(&mut self.children),
             child_max: std::mem::take(&mut self.child_max),
+            top: TopCache::default(),
         };
         self.prefix = self.prefix[..at].into();
         self.push_child(label, Arc::new(Node::Inner(Box::new(lower))));
     }
 
     fn remove(&mut self, key: &[u8], value: Option<&V>) -> Vec<V> {
+        self.top.clear();
         let Some(rest) = key.strip_prefix(&*self.prefix) else {
             return Vec::new();
         };

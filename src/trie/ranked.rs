@@ -32,6 +32,7 @@ use std::collections::BTreeSet;
 
 use super::big::{BigValues, ListNode};
 use super::bucket::{Bucket, TopEntry, TOP};
+use super::cached::{Cached, CACHED};
 use super::iter::Suggestions;
 use super::node::{Inner, Node};
 use super::options::Seen;
@@ -137,6 +138,9 @@ enum Kind<'a, V> {
     RunMore(usize),
     /// The inline pairs of a bucket whose ranked list names only big keys.
     BucketMore(&'a Bucket<V>),
+    /// Entry `pos` of a start node's remembered answer (an answer); the
+    /// node and its path, to open it for what the answer does not hold.
+    Cached(&'a Cached<V>, u32, &'a Node<V>, Span),
 }
 
 struct Item<'a, V> {
@@ -156,6 +160,9 @@ struct Search<'a, V> {
     runs: Vec<Run<'a, V>>,
     /// Answers still wanted (an upper bound on what a run needs to select).
     want: usize,
+    /// The pairs a remembered answer gave, when the search may open its
+    /// node for more and nothing else (`dedupe`) would leave them out.
+    given: Vec<(Span, &'a V)>,
 }
 
 impl<'a, V: Clone + Ord> Search<'a, V> {
@@ -237,6 +244,41 @@ impl<'a, V: Clone + Ord> Search<'a, V> {
         Some(top)
     }
 
+    /// Queues entry `pos` of a remembered answer; past its last one, the
+    /// node itself, bounded by that entry, unless the answer was all of it.
+    fn push_cached(&mut self, c: &'a Cached<V>, pos: usize, node: &'a Node<V>, path: Span) {
+        if let Some((key, _)) = c.best.get(pos) {
+            let score = c.best.score(pos).expect("in step with the entries");
+            let key = self.span(&[key.as_bytes()]);
+            self.push(Item {
+                score,
+                key,
+                rank: 1,
+                seq: pos as u64,
+                kind: Kind::Cached(c, pos as u32, node, path),
+            });
+        } else if !c.all && pos > 0 {
+            // What the node holds past its best `CACHED` ranks after the
+            // last of them: that entry's score bounds it, and its keys
+            // start with the node's path.
+            let score = c.best.score(pos - 1).expect("pos - 1 is an entry");
+            self.push(Item {
+                score,
+                key: path,
+                rank: 0,
+                seq: 0,
+                kind: Kind::Node(node, &[]),
+            });
+        }
+    }
+
+    /// True when a remembered answer already gave the pair.
+    fn given(&self, key: &[u8], value: &V) -> bool {
+        self.given
+            .iter()
+            .any(|&(k, v)| v == value && self.key(k) == key)
+    }
+
     /// Opens a subtree: pushes its parts.
     fn open_node(&mut self, node: &'a Node<V>, path: Span, filter: &'a [u8]) {
         match node {
@@ -316,8 +358,8 @@ impl<'a, V: Clone + Ord> Search<'a, V> {
             .top()
             .iter()
             .take(self.want)
-            .map(|&p| Cand {
-                score: big.score_at(p),
+            .map(|&(p, score)| Cand {
+                score,
                 rec: 0,
                 seq: p,
                 value: big.at(p),
@@ -682,6 +724,10 @@ pub(crate) fn top<V: Clone + Ord>(
 /// any of `starts` (prefixes none of which is a prefix of another) by
 /// score, leaving out pairs whose key `skip` names and, with `dedupe`,
 /// values `seen` holds (and adding those it appends).
+///
+/// A start that is a whole inner node answers from the node's remembered
+/// best pairs (computed here when the node has none yet) while at most
+/// [`CACHED`] answers are wanted.
 pub(crate) fn top_from<'a, V: Clone + Ord>(
     root: &'a Node<V>,
     starts: &[&'a [u8]],
@@ -691,6 +737,45 @@ pub(crate) fn top_from<'a, V: Clone + Ord>(
     skip: &dyn Fn(&[u8]) -> bool,
     out: &mut Suggestions<V>,
 ) {
+    let found: Vec<Start<'a, V>> = starts
+        .iter()
+        .filter_map(|prefix| descend(root, prefix))
+        .collect();
+    search(&found, limit, dedupe, seen, skip, out, true);
+}
+
+/// The best pairs of a subtree, to remember in its node.
+fn compute<V: Clone + Ord>(node: &Node<V>, path: &[u8]) -> Cached<V> {
+    let mut best = Suggestions::with_capacity(CACHED);
+    let mut seen = Seen(BTreeSet::new());
+    search(
+        &[(node, path, &[])],
+        CACHED,
+        false,
+        &mut seen,
+        &|_| false,
+        &mut best,
+        false,
+    );
+    let all = best.len() < CACHED;
+    Cached { best, all }
+}
+
+/// Where a search starts: a node, its path and, for a bucket, the filter
+/// its suffixes must start with.
+type Start<'a, V> = (&'a Node<V>, &'a [u8], &'a [u8]);
+
+/// The search of [`top_from`] from nodes already found; `remembered`
+/// lets a whole inner node answer from its [`TopCache`](super::cached::TopCache).
+fn search<'a, V: Clone + Ord>(
+    starts: &[Start<'a, V>],
+    limit: usize,
+    dedupe: bool,
+    seen: &mut Seen<'a, V>,
+    skip: &dyn Fn(&[u8]) -> bool,
+    out: &mut Suggestions<V>,
+    remembered: bool,
+) {
     if out.len() >= limit {
         return;
     }
@@ -699,15 +784,18 @@ pub(crate) fn top_from<'a, V: Clone + Ord>(
         heap: Vec::with_capacity(64),
         runs: Vec::new(),
         want: limit - out.len(),
+        given: Vec::new(),
     };
-    for prefix in starts {
-        let Some((start, path, filter)) = descend(root, prefix) else {
+    for &(start, path, filter) in starts {
+        let span = s.span(&[path]);
+        if let (Node::Inner(inner), true) = (start, remembered && s.want <= CACHED) {
+            let c = inner.top.get_or_compute(|| compute(start, path));
+            s.push_cached(c, 0, start, span);
             continue;
-        };
-        let path = s.span(&[path]);
+        }
         s.push(Item {
             score: start.max(),
-            key: path,
+            key: span,
             rank: 0,
             seq: 0,
             kind: Kind::Node(start, filter),
@@ -731,12 +819,30 @@ pub(crate) fn top_from<'a, V: Clone + Ord>(
                 },
                 None,
             ),
+            Kind::Cached(c, pos, node, path) => {
+                let (_, value) = c.best.get(pos as usize).expect("a queued entry");
+                let key = s.key(item.key);
+                if !skip(key) && (!dedupe || seen.first(value)) {
+                    out.push(key, value.clone(), item.score);
+                    if out.len() >= limit {
+                        break;
+                    }
+                    s.want = limit - out.len();
+                    if !dedupe && !c.all {
+                        s.given.push((item.key, value));
+                    }
+                }
+                s.push_cached(c, pos as usize + 1, node, path);
+            }
             Kind::Run(i) => {
                 let run = &mut s.runs[i];
                 let c = run.cands[run.pos];
                 run.pos += 1;
                 let key = s.key(item.key);
-                if !skip(key) && (!dedupe || seen.first(c.value)) {
+                if !skip(key)
+                    && (!dedupe || seen.first(c.value))
+                    && (s.given.is_empty() || !s.given(key, c.value))
+                {
                     out.push(key, c.value.clone(), c.score);
                     if out.len() >= limit {
                         break;
@@ -771,10 +877,7 @@ fn starts_with(a: &[u8], b: &[u8]) -> bool {
 /// The node under which every key starting with `prefix` lies, the path
 /// to it (up to its own compressed prefix), and, when it is a bucket, the
 /// rest of `prefix` its suffixes must start with.
-fn descend<'a, V>(
-    root: &'a Node<V>,
-    prefix: &'a [u8],
-) -> Option<(&'a Node<V>, &'a [u8], &'a [u8])> {
+fn descend<'a, V>(root: &'a Node<V>, prefix: &'a [u8]) -> Option<Start<'a, V>> {
     let mut node = root;
     let mut rest = prefix;
     loop {

@@ -106,10 +106,10 @@ pub(crate) struct BigValues<V> {
     /// Live values.
     live: usize,
     /// The positions of the best [`TOP`] live values (or all of them when
-    /// fewer), in ranked order: score descending, then position. A ranked
-    /// search takes a big key's first answers from here without opening
-    /// its list.
-    top: Vec<u32>,
+    /// fewer) with their scores, in ranked order: score descending, then
+    /// position. A ranked search takes a big key's first answers from here
+    /// without opening its list, and its first score is the key's maximum.
+    top: Vec<(u32, f64)>,
 }
 
 /// How many of a big key's best values it keeps listed: more than a
@@ -117,8 +117,9 @@ pub(crate) struct BigValues<V> {
 pub(crate) const TOP: usize = 16;
 
 impl<V> BigValues<V> {
-    /// The positions of the best live values, ranked (see `top`).
-    pub(crate) fn top(&self) -> &[u32] {
+    /// The positions of the best live values with their scores, ranked
+    /// (see `top`).
+    pub(crate) fn top(&self) -> &[(u32, f64)] {
         &self.top
     }
 
@@ -127,51 +128,38 @@ impl<V> BigValues<V> {
         self.top.len() == self.live
     }
 
-    /// Whether (score `s`, position `p`) ranks before the listed value at
-    /// `q`.
-    fn ranks_before(&self, s: f64, p: u32, q: u32) -> bool {
-        let t = self.score_at(q);
-        s > t || (s == t && p < q)
-    }
-
     /// Recomputes `top` by a best-first walk over the list's maxima:
     /// O(TOP) leaf scans, not O(k).
     fn refresh_top(&mut self) {
         let mut best: Vec<(f64, u32)> = Vec::with_capacity(TOP + 1);
         collect_top(&self.list, self.height, 0, &mut best);
-        self.top = best.into_iter().map(|(_, p)| p).collect();
+        self.top = best.into_iter().map(|(s, p)| (p, s)).collect();
     }
 
     /// Keeps `top` right after the value at `pos` got score `s` (a new
     /// value, or a changed score `old`).
     fn note_score(&mut self, pos: u32, s: f64, old: Option<f64>) {
-        let listed = self.top.iter().position(|&q| q == pos);
+        let listed = self.top.iter().position(|&(q, _)| q == pos);
+        // Whether the listed (position, score) ranks before (s, pos).
+        let before = |&(q, t): &(u32, f64)| t > s || (t == s && q < pos);
         match (listed, old) {
             (Some(_), Some(old)) if s < old => self.refresh_top(),
             (Some(i), _) => {
                 // Moved up (or stayed): it only climbs within the list.
                 self.top.remove(i);
-                let at = self
-                    .top
-                    .partition_point(|&q| self.ranks_before_at(q, s, pos));
-                self.top.insert(at, pos);
+                let at = self.top.partition_point(before);
+                self.top.insert(at, (pos, s));
             }
             (None, _) => {
-                let at = self
-                    .top
-                    .partition_point(|&q| self.ranks_before_at(q, s, pos));
+                let at = self.top.partition_point(before);
                 if at < TOP {
-                    self.top.insert(at, pos);
+                    self.top.insert(at, (pos, s));
                     self.top.truncate(TOP);
                 }
             }
         }
     }
 
-    /// Whether the listed value at `q` ranks before (score `s`, position `p`).
-    fn ranks_before_at(&self, q: u32, s: f64, p: u32) -> bool {
-        !self.ranks_before(s, p, q)
-    }
     /// The number of (live) values.
     pub(crate) fn len(&self) -> usize {
         self.live
@@ -179,7 +167,7 @@ impl<V> BigValues<V> {
 
     /// The highest score, `-inf` when there are no values.
     pub(crate) fn max(&self) -> f64 {
-        self.list.max()
+        self.top.first().map_or(f64::NEG_INFINITY, |&(_, s)| s)
     }
 
     /// The list's root, for a ranked walk.
@@ -399,8 +387,9 @@ impl<V: Ord> BigValues<V> {
             .map(|p| (self.score_at(p as u32), p as u32))
             .collect();
         all.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-        let listed: Vec<u32> = all.iter().take(TOP).map(|&(_, p)| p).collect();
+        let listed: Vec<(u32, f64)> = all.iter().take(TOP).map(|&(s, p)| (p, s)).collect();
         assert_eq!(self.top, listed, "stale ranked list");
+        assert_eq!(self.max(), self.list.max(), "stale maximum");
         for &p in &positions {
             let (_, _, dead, base) = self.leaf(p as usize);
             assert_eq!(
@@ -498,7 +487,7 @@ impl<V: Clone + Ord> BigValues<V> {
         let pos = found? as usize;
         let removed = kill_rec(Arc::make_mut(&mut self.list), pos, self.height);
         self.live -= 1;
-        if self.top.contains(&(pos as u32)) {
+        if self.top.iter().any(|&(q, _)| q == pos as u32) {
             self.refresh_top();
         }
         let dead = self.slots - self.live;

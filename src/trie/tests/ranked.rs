@@ -218,15 +218,40 @@ fn run(burst: usize, ops: Vec<Op>) {
             }
             Op::CloneThenRescore(k, v, s) => {
                 let before = entries(&t.suggest("", usize::MAX));
+                // Ranked answers from the shared nodes, so that they
+                // remember their best pairs before the clone writes.
+                let first: String = k.chars().take(1).collect();
+                let ranked = |t: &Trie<u8>, p: &str, d: bool| {
+                    let opts = SuggestOptions::new().order(Order::Score).dedupe(d);
+                    entries(&t.suggest_with(p, 3, opts))
+                };
+                let shared: Vec<_> = ["", &first, &k]
+                    .iter()
+                    .map(|p| ranked(&t, p, false))
+                    .collect();
                 let mut c = t.clone();
-                let _ = c.upsert(&k, v, ScoreOp::Set(s));
-                let _ = c.upsert(&k, v.wrapping_add(1), ScoreOp::Incr(s));
+                let mut mc = m.clone();
+                let a = model_upsert(&mut mc, &k, v, ScoreOp::Set(s));
+                assert_eq!(c.upsert(&k, v, ScoreOp::Set(s)), a);
+                let b = model_upsert(&mut mc, &k, v.wrapping_add(1), ScoreOp::Incr(s));
+                assert_eq!(c.upsert(&k, v.wrapping_add(1), ScoreOp::Incr(s)), b);
+                mc.retain(|_, vs| !vs.is_empty());
                 c.assert_invariants();
                 assert_eq!(
                     entries(&t.suggest("", usize::MAX)),
                     before,
                     "clone's write leaked"
                 );
+                for (i, p) in ["", &first, &k].iter().enumerate() {
+                    assert_eq!(ranked(&t, p, false), shared[i], "original's top of {p:?}");
+                    for d in [false, true] {
+                        assert_eq!(
+                            ranked(&c, p, d),
+                            model_top(&mc, p, 3, d),
+                            "clone's top of {p:?}"
+                        );
+                    }
+                }
             }
         }
         t.assert_invariants();
@@ -332,4 +357,41 @@ fn from_sorted_scored_matches_upserts() {
         Trie::from_sorted_scored(8, bad).unwrap_err(),
         TrieError::InvalidScore
     );
+}
+
+/// The root's remembered answer, if any (the root is an inner node).
+fn root_remembers(t: &Trie<u8>) -> bool {
+    match &*t.root {
+        crate::trie::node::Node::Inner(inner) => inner.top.is_set(),
+        crate::trie::node::Node::Bucket(_) => panic!("the root should be an inner node"),
+    }
+}
+
+#[test]
+fn a_ranked_search_remembers_its_start_and_a_write_forgets_it() {
+    let mut t = Trie::with_burst(1);
+    for (i, k) in ["ma", "mb", "nc", "nd", "oe", "of"].iter().enumerate() {
+        t.upsert(k, i as u8, ScoreOp::Set(i as f64)).unwrap();
+    }
+    let top =
+        |t: &Trie<u8>| entries(&t.suggest_with("", 2, SuggestOptions::new().order(Order::Score)));
+    assert!(!root_remembers(&t));
+    assert_eq!(top(&t), [("of".into(), 5, 5.0), ("oe".into(), 4, 4.0)]);
+    assert!(root_remembers(&t), "the search kept its answer");
+
+    // A clone shares the node and its answer; the clone's write copies
+    // the root, which starts empty, and leaves the original's answer.
+    let mut c = t.clone();
+    c.upsert("mz", 9, ScoreOp::Set(9.0)).unwrap();
+    assert!(root_remembers(&t) && !root_remembers(&c));
+    assert_eq!(top(&c), [("mz".into(), 9, 9.0), ("of".into(), 5, 5.0)]);
+    assert_eq!(top(&t), [("of".into(), 5, 5.0), ("oe".into(), 4, 4.0)]);
+
+    // Written in place (not shared), the node forgets its answer.
+    t.upsert("oe", 4, ScoreOp::Set(-1.0)).unwrap();
+    assert!(!root_remembers(&t));
+    assert_eq!(top(&t), [("of".into(), 5, 5.0), ("nd".into(), 3, 3.0)]);
+    t.remove("of", &5);
+    assert!(!root_remembers(&t));
+    assert_eq!(top(&t), [("nd".into(), 3, 3.0), ("nc".into(), 2, 2.0)]);
 }
