@@ -484,9 +484,17 @@ impl<V> Suggestions<V> {
     }
 
     pub(crate) fn push(&mut self, key: &[u8], value: V, score: f64) {
+        self.push_str(
+            std::str::from_utf8(key).expect("stored keys are valid UTF-8"),
+            value,
+            score,
+        );
+    }
+
+    /// Appends an entry whose key is already text.
+    pub(crate) fn push_str(&mut self, key: &str, value: V, score: f64) {
         let start = self.text.len();
-        self.text
-            .push_str(std::str::from_utf8(key).expect("stored keys are valid UTF-8"));
+        self.text.push_str(key);
         self.entries.push((start, self.text.len(), value));
         self.scores.push(score);
     }

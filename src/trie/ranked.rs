@@ -36,6 +36,7 @@ use super::cached::{Cached, CACHED};
 use super::iter::Suggestions;
 use super::node::{Inner, Node};
 use super::options::Seen;
+use super::prefetch::prefetch;
 use super::scores::ScoreSlice;
 use super::values::Vals;
 
@@ -92,9 +93,9 @@ enum Source<'a, V> {
         dead: u64,
         base: usize,
     },
-    /// A big key whose listed values are used up: its list is searched
-    /// instead (`Search::open_big_rest`).
-    Big(&'a BigValues<V>),
+    /// A big key, of whose listed values the first `usize` were selected;
+    /// past them its list is searched instead (`Search::open_big_rest`).
+    Big(&'a BigValues<V>, usize),
     /// The values of a key kept in an inner node (at most a few dozen).
     Inline {
         vals: &'a [V],
@@ -354,10 +355,18 @@ impl<'a, V: Clone + Ord> Search<'a, V> {
     /// (an answer that takes more from this one key), its list is searched
     /// by its subtrees' bounds for what ranks after the last listed one.
     fn open_big(&mut self, big: &'a BigValues<V>, key: Span) {
-        let cands: Vec<Cand<'a, V>> = big
-            .top()
+        let (cands, complete, taken) = self.listed(big, 0);
+        self.add_run(cands, complete, Source::Big(big, taken), Some(key));
+    }
+
+    /// The listed values of `big` from the `from`-th on, as candidates, as
+    /// many as the answer still wants. Returns them, whether they are the
+    /// key's last, and how many are listed up to them.
+    fn listed(&self, big: &'a BigValues<V>, from: usize) -> (Vec<Cand<'a, V>>, bool, usize) {
+        let n = self.want.max(1);
+        let end = (from + n).min(big.top().len());
+        let cands: Vec<Cand<'a, V>> = big.top()[from..end]
             .iter()
-            .take(self.want)
             .map(|&(p, score)| Cand {
                 score,
                 rec: 0,
@@ -365,8 +374,8 @@ impl<'a, V: Clone + Ord> Search<'a, V> {
                 value: big.at(p),
             })
             .collect();
-        let complete = big.top_is_all() && cands.len() == big.top().len();
-        self.add_run(cands, complete, Source::Big(big), Some(key));
+        let complete = big.top_is_all() && end == big.top().len();
+        (cands, complete, end)
     }
 
     /// Queues the list of `big` for what ranks after `after`.
@@ -579,7 +588,7 @@ impl<'a, V: Clone + Ord> Search<'a, V> {
                     }
                 }
             }
-            Source::Big(_) => unreachable!("a big key past its list is searched by its bounds"),
+            Source::Big(..) => unreachable!("a big key past its list is searched by its bounds"),
             Source::Inline { vals, scores } => {
                 for (i, v) in vals.iter().enumerate() {
                     let c = Cand {
@@ -626,6 +635,13 @@ impl<'a, V: Clone + Ord> Search<'a, V> {
                 self.add_run(cands, complete, source, key);
             }
             return;
+        }
+        // An answer's value is read when it comes out, often long after
+        // its record was scanned, and a bucket's values lie apart from its
+        // records: start the loads now, side by side, rather than one
+        // cache miss per answer at the end.
+        for c in &cands {
+            prefetch(c.value);
         }
         self.runs.push(Run {
             cands,
@@ -684,8 +700,19 @@ impl<'a, V: Clone + Ord> Search<'a, V> {
     fn run_more(&mut self, i: usize) {
         let run = &self.runs[i];
         let last = run.cands[run.pos - 1];
-        if let Source::Big(big) = run.source {
+        if let Source::Big(big, taken) = run.source {
             let key = run.key.expect("a big key's run has its key");
+            if taken < big.top().len() {
+                let (cands, complete, taken) = self.listed(big, taken);
+                for c in &cands {
+                    prefetch(c.value);
+                }
+                let run = &mut self.runs[i];
+                (run.cands, run.pos, run.complete) = (cands, 0, complete);
+                run.source = Source::Big(big, taken);
+                self.push_run(i);
+                return;
+            }
             self.runs[i].complete = true;
             self.open_big_rest(big, key, last);
             return;
@@ -790,7 +817,28 @@ fn search<'a, V: Clone + Ord>(
         let span = s.span(&[path]);
         if let (Node::Inner(inner), true) = (start, remembered && s.want <= CACHED) {
             let c = inner.top.get_or_compute(|| compute(start, path));
-            s.push_cached(c, 0, start, span);
+            if starts.len() > 1 {
+                s.push_cached(c, 0, start, span);
+                continue;
+            }
+            // The one start: its remembered answer is the answer's first
+            // part, read straight through without the queue.
+            for (key, value, score) in c.best.iter_scored() {
+                if skip(key.as_bytes()) || (dedupe && !seen.first(value)) {
+                    continue;
+                }
+                out.push_str(key, value.clone(), score);
+                if out.len() >= limit {
+                    return;
+                }
+                if !dedupe && !c.all {
+                    let key = s.span(&[key.as_bytes()]);
+                    s.given.push((key, value));
+                }
+                s.want = limit - out.len();
+            }
+            // Past it, the node itself (unless it was all of it).
+            s.push_cached(c, c.best.len(), start, span);
             continue;
         }
         s.push(Item {
