@@ -367,11 +367,14 @@ impl<'a, V: Clone + Ord> Search<'a, V> {
         let end = (from + n).min(big.top().len());
         let cands: Vec<Cand<'a, V>> = big.top()[from..end]
             .iter()
-            .map(|&(p, score)| Cand {
-                score,
-                rec: 0,
-                seq: p,
-                value: big.at(p),
+            .map(|&p| {
+                let (value, score) = big.at_scored(p);
+                Cand {
+                    score,
+                    rec: 0,
+                    seq: p,
+                    value,
+                }
             })
             .collect();
         let complete = big.top_is_all() && end == big.top().len();

@@ -106,10 +106,14 @@ pub(crate) struct BigValues<V> {
     /// Live values.
     live: usize,
     /// The positions of the best [`TOP`] live values (or all of them when
-    /// fewer) with their scores, in ranked order: score descending, then
-    /// position. A ranked search takes a big key's first answers from here
-    /// without opening its list, and its first score is the key's maximum.
-    top: Vec<(u32, f64)>,
+    /// fewer), in ranked order: score descending, then position. A ranked
+    /// search takes a big key's first answers from here without opening
+    /// its list.
+    top: Vec<u32>,
+    /// The score of `top`'s first value, the key's maximum (`-inf` when
+    /// empty): a ranked search bounds the key by it before opening it, so
+    /// it is kept here rather than looked up in the list.
+    max: f64,
 }
 
 /// How many of a big key's best values it keeps listed: more than a
@@ -117,9 +121,8 @@ pub(crate) struct BigValues<V> {
 pub(crate) const TOP: usize = 16;
 
 impl<V> BigValues<V> {
-    /// The positions of the best live values with their scores, ranked
-    /// (see `top`).
-    pub(crate) fn top(&self) -> &[(u32, f64)] {
+    /// The positions of the best live values, ranked (see `top`).
+    pub(crate) fn top(&self) -> &[u32] {
         &self.top
     }
 
@@ -128,38 +131,55 @@ impl<V> BigValues<V> {
         self.top.len() == self.live
     }
 
+    /// Whether (score `s`, position `p`) ranks before the listed value at
+    /// `q`.
+    fn ranks_before(&self, s: f64, p: u32, q: u32) -> bool {
+        let t = self.score_at(q);
+        s > t || (s == t && p < q)
+    }
+
     /// Recomputes `top` by a best-first walk over the list's maxima:
     /// O(TOP) leaf scans, not O(k).
     fn refresh_top(&mut self) {
         let mut best: Vec<(f64, u32)> = Vec::with_capacity(TOP + 1);
         collect_top(&self.list, self.height, 0, &mut best);
-        self.top = best.into_iter().map(|(s, p)| (p, s)).collect();
+        self.max = best.first().map_or(f64::NEG_INFINITY, |&(s, _)| s);
+        self.top = best.into_iter().map(|(_, p)| p).collect();
     }
 
     /// Keeps `top` right after the value at `pos` got score `s` (a new
     /// value, or a changed score `old`).
     fn note_score(&mut self, pos: u32, s: f64, old: Option<f64>) {
-        let listed = self.top.iter().position(|&(q, _)| q == pos);
-        // Whether the listed (position, score) ranks before (s, pos).
-        let before = |&(q, t): &(u32, f64)| t > s || (t == s && q < pos);
+        let listed = self.top.iter().position(|&q| q == pos);
         match (listed, old) {
-            (Some(_), Some(old)) if s < old => self.refresh_top(),
+            (Some(_), Some(old)) if s < old => return self.refresh_top(),
             (Some(i), _) => {
                 // Moved up (or stayed): it only climbs within the list.
                 self.top.remove(i);
-                let at = self.top.partition_point(before);
-                self.top.insert(at, (pos, s));
+                let at = self
+                    .top
+                    .partition_point(|&q| self.ranks_before_at(q, s, pos));
+                self.top.insert(at, pos);
             }
             (None, _) => {
-                let at = self.top.partition_point(before);
+                let at = self
+                    .top
+                    .partition_point(|&q| self.ranks_before_at(q, s, pos));
                 if at < TOP {
-                    self.top.insert(at, (pos, s));
+                    self.top.insert(at, pos);
                     self.top.truncate(TOP);
                 }
             }
         }
+        if self.top.first() == Some(&pos) {
+            self.max = s;
+        }
     }
 
+    /// Whether the listed value at `q` ranks before (score `s`, position `p`).
+    fn ranks_before_at(&self, q: u32, s: f64, p: u32) -> bool {
+        !self.ranks_before(s, p, q)
+    }
     /// The number of (live) values.
     pub(crate) fn len(&self) -> usize {
         self.live
@@ -167,7 +187,7 @@ impl<V> BigValues<V> {
 
     /// The highest score, `-inf` when there are no values.
     pub(crate) fn max(&self) -> f64 {
-        self.top.first().map_or(f64::NEG_INFINITY, |&(_, s)| s)
+        self.max
     }
 
     /// The list's root, for a ranked walk.
@@ -201,9 +221,14 @@ impl<V> BigValues<V> {
 
     /// The value at position `pos` (live or dead).
     pub(crate) fn at(&self, pos: u32) -> &V {
+        self.at_scored(pos).0
+    }
+
+    /// The value at position `pos` and its score (one walk down the list).
+    pub(crate) fn at_scored(&self, pos: u32) -> (&V, f64) {
         let pos = pos as usize;
-        let (vals, _, _, base) = self.leaf(pos);
-        &vals[pos - base]
+        let (vals, scores, _, base) = self.leaf(pos);
+        (&vals[pos - base], scores.get(pos - base))
     }
 
     /// The live values in the order they were added.
@@ -387,7 +412,7 @@ impl<V: Ord> BigValues<V> {
             .map(|p| (self.score_at(p as u32), p as u32))
             .collect();
         all.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-        let listed: Vec<(u32, f64)> = all.iter().take(TOP).map(|&(s, p)| (p, s)).collect();
+        let listed: Vec<u32> = all.iter().take(TOP).map(|&(_, p)| p).collect();
         assert_eq!(self.top, listed, "stale ranked list");
         assert_eq!(self.max(), self.list.max(), "stale maximum");
         for &p in &positions {
@@ -412,6 +437,7 @@ impl<V: Clone + Ord> BigValues<V> {
             index: Arc::new(IndexNode::Leaf(Vec::new())),
             live: 0,
             top: Vec::new(),
+            max: f64::NEG_INFINITY,
         };
         let mut order: Vec<u32> = (0..values.len())
             .map(|p| u32::try_from(p).expect("fewer than 2^32 values per key"))
@@ -487,7 +513,7 @@ impl<V: Clone + Ord> BigValues<V> {
         let pos = found? as usize;
         let removed = kill_rec(Arc::make_mut(&mut self.list), pos, self.height);
         self.live -= 1;
-        if self.top.iter().any(|&(q, _)| q == pos as u32) {
+        if self.top.contains(&(pos as u32)) {
             self.refresh_top();
         }
         let dead = self.slots - self.live;
