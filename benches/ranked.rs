@@ -15,6 +15,8 @@
 //! - the same queries answered by collect-and-sort (every pair under the
 //!   prefix, sorted, cut), the design without bounds, in the same run
 //!   with the two taking turns, and the ratio;
+//! - the bytes the inner nodes' remembered answers take after those
+//!   passes (`Trie::memory`, after minus before);
 //! - the first two classes again, each query the first ranked search
 //!   after a write under its prefix, which makes the nodes on the way
 //!   forget their remembered best pairs (the search's cost without them);
@@ -179,6 +181,7 @@ fn main() {
         .take(if smoke() { 200 } else { 5_000 })
         .cloned()
         .collect();
+    let bare = ranked.memory();
     for _ in 0..3 {
         rows[0].ours.extend(time(&w.queries, |q| top(&ranked, q)));
         rows[0]
@@ -193,6 +196,13 @@ fn main() {
             .naive
             .extend(time(&deep, |q| collect_and_sort(&flat, q)));
     }
+    let remembered = ranked.memory().total_bytes - bare.total_bytes;
+    println!(
+        "answers remembered by the {} inner nodes after the passes: {} KiB ({:.2} bytes per pair)",
+        bare.inner_nodes,
+        remembered / 1024,
+        remembered as f64 / pairs as f64
+    );
     let mut key_order = time(&w.queries, |q| ranked.suggest(q, LIMIT).len());
     let cold = [
         Row {

@@ -91,6 +91,12 @@ impl<V> TopCache<V> {
         }
     }
 
+    /// The remembered answer, if any.
+    #[inline]
+    pub(crate) fn get(&self) -> Option<&Cached<V>> {
+        self.0.get().map(|c| &**c)
+    }
+
     /// The remembered answer, or the one `compute` finds (kept, unless
     /// another reader kept its own first).
     pub(crate) fn get_or_compute(&self, compute: impl FnOnce() -> Cached<V>) -> &Cached<V> {

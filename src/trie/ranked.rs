@@ -139,9 +139,13 @@ enum Kind<'a, V> {
     RunMore(usize),
     /// The inline pairs of a bucket whose ranked list names only big keys.
     BucketMore(&'a Bucket<V>),
-    /// Entry `pos` of a start node's remembered answer (an answer); the
+    /// Entry `pos` of an inner node's remembered answer (an answer); the
     /// node and its path, to open it for what the answer does not hold.
     Cached(&'a Cached<V>, u32, &'a Node<V>, Span),
+    /// An inner node to open part by part, not from its remembered answer
+    /// (what lies past that answer, or the node whose answer is being
+    /// computed); the item's key is its path.
+    Open(&'a Inner<V>),
 }
 
 struct Item<'a, V> {
@@ -263,12 +267,15 @@ impl<'a, V: Clone + Ord> Search<'a, V> {
             // last of them: that entry's score bounds it, and its keys
             // start with the node's path.
             let score = c.best.score(pos - 1).expect("pos - 1 is an entry");
+            let Node::Inner(inner) = node else {
+                unreachable!("only inner nodes remember answers")
+            };
             self.push(Item {
                 score,
                 key: path,
                 rank: 0,
                 seq: 0,
-                kind: Kind::Node(node, &[]),
+                kind: Kind::Open(inner),
             });
         }
     }
@@ -281,8 +288,23 @@ impl<'a, V: Clone + Ord> Search<'a, V> {
     }
 
     /// Opens a subtree: pushes its parts.
+    /// An inner node answers from what it remembers (computing that first
+    /// when it has none) while at most [`CACHED`] answers are wanted: a
+    /// node that has not changed since the last search costs a copy of its
+    /// answer, and one on the path of a write is computed again from the
+    /// answers its unchanged children remember.
     fn open_node(&mut self, node: &'a Node<V>, path: Span, filter: &'a [u8]) {
         match node {
+            Node::Inner(inner) if self.want <= CACHED => {
+                let c = match inner.top.get() {
+                    Some(c) => c,
+                    None => {
+                        let bytes = self.key(path).to_vec();
+                        inner.top.get_or_compute(|| compute(node, &bytes))
+                    }
+                };
+                self.push_cached(c, 0, node, path);
+            }
             Node::Inner(inner) => self.open_inner(inner, path),
             Node::Bucket(bucket) => self.open_bucket(bucket, path, filter),
         }
@@ -844,17 +866,22 @@ fn search<'a, V: Clone + Ord>(
             s.push_cached(c, c.best.len(), start, span);
             continue;
         }
+        let kind = match start {
+            Node::Inner(inner) => Kind::Open(inner),
+            Node::Bucket(_) => Kind::Node(start, filter),
+        };
         s.push(Item {
             score: start.max(),
             key: span,
             rank: 0,
             seq: 0,
-            kind: Kind::Node(start, filter),
+            kind,
         });
     }
     while let Some(item) = s.pop() {
         match item.kind {
             Kind::Node(node, filter) => s.open_node(node, item.key, filter),
+            Kind::Open(inner) => s.open_inner(inner, item.key),
             Kind::List(node, height, base, taken, after) => {
                 s.open_list(node, (height, base, taken), after, item.key)
             }
@@ -873,7 +900,10 @@ fn search<'a, V: Clone + Ord>(
             Kind::Cached(c, pos, node, path) => {
                 let (_, value) = c.best.get(pos as usize).expect("a queued entry");
                 let key = s.key(item.key);
-                if !skip(key) && (!dedupe || seen.first(value)) {
+                if !skip(key)
+                    && (!dedupe || seen.first(value))
+                    && (s.given.is_empty() || !s.given(key, value))
+                {
                     out.push(key, value.clone(), item.score);
                     if out.len() >= limit {
                         break;

@@ -395,3 +395,34 @@ fn a_ranked_search_remembers_its_start_and_a_write_forgets_it() {
     assert!(!root_remembers(&t));
     assert_eq!(top(&t), [("nd".into(), 3, 3.0), ("nc".into(), 2, 2.0)]);
 }
+
+#[test]
+fn a_typo_search_past_a_remembered_answer_gives_each_pair_once() {
+    // The typo pass for "ｆ" starts at the root, whose remembered answer
+    // (4 pairs in tests) holds the exact matches it skips and "S", which
+    // it gives; it then opens the root for the rest, where the child "S"
+    // remembers "S" again.
+    let mut t = Trie::with_burst(1);
+    for (k, v) in [("ｆ", 0), ("ｆ", 1), ("S", 0), ("Sa", 0)] {
+        t.upsert(k, v, ScoreOp::Set(0.0)).unwrap();
+    }
+    let opts = SuggestOptions::new()
+        .order(Order::Score)
+        .fuzzy(crate::trie::Fuzzy::Distance(1));
+    // Once to fill the nodes' answers, once to read them.
+    for _ in 0..2 {
+        let s = t.suggest_with("ｆ", 5, opts);
+        let got: Vec<(String, u8, Option<u8>)> = (0..s.len())
+            .map(|i| {
+                let (k, v) = s.get(i).unwrap();
+                (k.to_string(), *v, s.distance(i))
+            })
+            .collect();
+        let want: Vec<(String, u8, Option<u8>)> =
+            [("ｆ", 0, 0), ("ｆ", 1, 0), ("S", 0, 1), ("Sa", 0, 1)]
+                .iter()
+                .map(|&(k, v, d)| (k.to_string(), v, Some(d)))
+                .collect();
+        assert_eq!(got, want);
+    }
+}
