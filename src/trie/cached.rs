@@ -41,7 +41,7 @@ use super::iter::Suggestions;
 /// subtree (past it, or past what `dedupe` leaves of it, the search opens
 /// the subtree for the rest).
 #[cfg(not(test))]
-pub(crate) const CACHED: usize = 32;
+pub(crate) const CACHED: usize = 16;
 /// Small in tests, so that the model tests reach past a remembered answer
 /// (a `dedupe` that leaves out some of it, a typo search that skips keys).
 #[cfg(test)]

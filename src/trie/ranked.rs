@@ -288,24 +288,18 @@ impl<'a, V: Clone + Ord> Search<'a, V> {
     }
 
     /// Opens a subtree: pushes its parts.
-    /// An inner node answers from what it remembers (computing that first
-    /// when it has none) while at most [`CACHED`] answers are wanted: a
-    /// node that has not changed since the last search costs a copy of its
-    /// answer, and one on the path of a write is computed again from the
-    /// answers its unchanged children remember.
+    /// An inner node that remembers an answer gives it while at most
+    /// [`CACHED`] answers are wanted, so a search from a node on the path
+    /// of a write (which forgot its own) reads its unchanged children's.
+    /// A node without one is opened part by part: only a search that
+    /// starts at a node computes its answer, so a search never pays for
+    /// answers below it that it does not need.
     fn open_node(&mut self, node: &'a Node<V>, path: Span, filter: &'a [u8]) {
         match node {
-            Node::Inner(inner) if self.want <= CACHED => {
-                let c = match inner.top.get() {
-                    Some(c) => c,
-                    None => {
-                        let bytes = self.key(path).to_vec();
-                        inner.top.get_or_compute(|| compute(node, &bytes))
-                    }
-                };
-                self.push_cached(c, 0, node, path);
-            }
-            Node::Inner(inner) => self.open_inner(inner, path),
+            Node::Inner(inner) => match inner.top.get() {
+                Some(c) if self.want <= CACHED => self.push_cached(c, 0, node, path),
+                _ => self.open_inner(inner, path),
+            },
             Node::Bucket(bucket) => self.open_bucket(bucket, path, filter),
         }
     }
