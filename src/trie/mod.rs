@@ -8,8 +8,9 @@
 //! Inside, one file per part: `node` (inner nodes and the walks over them),
 //! `bucket` (the leaves), `sparse` (a bucket's seek index), `varint` (the
 //! records' integers), `values` and `big` (a key's values, few or many),
-//! `iter` (the prefix walk and the collected answer) and `prefetch` (the
-//! crate's one `unsafe`, a cache hint).
+//! `iter` (the prefix walk and the collected answer), `ranked` and `cached`
+//! (top-k by score, and the answers inner nodes remember) and `prefetch`
+//! (the crate's one `unsafe`, a cache hint).
 //!
 //! # Why it is built this way
 //! - **Bytes, not chars.** Keys are stored as UTF-8 bytes. UTF-8 byte order is

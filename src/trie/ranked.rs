@@ -26,6 +26,11 @@
 //! answer), as a *run* the queue reads in order. If a run is used up before
 //! the answer is full (duplicates skipped by `dedupe`), the next few are
 //! selected after the last one taken.
+//!
+//! A search that starts at an inner node (or opens one on the way) reads
+//! the node's remembered best pairs when it has them
+//! ([`cached`](super::cached)), and opens the node part by part only past
+//! them.
 
 use std::cmp::Ordering;
 use std::collections::BTreeSet;
