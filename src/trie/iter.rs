@@ -473,7 +473,6 @@ impl<V> Suggestions<V> {
         self.distances.get(i).copied()
     }
 
-    /// Appends an entry.
     /// Heap bytes held, counting the values' own heap with `value_heap`.
     pub(crate) fn heap_bytes(&self, value_heap: &impl Fn(&V) -> usize) -> usize {
         self.text.capacity()
@@ -483,18 +482,11 @@ impl<V> Suggestions<V> {
             + self.entries.iter().map(|e| value_heap(&e.2)).sum::<usize>()
     }
 
+    /// Appends an entry.
     pub(crate) fn push(&mut self, key: &[u8], value: V, score: f64) {
-        self.push_str(
-            std::str::from_utf8(key).expect("stored keys are valid UTF-8"),
-            value,
-            score,
-        );
-    }
-
-    /// Appends an entry whose key is already text.
-    pub(crate) fn push_str(&mut self, key: &str, value: V, score: f64) {
         let start = self.text.len();
-        self.text.push_str(key);
+        self.text
+            .push_str(std::str::from_utf8(key).expect("stored keys are valid UTF-8"));
         self.entries.push((start, self.text.len(), value));
         self.scores.push(score);
     }

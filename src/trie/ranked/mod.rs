@@ -342,6 +342,13 @@ fn search<'a, V: Clone + Ord>(
         want: limit - out.len(),
         given: Vec::new(),
     };
+    let mut a = Answer {
+        out,
+        seen,
+        skip,
+        dedupe,
+        limit,
+    };
     for &(start, path, filter) in starts {
         let span = s.span(&[path]);
         if let (Node::Inner(inner), true) = (start, remembered && s.want <= CACHED) {
@@ -352,21 +359,20 @@ fn search<'a, V: Clone + Ord>(
             }
             // The one start: its remembered answer is the answer's first
             // part, read straight through without the queue.
+            let mut keys = Vec::with_capacity(c.best.len());
             for (key, value, score) in c.best.iter_scored() {
-                if skip(key.as_bytes()) || (dedupe && !seen.first(value)) {
-                    continue;
-                }
-                out.push_str(key, value.clone(), score);
-                if out.len() >= limit {
+                let key = s.span(&[key.as_bytes()]);
+                if s.give(&mut a, key, value, score, false) {
                     return;
                 }
-                if !dedupe && !c.all {
-                    let key = s.span(&[key.as_bytes()]);
-                    s.given.push((key, value));
-                }
-                s.want = limit - out.len();
+                keys.push((key, value));
             }
-            // Past it, the node itself (unless it was all of it).
+            // Past it, the node itself (unless it was all of it), without
+            // what it gave (noted once here: its entries are distinct, and
+            // one that `skip` left out is left out again anyway).
+            if !dedupe && !c.all {
+                s.given = keys;
+            }
             s.push_cached(c, c.best.len(), start, span);
             continue;
         }
@@ -403,19 +409,8 @@ fn search<'a, V: Clone + Ord>(
             ),
             Kind::Cached(c, pos, node, path) => {
                 let (_, value) = c.best.get(pos as usize).expect("a queued entry");
-                let key = s.key(item.key);
-                if !skip(key)
-                    && (!dedupe || seen.first(value))
-                    && (s.given.is_empty() || !s.given(key, value))
-                {
-                    out.push(key, value.clone(), item.score);
-                    if out.len() >= limit {
-                        break;
-                    }
-                    s.want = limit - out.len();
-                    if !dedupe && !c.all {
-                        s.given.push((item.key, value));
-                    }
+                if s.give(&mut a, item.key, value, item.score, !c.all) {
+                    break;
                 }
                 s.push_cached(c, pos as usize + 1, node, path);
             }
@@ -423,21 +418,22 @@ fn search<'a, V: Clone + Ord>(
                 let run = &mut s.runs[i];
                 let c = run.cands[run.pos];
                 run.pos += 1;
-                let key = s.key(item.key);
-                if !skip(key)
-                    && (!dedupe || seen.first(c.value))
-                    && (s.given.is_empty() || !s.given(key, c.value))
-                {
-                    out.push(key, c.value.clone(), c.score);
-                    if out.len() >= limit {
-                        break;
-                    }
-                    s.want = limit - out.len();
+                if s.give(&mut a, item.key, c.value, c.score, false) {
+                    break;
                 }
                 s.push_run(i);
             }
         }
     }
+}
+
+/// Where a search's answers go, and what leaves a pair out of them.
+struct Answer<'s, 'a, V> {
+    out: &'s mut Suggestions<V>,
+    seen: &'s mut Seen<'a, V>,
+    skip: &'s dyn Fn(&[u8]) -> bool,
+    dedupe: bool,
+    limit: usize,
 }
 
 /// The index and bound of the best entry of `bounds` that `taken` does not

@@ -6,7 +6,9 @@
 
 use std::cmp::Ordering;
 
-use super::{best_left, cand_order, starts_with, Cand, Item, Kind, Run, Search, Source, Span};
+use super::{
+    best_left, cand_order, starts_with, Answer, Cand, Item, Kind, Run, Search, Source, Span,
+};
 use crate::trie::big::{BigValues, ListNode};
 use crate::trie::bucket::{Bucket, TopEntry, TOP};
 use crate::trie::cached::{Cached, CACHED};
@@ -52,15 +54,39 @@ impl<'a, V: Clone + Ord> Search<'a, V> {
         }
     }
 
-    /// True when a remembered answer already gave the pair.
-    pub(super) fn given(&self, key: &[u8], value: &V) -> bool {
-        self.given
+    /// Gives the pair (`key`, `value`) that came up in ranked order, unless
+    /// `skip`, `dedupe` or a remembered answer that gave it already leaves
+    /// it out; `note` keeps it for that check, for a pair from a
+    /// remembered answer that the search may open its node past. Returns
+    /// true when the answer is full.
+    pub(super) fn give(
+        &mut self,
+        a: &mut Answer<'_, 'a, V>,
+        key: Span,
+        value: &'a V,
+        score: f64,
+        note: bool,
+    ) -> bool {
+        let k = self.key(key);
+        let given = self
+            .given
             .iter()
-            .any(|&(k, v)| v == value && self.key(k) == key)
+            .any(|&(g, v)| v == value && self.key(g) == k);
+        if (a.skip)(k) || (a.dedupe && !a.seen.first(value)) || given {
+            return false;
+        }
+        a.out.push(k, value.clone(), score);
+        if a.out.len() >= a.limit {
+            return true;
+        }
+        self.want = a.limit - a.out.len();
+        if note && !a.dedupe {
+            self.given.push((key, value));
+        }
+        false
     }
 
-    /// Opens a subtree: pushes its parts.
-    /// An inner node that remembers an answer gives it while at most
+    /// Opens a subtree: pushes its parts. An inner node that remembers an answer gives it while at most
     /// [`CACHED`] answers are wanted, so a search from a node on the path
     /// of a write (which forgot its own) reads its unchanged children's.
     /// A node without one is opened part by part: only a search that
@@ -443,13 +469,7 @@ impl<'a, V: Clone + Ord> Search<'a, V> {
             }
             return;
         }
-        // An answer's value is read when it comes out, often long after
-        // its record was scanned, and a bucket's values lie apart from its
-        // records: start the loads now, side by side, rather than one
-        // cache miss per answer at the end.
-        for c in &cands {
-            prefetch(c.value);
-        }
+        prefetch_values(&cands);
         self.runs.push(Run {
             cands,
             pos: 0,
@@ -511,13 +531,8 @@ impl<'a, V: Clone + Ord> Search<'a, V> {
             let key = run.key.expect("a big key's run has its key");
             if taken < big.top().len() {
                 let (cands, complete, taken) = self.listed(big, taken);
-                for c in &cands {
-                    prefetch(c.value);
-                }
-                let run = &mut self.runs[i];
-                (run.cands, run.pos, run.complete) = (cands, 0, complete);
-                run.source = Source::Big(big, taken);
-                self.push_run(i);
+                self.runs[i].source = Source::Big(big, taken);
+                self.refill(i, cands, complete);
                 return;
             }
             self.runs[i].complete = true;
@@ -525,10 +540,27 @@ impl<'a, V: Clone + Ord> Search<'a, V> {
             return;
         }
         let (cands, complete) = self.select(&self.runs[i].source, Some(last));
+        self.refill(i, cands, complete);
+    }
+
+    /// Gives run `i` the next candidates its source selected, and queues
+    /// the first of them.
+    fn refill(&mut self, i: usize, cands: Vec<Cand<'a, V>>, complete: bool) {
+        prefetch_values(&cands);
         let run = &mut self.runs[i];
         (run.cands, run.pos, run.complete) = (cands, 0, complete);
         if !run.cands.is_empty() {
             self.push_run(i);
         }
+    }
+}
+
+/// Starts loading the candidates' values. An answer's value is read when
+/// it comes out, often long after its record was scanned, and a bucket's
+/// values lie apart from its records: the loads go side by side now rather
+/// than one cache miss per answer at the end.
+fn prefetch_values<V>(cands: &[Cand<'_, V>]) {
+    for c in cands {
+        prefetch(c.value);
     }
 }
