@@ -23,7 +23,20 @@ use clap::Parser;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// Asks mimalloc to return the pages it holds freed, at once (its own
+/// purge waits for a delay and for the thread that freed them to allocate
+/// again): the hook the library calls after a load or an import. The
+/// binary's only `unsafe`: a call into the allocator it chose.
+#[allow(unsafe_code)]
+fn release_freed_memory() {
+    // SAFETY: `mi_collect` takes no pointers and has no preconditions; it
+    // may run on any thread at any time, and only collects the calling
+    // thread's heap and the process-wide arenas, under mimalloc's own locks.
+    unsafe { libmimalloc_sys::mi_collect(true) }
+}
+
 fn main() -> std::process::ExitCode {
+    typeahead::db::on_release(release_freed_memory);
     let args = cli::Cli::parse();
     let default_level = if matches!(args.command, cli::Command::Serve(_)) {
         "info"

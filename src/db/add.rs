@@ -27,7 +27,7 @@ use std::collections::HashMap;
 use super::{DbError, ScoreOp, ScoredEntry, Value};
 use crate::store::Op;
 use crate::trie::{Trie, Upserted};
-use crate::value::score_text;
+use crate::value::{score_text, Interner};
 
 /// Pair counts of an applied batch.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -90,24 +90,27 @@ pub(super) fn check(trie: Option<&Trie<Value>>, entries: &[ScoredEntry]) -> Resu
 }
 
 /// Applies a batch that [`check`] passed, pushing the operations that
-/// record it onto `ops`.
+/// record it onto `ops`. Values are stored through `interner`, so that equal
+/// long values share one text.
 pub(super) fn apply(
     t: &mut Trie<Value>,
     trie: &str,
     entries: &[ScoredEntry],
     ops: &mut Vec<Op>,
+    interner: &mut Interner,
 ) -> Counts {
     let mut counts = Counts::default();
     for e in entries {
+        let value = interner.intern(&e.value);
         let outcome = match e.score {
-            None => t.insert(&e.key, e.value.clone()).map(|new| {
+            None => t.insert(&e.key, value).map(|new| {
                 if new {
                     Upserted::Added
                 } else {
                     Upserted::Unchanged
                 }
             }),
-            Some(op) => t.upsert(&e.key, e.value.clone(), op),
+            Some(op) => t.upsert(&e.key, value, op),
         };
         let score = match outcome {
             Ok(Upserted::Added) => {

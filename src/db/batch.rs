@@ -212,8 +212,13 @@ impl<'a> Batch<'a> {
                 }
                 let index = self.trie_or_create(trie)?;
                 let ops = &mut self.ops;
+                let mut interner = self
+                    .state
+                    .interner
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner());
                 let counts = index.stage(|t| {
-                    let counts = add::apply(t, trie, entries, ops);
+                    let counts = add::apply(t, trie, entries, ops, &mut interner);
                     (counts.added + counts.updated > 0, counts)
                 });
                 self.touch(&index);

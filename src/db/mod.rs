@@ -27,6 +27,7 @@ mod command;
 mod compact;
 mod follow;
 mod idempotency;
+mod release;
 mod replay;
 mod writer;
 
@@ -43,6 +44,8 @@ pub use crate::value::Value;
 use command::{Command, Reply};
 pub use compact::MIN_OPS as COMPACT_MIN_OPS;
 pub use idempotency::{fingerprint, IdemKey, WINDOW as IDEMPOTENCY_WINDOW};
+pub use release::on_release;
+pub(crate) use release::release as release_memory;
 
 /// A trie of JSON values.
 pub type TrieIndex = Index<Value>;
@@ -245,6 +248,9 @@ pub(crate) struct State {
     /// Answers to writes sent with an idempotency key (only the writer
     /// thread locks it).
     remembered: std::sync::Mutex<idempotency::Remembered>,
+    /// The one text of each long value the tries hold (only the writer
+    /// thread locks it, and replay before it starts).
+    interner: std::sync::Mutex<crate::value::Interner>,
     tries: ArcSwap<BTreeMap<String, TrieIndex>>,
     stacks: ArcSwap<BTreeMap<String, Arc<ValueStack>>>,
     caches: ArcSwap<BTreeMap<String, Arc<IntCache>>>,

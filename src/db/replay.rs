@@ -1,7 +1,20 @@
 //! Start-up replay: the store's operations, oldest first, into fresh state.
+//!
+//! # Why it runs on threads of its own
+//! Replay holds a model of every trie (a map of keys to their pairs) until
+//! the tries are built from it, so its peak is several times the state it
+//! leaves. The allocator (mimalloc) keeps freed pages in the heap of the
+//! thread that allocated them and returns them to the system only on that
+//! thread's later allocations, or when the thread exits. So the log is read
+//! on a thread of its own, the tries are built on another (their nodes then
+//! lie on pages of their own, not among the model's), and both threads
+//! exit when loading is done: what the model took goes back to the system
+//! at once, not when some long-lived thread happens to allocate again.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
+
+use smallvec::{smallvec, SmallVec};
 
 use super::idempotency::Remembered;
 use super::{IntCache, State, TrieIndex, Value, ValueStack};
@@ -22,17 +35,30 @@ use crate::trie::Trie;
 /// k removals or scores of a k-value key is O(k), not O(k²). A log without
 /// such removals or scores builds no map: restart time and memory stay those
 /// of plain appends.
+///
+/// The model is most of replay's peak memory and time, so it is kept lean:
+/// a key is a boxed `str`, its first pair lives in the map's slot (most keys
+/// of a user index, the usernames, have one value), and the map hashes with
+/// foldhash (SipHash took a tenth of the load in a profile), seeded per process
+/// like the standard one, so keys chosen to collide cannot make a restart
+/// quadratic.
 #[derive(Default)]
 struct TrieModel {
-    keys: HashMap<String, Vec<(Value, f64)>>,
+    keys: FastMap<Box<str>, Pairs>,
     /// The big keys that have seen a removal or a score.
-    holes: HashMap<String, Holes>,
+    holes: FastMap<Box<str>, Holes>,
     fold: Fold,
 }
 
+/// A key's pairs in the order they were added.
+type Pairs = SmallVec<[(Value, f64); 1]>;
+
+/// A hash map with foldhash's per-process seeded hasher.
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
 /// Where a big key's live values are, and which slots are dead.
 struct Holes {
-    at: HashMap<Value, usize>,
+    at: FastMap<Value, usize>,
     dead: Vec<bool>,
 }
 
@@ -52,7 +78,7 @@ impl TrieModel {
         }
         let Some(values) = self.keys.get_mut(key) else {
             self.keys
-                .insert(key.to_owned(), vec![(value, score.unwrap_or(0.0))]);
+                .insert(key.into(), smallvec![(value, score.unwrap_or(0.0))]);
             return;
         };
         if let Some(score) = score {
@@ -80,7 +106,7 @@ impl TrieModel {
 
     /// The value -> slot map of a key, built at its first use.
     fn holes_of<'h>(
-        holes: &'h mut HashMap<String, Holes>,
+        holes: &'h mut FastMap<Box<str>, Holes>,
         key: &str,
         values: &[(Value, f64)],
     ) -> &'h mut Holes {
@@ -89,7 +115,7 @@ impl TrieModel {
                 at: values.iter().map(|(v, _)| v.clone()).zip(0..).collect(),
                 dead: vec![false; values.len()],
             };
-            holes.insert(key.to_owned(), h);
+            holes.insert(key.into(), h);
         }
         holes.get_mut(key).expect("inserted above")
     }
@@ -126,14 +152,14 @@ impl TrieModel {
             .keys
             .into_iter()
             .map(|(k, v)| match self.holes.remove(&k) {
-                None => (k, v),
+                None => (k.into_string(), v.into_vec()),
                 Some(h) => {
                     let live = v
                         .into_iter()
                         .zip(h.dead)
                         .filter(|(_, d)| !d)
                         .map(|(v, _)| v);
-                    (k, live.collect())
+                    (k.into_string(), live.collect())
                 }
             })
             .collect();
@@ -142,31 +168,38 @@ impl TrieModel {
     }
 }
 
-/// The value whose canonical text is `text`: `last` again when it is the
-/// same (consecutive inserts often carry one user's value), else a new one
-/// that becomes `last`.
-fn reuse(last: &mut Option<Value>, text: &str) -> Value {
-    match last {
-        Some(v) if v.as_str() == text => v.clone(),
-        _ => {
-            let v = Value::from_canonical(text);
-            *last = Some(v.clone());
-            v
-        }
+/// Replays the store into fresh state (on two threads that end with it:
+/// module docs).
+pub(super) fn load(store: &mut dyn Store) -> Result<(State, LoadStats), StoreError> {
+    std::thread::scope(|s| {
+        std::thread::Builder::new()
+            .name("typeahead-load".into())
+            .spawn_scoped(s, || read(store))
+            .map_err(no_thread)?
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p))
+    })
+}
+
+/// A thread that could not start, as the I/O error it is.
+fn no_thread(source: std::io::Error) -> StoreError {
+    StoreError::Io {
+        path: "(a thread to load the data on)".into(),
+        source,
     }
 }
 
-/// Replays the store into fresh state.
-pub(super) fn load(store: &mut dyn Store) -> Result<(State, LoadStats), StoreError> {
+/// Reads the store into models, and builds the state from them on a thread
+/// of its own.
+fn read(store: &mut dyn Store) -> Result<(State, LoadStats), StoreError> {
     let mut tries: BTreeMap<String, TrieModel> = BTreeMap::new();
     let mut stacks: BTreeMap<String, Vec<Value>> = BTreeMap::new();
     let mut caches: BTreeMap<String, HashMap<String, i64>> = BTreeMap::new();
     let mut remembered = Remembered::default();
     let started = std::time::Instant::now();
     let mut n: u64 = 0;
-    // Consecutive inserts often carry the same value (one user's keys):
-    // reuse it instead of building it again (`reuse`).
-    let mut last_value: Option<Value> = None;
+    // Equal long values share one text, as the writer stores them.
+    let mut interner = crate::value::Interner::default();
     fn model<'m, T: Default>(map: &'m mut BTreeMap<String, T>, name: &str) -> &'m mut T {
         if !map.contains_key(name) {
             map.insert(name.to_owned(), T::default());
@@ -190,7 +223,7 @@ pub(super) fn load(store: &mut dyn Store) -> Result<(State, LoadStats), StoreErr
                 model(&mut tries, trie).fold = fold;
             }
             OpRef::TrieInsert { trie, key, value } => {
-                let v = reuse(&mut last_value, value);
+                let v = interner.canonical(value);
                 model(&mut tries, trie).insert(key, v);
             }
             OpRef::TrieScore {
@@ -199,7 +232,7 @@ pub(super) fn load(store: &mut dyn Store) -> Result<(State, LoadStats), StoreErr
                 value,
                 score,
             } => {
-                let v = reuse(&mut last_value, value);
+                let v = interner.canonical(value);
                 model(&mut tries, trie).set(key, v, Some(score));
             }
             OpRef::TrieRemove { trie, key, value } => {
@@ -238,6 +271,7 @@ pub(super) fn load(store: &mut dyn Store) -> Result<(State, LoadStats), StoreErr
     let replayed_ms = started.elapsed().as_millis() as u64;
     let state = State {
         remembered: std::sync::Mutex::new(remembered),
+        interner: std::sync::Mutex::new(interner),
         ..State::default()
     };
     state.tries.store(Arc::new(
@@ -268,6 +302,8 @@ pub(super) fn load(store: &mut dyn Store) -> Result<(State, LoadStats), StoreErr
             })
             .collect(),
     ));
+    // The model is gone; what it took goes back before serving starts.
+    super::release::release();
     if stats.ops > 0 {
         tracing::info!(
             ops = stats.ops,

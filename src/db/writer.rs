@@ -109,6 +109,8 @@ pub(super) fn run(
     mut history: u64,
 ) {
     let mut next_check = state.limits.compact_min_ops;
+    // Operations since freed memory was last returned (module `release`).
+    let mut since_release: u64 = 0;
     // Only a shared store's writer waits with a timeout (see `next`).
     let idle = (!store.is_writer()).then(|| {
         tokio::runtime::Builder::new_current_thread()
@@ -119,6 +121,12 @@ pub(super) fn run(
     loop {
         if !follow_until_writer(&state, &mut *store, &mut rx, &mut history) {
             return;
+        }
+        if since_release >= super::release::AFTER_OPS && rx.is_empty() {
+            // A burst of writes (an import) has ended: the copies it made
+            // and dropped go back before the writer waits.
+            super::release::release();
+            since_release = 0;
         }
         let first = match next(&mut rx, idle.as_ref()) {
             Next::Request(r) => r,
@@ -188,6 +196,7 @@ pub(super) fn run(
         match outcome {
             Ok(()) => {
                 history += batch.ops.len() as u64;
+                since_release += batch.ops.len() as u64;
                 batch.commit();
                 store.committed();
                 for (key, f, reply) in fresh {

@@ -208,7 +208,11 @@ where
         for h in handles {
             let _ = h.join();
         }
-        committer.join()
+        let committed = committer.join();
+        // The workers are gone, and with them the batches they parsed: what
+        // the import took beyond the pairs it added goes back now.
+        crate::db::release_memory();
+        committed
     })
     .await;
     match joined {
