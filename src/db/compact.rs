@@ -1,7 +1,12 @@
-//! Compaction: rewriting the store from the live state when its history
-//! has grown much larger than the state, so that disk and start-up time
-//! follow the data, not its history (a hot counter incremented a million
-//! times is one operation after it).
+//! Compaction and checkpoints: rewriting the store from the live state
+//! when its history has grown much larger than the state, so that disk and
+//! start-up time follow the data, not its history (a hot counter
+//! incremented a million times is one operation after it); and when many
+//! operations have come since the last rewrite (an import of a million
+//! users), so that the next start reads a checkpoint. A rewrite lists each
+//! trie's pairs in key order, which replay loads without hashing a key and
+//! builds without sorting (module `replay`); a log of the same pairs in the
+//! order they were written costs a hash map of every key.
 //!
 //! The state is frozen at a group boundary, in the writer thread: trie
 //! snapshots are immutable already (an `Arc` each), stacks, caches and
@@ -50,6 +55,14 @@ pub(super) fn live_ops(state: &State) -> u64 {
 /// Whether `history` operations are worth rewriting into `live` ones.
 pub(super) fn worth_it(history: u64, live: u64, min_ops: u64) -> bool {
     history >= min_ops && history > 2 * live
+}
+
+/// Whether `unsorted` operations since the last checkpoint call for a new
+/// one: at least `min_ops` and at least half the live state, so that a
+/// rewrite (which writes the whole live state) is paid for by the appends
+/// since the last one, at most three writes of each operation in all.
+pub(super) fn checkpoint_due(unsorted: u64, live: u64, min_ops: u64) -> bool {
+    unsorted >= min_ops && unsorted >= live / 2
 }
 
 impl Frozen {
@@ -192,14 +205,40 @@ pub(super) fn compact_if_worth_it(state: &State, store: &mut dyn Store, history:
     }
 }
 
+/// Whether `unsorted` operations since the last checkpoint call for one
+/// now that the writes have paused: at least `min_ops` and an eighth of the
+/// live state. A burst (an import) ends with a checkpoint, so the next start
+/// reads one; a steady stream of writes never pauses and is left to
+/// [`checkpoint_due`].
+pub(super) fn checkpoint_due_when_quiet(unsorted: u64, live: u64, min_ops: u64) -> bool {
+    unsorted >= min_ops && unsorted >= live / 8
+}
+
+/// When the writes have paused: starts a background checkpoint if
+/// [`checkpoint_due_when_quiet`].
+pub(super) fn start_checkpoint_if_quiet(
+    state: &State,
+    store: &mut dyn Store,
+    history: &mut u64,
+    unsorted: &mut u64,
+) {
+    let live = live_ops(state);
+    if checkpoint_due_when_quiet(*unsorted, live, state.limits.compact_min_ops) {
+        start(state, store, history, unsorted, live);
+    }
+}
+
 /// While running, after a group: starts a background rewrite when the
-/// operations appended since the last one (`history`) have grown much
-/// larger than the live state, and resets `history` to what the new file
-/// will hold. The live count is only taken every quarter of the threshold.
+/// store's operations (`history`) have grown much larger than the live
+/// state, or when the operations since the last checkpoint (`unsorted`)
+/// call for one ([`checkpoint_due`]); then `history` is what the new file
+/// will hold and `unsorted` is 0. The live count is only taken every
+/// quarter of the threshold.
 pub(super) fn maybe_start(
     state: &State,
     store: &mut dyn Store,
     history: &mut u64,
+    unsorted: &mut u64,
     next_check: &mut u64,
 ) {
     if *history < *next_check {
@@ -208,26 +247,44 @@ pub(super) fn maybe_start(
     let min_ops = state.limits.compact_min_ops;
     let step = (min_ops / 4).max(1);
     let live = live_ops(state);
-    if !worth_it(*history, live, min_ops) {
+    if !worth_it(*history, live, min_ops) && !checkpoint_due(*unsorted, live, min_ops) {
         *next_check = *history + step;
         return;
     }
+    if !start(state, store, history, unsorted, live) {
+        *next_check = *history + step;
+    } else {
+        *next_check = live + step;
+    }
+}
+
+/// Starts a background rewrite of `live` operations; true when one started
+/// (then `history` is `live` and `unsorted` 0).
+fn start(
+    state: &State,
+    store: &mut dyn Store,
+    history: &mut u64,
+    unsorted: &mut u64,
+    live: u64,
+) -> bool {
     let frozen = Frozen::capture(state);
     let produce: crate::store::Rewrite = Box::new(move |sink| frozen.produce(sink));
     match store.start_rewrite(produce) {
         Ok(true) => {
             tracing::info!(
                 ops_before = *history,
+                ops_since_checkpoint = *unsorted,
                 ops_after = live,
-                "compacting the log in the background"
+                "rewriting the log from the live state in the background"
             );
             *history = live;
-            *next_check = live + step;
+            *unsorted = 0;
+            true
         }
-        Ok(false) => *next_check = *history + step,
+        Ok(false) => false,
         Err(e) => {
             tracing::warn!(error = %e, "could not start compacting the log");
-            *next_check = *history + min_ops;
+            false
         }
     }
 }

@@ -331,9 +331,16 @@ impl Db {
         mut store: impl Store,
         limits: Limits,
     ) -> Result<(Db, LoadStats, std::thread::JoinHandle<()>), StoreError> {
-        let (mut state, stats) = replay::load(&mut store)?;
+        let (mut state, loaded) = replay::load(&mut store)?;
+        let stats = loaded.stats;
         state.limits = limits;
         let history = compact::compact_if_worth_it(&state, &mut store, stats.ops);
+        // Rewritten at start-up, the store is one checkpoint.
+        let unsorted = if history == stats.ops {
+            loaded.unsorted
+        } else {
+            0
+        };
         let state = Arc::new(state);
         let (tx, rx) = mpsc::channel(QUEUE);
         let thread_state = Arc::clone(&state);
@@ -346,7 +353,7 @@ impl Db {
                 // decides from what is on disk (nothing unacknowledged is
                 // lost by stopping; nothing acknowledged is lost either).
                 let run = std::panic::AssertUnwindSafe(|| {
-                    writer::run(thread_state, Box::new(store), rx, history)
+                    writer::run(thread_state, Box::new(store), rx, history, unsorted)
                 });
                 if std::panic::catch_unwind(run).is_err() {
                     tracing::error!("the writer thread panicked; stopping the process");

@@ -303,3 +303,80 @@ fn startup_compacts_a_log_of_mostly_history() {
     })
     .unwrap();
 }
+
+/// A store that records appends and sends each rewrite's operations.
+struct Rewrites {
+    tx: std::sync::mpsc::Sender<Vec<Op>>,
+}
+
+impl Store for Rewrites {
+    fn append(&mut self, _ops: &[Op]) -> Result<(), StoreError> {
+        Ok(())
+    }
+    fn load(
+        &mut self,
+        _sink: &mut dyn FnMut(crate::store::OpRef<'_>),
+    ) -> Result<LoadStats, StoreError> {
+        Ok(LoadStats::default())
+    }
+    fn rewrite(&mut self, produce: &mut crate::store::Producer<'_>) -> Result<(), StoreError> {
+        let mut ops = Vec::new();
+        produce(&mut |op| ops.push(op));
+        let _ = self.tx.send(ops);
+        Ok(())
+    }
+}
+
+/// The keys of a rewrite's trie operations, in the order written.
+fn rewritten_keys(ops: &[Op]) -> Vec<String> {
+    ops.iter()
+        .filter_map(|op| match op {
+            Op::TrieInsert { key, .. } | Op::TrieScore { key, .. } => Some(key.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Writes in no key order: a burst as large as half the state is followed
+/// by a checkpoint at once, and a smaller one (an eighth of the state or
+/// more) by a checkpoint once the writes pause. Each checkpoint lists the
+/// live pairs with the keys ascending, which is what replay loads without
+/// hashing.
+#[test]
+fn a_burst_of_writes_ends_in_a_checkpoint_in_key_order() {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let limits = Limits {
+        compact_min_ops: 1_000,
+        ..Limits::default()
+    };
+    let (db, _, writer) = Db::open_with(Rewrites { tx }, limits).unwrap();
+    let scrambled = |lo: usize, hi: usize| -> Vec<(String, Value)> {
+        (lo..hi)
+            .map(|i| (format!("k{:05}", (i * 7919) % 100_000), v(&i.to_string())))
+            .collect()
+    };
+    let wait = std::time::Duration::from_secs(60);
+    db.add_entries_blocking("t".into(), scrambled(0, 4_000))
+        .unwrap();
+    let first = rx.recv_timeout(wait).expect("a checkpoint after the burst");
+    let keys = rewritten_keys(&first);
+    assert_eq!(keys.len(), 4_000);
+    assert!(keys.windows(2).all(|w| w[0] < w[1]), "keys out of order");
+    // A tenth more: not due while writes go on, due once they pause.
+    db.add_entries_blocking("t".into(), scrambled(4_000, 4_500))
+        .unwrap();
+    db.add_entries_blocking("t".into(), scrambled(4_500, 5_000))
+        .unwrap();
+    let second = rx
+        .recv_timeout(wait)
+        .expect("a checkpoint once the writes paused");
+    let keys = rewritten_keys(&second);
+    assert_eq!(keys.len(), 5_000);
+    assert!(keys.windows(2).all(|w| w[0] < w[1]), "keys out of order");
+    let mut want: Vec<String> = scrambled(0, 5_000).into_iter().map(|(k, _)| k).collect();
+    want.sort();
+    assert_eq!(keys, want);
+    drop(db);
+    writer.join().unwrap();
+    assert!(rx.try_recv().is_err(), "no checkpoint without new writes");
+}

@@ -34,6 +34,12 @@ const MAX_GROUP_BYTES: usize = 32 << 20;
 const FOLLOW_WAIT: Duration = Duration::from_millis(100);
 /// An idle writer of a shared store ticks this often.
 const IDLE_TICK: Duration = Duration::from_millis(250);
+/// After a burst of writes (an import), once this long passes without a
+/// request, the writer does what the burst left: a checkpoint when one is
+/// due, and the freed memory given back.
+const QUIET: Duration = Duration::from_millis(500);
+/// An idle writer checks this often whether a background rewrite is written.
+const REWRITE_POLL: Duration = Duration::from_millis(100);
 /// A follower that cannot reach its store tries again after this long.
 const RETRY_AFTER: Duration = Duration::from_millis(250);
 
@@ -44,12 +50,16 @@ enum Next {
     Closed,
 }
 
-/// The next request, or `Idle` after `IDLE_TICK` on a shared store (whose
-/// writer must notice a lost connection even when no write comes).
-fn next(rx: &mut mpsc::Receiver<Request>, idle: Option<&tokio::runtime::Runtime>) -> Next {
-    let got = match idle {
+/// The next request, or `Idle` once `wait` has passed without one (`None`:
+/// wait as long as it takes).
+fn next(
+    rx: &mut mpsc::Receiver<Request>,
+    timer: &tokio::runtime::Runtime,
+    wait: Option<Duration>,
+) -> Next {
+    let got = match wait {
         None => rx.blocking_recv(),
-        Some(rt) => match rt.block_on(async { tokio::time::timeout(IDLE_TICK, rx.recv()).await }) {
+        Some(wait) => match timer.block_on(async { tokio::time::timeout(wait, rx.recv()).await }) {
             Ok(got) => got,
             Err(_) => return Next::Idle,
         },
@@ -107,32 +117,70 @@ pub(super) fn run(
     mut store: Box<dyn Store>,
     mut rx: mpsc::Receiver<Request>,
     mut history: u64,
+    mut unsorted: u64,
 ) {
     let mut next_check = state.limits.compact_min_ops;
     // Operations since freed memory was last returned (module `release`).
     let mut since_release: u64 = 0;
-    // Only a shared store's writer waits with a timeout (see `next`).
-    let idle = (!store.is_writer()).then(|| {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_time()
-            .build()
-            .expect("a timer runtime for the writer thread")
-    });
+    // Whether a group committed since the writer last housekept (a long
+    // tail loaded at start counts: it calls for a checkpoint too).
+    let mut busy = unsorted > 0;
+    // A store this node does not write at start is a shared one.
+    let shared = !store.is_writer();
+    let timer = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .expect("a timer runtime for the writer thread");
     loop {
         if !follow_until_writer(&state, &mut *store, &mut rx, &mut history) {
             return;
         }
-        if since_release >= super::release::AFTER_OPS && rx.is_empty() {
-            // A burst of writes (an import) has ended: the copies it made
-            // and dropped go back before the writer waits.
-            super::release::release();
-            since_release = 0;
-        }
-        let first = match next(&mut rx, idle.as_ref()) {
+        // A shared store's writer must notice a lost connection even when
+        // no write comes: it ticks. Any writer with a burst's leftovers
+        // waits only until the writes pause.
+        let leftovers = busy
+            && (since_release >= super::release::AFTER_OPS
+                || unsorted >= state.limits.compact_min_ops);
+        // A background rewrite switches over at the next append, or when
+        // it is polled: an idle writer polls it.
+        let rewriting = store.rewriting();
+        let wait = [
+            shared.then_some(IDLE_TICK),
+            leftovers.then_some(QUIET),
+            rewriting.then_some(REWRITE_POLL),
+        ]
+        .into_iter()
+        .flatten()
+        .min();
+        let first = match next(&mut rx, &timer, wait) {
             Next::Request(r) => r,
             Next::Closed => return,
             Next::Idle => {
-                tick(&mut *store);
+                if rewriting {
+                    if let Err(e) = store.finish_rewrite() {
+                        tracing::warn!(error = %e, "could not finish the rewrite");
+                    }
+                    if !store.rewriting() {
+                        // What the rewrite's thread encoded goes back too.
+                        super::release::release();
+                    }
+                }
+                if leftovers {
+                    compact::start_checkpoint_if_quiet(
+                        &state,
+                        &mut *store,
+                        &mut history,
+                        &mut unsorted,
+                    );
+                    if since_release >= super::release::AFTER_OPS {
+                        super::release::release();
+                        since_release = 0;
+                    }
+                    busy = false;
+                }
+                if shared {
+                    tick(&mut *store);
+                }
                 continue;
             }
         };
@@ -196,7 +244,9 @@ pub(super) fn run(
         match outcome {
             Ok(()) => {
                 history += batch.ops.len() as u64;
+                busy = true;
                 since_release += batch.ops.len() as u64;
+                unsorted += batch.ops.len() as u64;
                 batch.commit();
                 store.committed();
                 for (key, f, reply) in fresh {
@@ -207,8 +257,14 @@ pub(super) fn run(
                     // A client that went away no longer waits for its answer.
                     let _ = req.reply.send(reply);
                 }
-                compact::maybe_start(&state, &mut *store, &mut history, &mut next_check);
-                if idle.is_some() {
+                compact::maybe_start(
+                    &state,
+                    &mut *store,
+                    &mut history,
+                    &mut unsorted,
+                    &mut next_check,
+                );
+                if shared {
                     tick(&mut *store);
                 }
             }

@@ -224,6 +224,15 @@ impl<D: Disk> LogStore<D> {
                 source: e,
             })?;
         }
+        self.switch_if_written()
+    }
+
+    /// Switches to the next log if the background rewrite has written it
+    /// (with the groups appended since it started).
+    fn switch_if_written(&mut self) -> Result<(), StoreError> {
+        let Some(staging) = self.staging.as_mut() else {
+            return Ok(());
+        };
         let result = match staging.done.try_recv() {
             Err(std::sync::mpsc::TryRecvError::Empty) => return Ok(()),
             Err(std::sync::mpsc::TryRecvError::Disconnected) => {
@@ -415,6 +424,15 @@ impl<D: Disk> Store for LogStore<D> {
             started: std::time::Instant::now(),
         });
         Ok(true)
+    }
+
+    fn rewriting(&self) -> bool {
+        LogStore::rewriting(self)
+    }
+
+    fn finish_rewrite(&mut self) -> Result<(), StoreError> {
+        self.refuse_if_broken()?;
+        self.switch_if_written()
     }
 
     fn load(&mut self, sink: &mut dyn FnMut(OpRef<'_>)) -> Result<LoadStats, StoreError> {

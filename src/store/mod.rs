@@ -186,6 +186,22 @@ pub trait Store: Send + 'static {
         true
     }
 
+    /// Whether a background rewrite ([`Store::start_rewrite`]) is under way
+    /// and waits for [`Store::finish_rewrite`] or an append to switch over.
+    fn rewriting(&self) -> bool {
+        false
+    }
+
+    /// Switches over to a background rewrite that is written, without
+    /// waiting for an append (what an idle writer calls, so that a rewrite
+    /// finished after the last write takes effect).
+    ///
+    /// # Errors
+    /// As [`Store::append`] when the store refuses writes.
+    fn finish_rewrite(&mut self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
     /// Called once the group of the last successful [`Store::append`] is
     /// visible to readers: a shared store publishes its position then, so
     /// that a position always names a state readers can see.
@@ -234,6 +250,12 @@ impl<S: Store + ?Sized> Store for Box<S> {
     }
     fn is_writer(&self) -> bool {
         (**self).is_writer()
+    }
+    fn rewriting(&self) -> bool {
+        (**self).rewriting()
+    }
+    fn finish_rewrite(&mut self) -> Result<(), StoreError> {
+        (**self).finish_rewrite()
     }
     fn committed(&mut self) {
         (**self).committed()

@@ -427,6 +427,37 @@ fn a_background_rewrite_keeps_every_append_made_while_it_ran() {
     assert_eq!(got[got.len() - 3..], group(999)[..]);
 }
 
+/// A background rewrite written after the last append takes effect when
+/// the store is polled, without another append: an idle writer's
+/// checkpoint is on disk, not staged until the next write.
+#[test]
+fn a_written_rewrite_switches_over_without_another_append() {
+    let (disk, mut store) = fresh();
+    for g in 0..3 {
+        store.append(&group(g)).unwrap();
+    }
+    let frozen = group(70);
+    let produced = frozen.clone();
+    assert!(store
+        .start_rewrite(Box::new(move |sink| produced.into_iter().for_each(sink)))
+        .unwrap());
+    // Until the rewrite's thread has written the file, polling keeps the
+    // old log; the loop ends when the switch is made.
+    while store.rewriting() {
+        assert_eq!(
+            reload(&disk).unwrap(),
+            (0..3).flat_map(group).collect::<Vec<Op>>()
+        );
+        store.finish_rewrite().unwrap();
+        std::thread::yield_now();
+    }
+    assert_eq!(reload(&disk).unwrap(), frozen);
+    store.finish_rewrite().unwrap();
+    store.append(&group(5)).unwrap();
+    let want: Vec<Op> = frozen.into_iter().chain(group(5)).collect();
+    assert_eq!(reload(&disk).unwrap(), want);
+}
+
 /// A torn tail whose side file name is taken (by an older copy, or by the
 /// same copy before a crash) still lets start-up go on.
 #[test]
