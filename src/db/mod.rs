@@ -28,6 +28,7 @@ mod compact;
 mod follow;
 mod idempotency;
 mod release;
+mod repack;
 mod replay;
 mod writer;
 

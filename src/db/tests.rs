@@ -380,3 +380,46 @@ fn a_burst_of_writes_ends_in_a_checkpoint_in_key_order() {
     writer.join().unwrap();
     assert!(rx.try_recv().is_err(), "no checkpoint without new writes");
 }
+
+/// Once a burst of writes pauses, the trie is repacked: a new version with
+/// exactly the same answers, in no more memory.
+#[test]
+fn a_paused_burst_of_writes_repacks_the_trie_without_changing_an_answer() {
+    let limits = Limits {
+        compact_min_ops: 1_000,
+        ..Limits::default()
+    };
+    let (db, _, writer) = Db::open_with(NullStore, limits).unwrap();
+    let entries: Vec<(String, Value)> = (0..4_000usize)
+        .map(|i| (format!("k{:05}", (i * 7919) % 100), v(&i.to_string())))
+        .collect();
+    for chunk in entries.chunks(500) {
+        db.add_entries_blocking("t".into(), chunk.to_vec()).unwrap();
+    }
+    let index = db.trie("t").unwrap();
+    let written = index.snapshot();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    // Polled: the repack starts once the writes have paused, on a thread of
+    // its own, and is published when the writer next looks.
+    while index.snapshot().version() == written.version() {
+        assert!(std::time::Instant::now() < deadline, "never repacked");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let packed = index.snapshot();
+    assert_eq!(packed.version(), written.version() + 1);
+    assert_eq!(
+        packed.trie().suggest("", usize::MAX),
+        written.trie().suggest("", usize::MAX)
+    );
+    for p in ["k0", "k0000", "k00009", "k0005"] {
+        let opts = crate::trie::SuggestOptions::new().order(crate::trie::Order::Score);
+        assert_eq!(
+            packed.trie().suggest_with(p, 10, opts),
+            written.trie().suggest_with(p, 10, opts)
+        );
+    }
+    packed.trie().assert_invariants();
+    assert!(packed.trie().memory().total_bytes <= written.trie().memory().total_bytes);
+    drop(db);
+    writer.join().unwrap();
+}

@@ -122,6 +122,7 @@ pub(super) fn run(
     let mut next_check = state.limits.compact_min_ops;
     // Operations since freed memory was last returned (module `release`).
     let mut since_release: u64 = 0;
+    let mut repacker = super::repack::Repacker::default();
     // Whether a group committed since the writer last housekept (a long
     // tail loaded at start counts: it calls for a checkpoint too).
     let mut busy = unsorted > 0;
@@ -140,7 +141,8 @@ pub(super) fn run(
         // waits only until the writes pause.
         let leftovers = busy
             && (since_release >= super::release::AFTER_OPS
-                || unsorted >= state.limits.compact_min_ops);
+                || unsorted >= state.limits.compact_min_ops
+                || repacker.due(state.limits.compact_min_ops));
         // A background rewrite switches over at the next append, or when
         // it is polled: an idle writer polls it.
         let rewriting = store.rewriting();
@@ -148,6 +150,7 @@ pub(super) fn run(
             shared.then_some(IDLE_TICK),
             leftovers.then_some(QUIET),
             rewriting.then_some(REWRITE_POLL),
+            repacker.in_flight().then_some(REWRITE_POLL),
         ]
         .into_iter()
         .flatten()
@@ -165,7 +168,14 @@ pub(super) fn run(
                         super::release::release();
                     }
                 }
+                if repacker.finish(&state) {
+                    // The tries it replaced go back.
+                    super::release::release();
+                }
                 if leftovers {
+                    if repacker.due(state.limits.compact_min_ops) {
+                        repacker.start(&state);
+                    }
                     compact::start_checkpoint_if_quiet(
                         &state,
                         &mut *store,
@@ -246,6 +256,7 @@ pub(super) fn run(
                 history += batch.ops.len() as u64;
                 busy = true;
                 since_release += batch.ops.len() as u64;
+                repacker.wrote(batch.ops.len() as u64);
                 unsorted += batch.ops.len() as u64;
                 batch.commit();
                 store.committed();

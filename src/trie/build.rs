@@ -1,8 +1,12 @@
 //! Building a trie in one pass from sorted keys: what start-up and
-//! checkpoints use to load millions of entries.
+//! checkpoints use to load millions of entries; and repacking one that
+//! grew by writes into fresh, tight allocations.
 
 use std::sync::Arc;
 
+use super::big::BigValues;
+use super::node::Node;
+use super::values::Vals;
 use super::{node, Trie, TrieError};
 use crate::fold::Fold;
 
@@ -152,6 +156,67 @@ impl<V: Clone + Ord> Trie<V> {
         t.fold = fold;
         Ok(t)
     }
+}
+
+impl<V: Clone + Ord> Trie<V> {
+    /// The same trie (every key, value, score and order) in new
+    /// allocations, shared with nothing, each no larger than it needs.
+    ///
+    /// A trie grown by millions of writes holds room to grow in every node
+    /// and bucket, and its copy-on-write has spread its nodes over pages
+    /// among the freed copies, which the allocator cannot give back while
+    /// one live node remains on them. A repacked copy, made in one pass on
+    /// one thread, lies on pages of its own; once the old one is dropped
+    /// its pages are wholly free. Big keys drop the slots of removed values.
+    ///
+    /// # Examples
+    /// ```
+    /// let mut t = typeahead::Trie::new();
+    /// for i in 0..1000 {
+    ///     t.insert(&format!("key{}", i % 97), i).unwrap();
+    /// }
+    /// let packed = t.repacked();
+    /// assert_eq!(packed.suggest("key1", 5), t.suggest("key1", 5));
+    /// assert!(packed.memory().total_bytes <= t.memory().total_bytes);
+    /// ```
+    pub fn repacked(&self) -> Self {
+        Trie {
+            root: Arc::new(repack(&self.root)),
+            ..self.clone()
+        }
+    }
+}
+
+/// A deep copy of `node` with tight allocations (see [`Trie::repacked`]):
+/// vectors cloned hold exactly their length, and big keys are rebuilt.
+fn repack<V: Clone + Ord>(node: &Node<V>) -> Node<V> {
+    match node {
+        Node::Bucket(b) => {
+            let mut copy = b.clone();
+            copy.big = b.big.iter().map(|v| repack_big(v)).collect();
+            Node::Bucket(copy)
+        }
+        Node::Inner(inner) => {
+            let mut copy = (**inner).clone();
+            copy.children = inner.children.iter().map(|c| Arc::new(repack(c))).collect();
+            if let Vals::Big(v) = &inner.values {
+                copy.values = Vals::Big(repack_big(v));
+            }
+            Node::Inner(Box::new(copy))
+        }
+    }
+}
+
+/// A big key's live values, in order, in a new list.
+fn repack_big<V: Clone + Ord>(big: &BigValues<V>) -> Arc<BigValues<V>> {
+    let mut values = Vec::with_capacity(big.len());
+    let mut scores = Vec::with_capacity(big.len());
+    let mut it = big.iter();
+    while let Some((v, s)) = it.next_scored() {
+        values.push(v.clone());
+        scores.push(s);
+    }
+    Arc::new(BigValues::from_vecs(values, scores))
 }
 
 /// Removes repeated values, keeping each at its first position.

@@ -15,6 +15,8 @@ enum Op {
     Suggest(String, usize),
     /// Clone the trie, mutate the clone, check the original is untouched.
     CloneThenMutate(String, u8),
+    /// Go on with the repacked trie (`Trie::repacked`).
+    Repack,
 }
 
 pub(super) fn key() -> impl Strategy<Value = String> {
@@ -44,6 +46,7 @@ fn ops_over(keys: BoxedStrategy<String>, values: u8) -> impl Strategy<Value = Op
         1 => k().prop_map(Op::Get),
         2 => (prefix(), 0..12usize).prop_map(|(p, n)| Op::Suggest(p, n)),
         1 => (k(), 0..values).prop_map(|(k, v)| Op::CloneThenMutate(k, v)),
+        1 => Just(Op::Repack),
     ]
 }
 
@@ -138,6 +141,15 @@ fn run(burst: usize, ops: Vec<Op>) {
                     by_key.extend(vs.take(room).map(|v| (k.to_owned(), *v)));
                 }
                 assert_eq!(by_key, want);
+            }
+            Op::Repack => {
+                let packed = t.repacked();
+                assert!(!std::sync::Arc::ptr_eq(&packed.root, &t.root));
+                assert!(
+                    packed.memory().total_bytes <= t.memory().total_bytes,
+                    "a repacked trie is no larger"
+                );
+                t = packed;
             }
             Op::CloneThenMutate(k, v) => {
                 let before = t.suggest("", usize::MAX).into_vec();
@@ -245,6 +257,7 @@ fn indexed_ops_over(keys: BoxedStrategy<String>, values: u8) -> impl Strategy<Va
         2 => k().prop_map(Op::Get),
         3 => (prop_oneof![Just(String::new()), k()], 0..12usize).prop_map(|(p, n)| Op::Suggest(p, n)),
         1 => (k(), 0..values).prop_map(|(k, v)| Op::CloneThenMutate(k, v)),
+        1 => Just(Op::Repack),
     ]
 }
 

@@ -21,6 +21,8 @@ enum Op {
     KeyDistinct(String, usize),
     /// Clone the trie, rescore the clone, check the original is untouched.
     CloneThenRescore(String, u8, f64),
+    /// Go on with the repacked trie (`Trie::repacked`).
+    Repack,
 }
 
 /// Scores that tie often, negative and fractional ones, some that need
@@ -69,6 +71,7 @@ fn ops_over(keys: BoxedStrategy<String>, values: u8, spread: bool) -> impl Strat
         3 => (prefix(), 0..14usize, any::<bool>()).prop_map(|(p, n, d)| Op::Top(p, n, d)),
         1 => (prefix(), 0..14usize).prop_map(|(p, n)| Op::KeyDistinct(p, n)),
         1 => (k(), 0..values, score(spread)).prop_map(|(k, v, s)| Op::CloneThenRescore(k, v, s)),
+        1 => Just(Op::Repack),
     ]
 }
 
@@ -215,6 +218,15 @@ fn run(burst: usize, ops: Vec<Op>) {
                     .take(n)
                     .collect();
                 assert_eq!(all, want);
+            }
+            Op::Repack => {
+                let packed = t.repacked();
+                assert!(!std::sync::Arc::ptr_eq(&packed.root, &t.root));
+                assert!(
+                    packed.memory().total_bytes <= t.memory().total_bytes,
+                    "a repacked trie is no larger"
+                );
+                t = packed;
             }
             Op::CloneThenRescore(k, v, s) => {
                 let before = entries(&t.suggest("", usize::MAX));
