@@ -67,6 +67,17 @@ start_server() {
   PIDS+=("$SERVER")
 }
 rss_kb() { awk "/^$2:/ {print \$2}" "/proc/$1/status"; }
+# The users trie's engine bytes and the server's RSS, per entry.
+memory() { # when
+  local d
+  d=$(curl -s "$BASE/v1/tries/users")
+  local b e r
+  b=$(echo "$d" | sed 's/.*"bytes":\([0-9]*\).*/\1/')
+  e=$(echo "$d" | sed 's/.*"entries":\([0-9]*\).*/\1/')
+  r=$(($(rss_kb "$SERVER" VmRSS) * 1024))
+  echo "memory $1: $e entries; engine $(echo "scale=1; $b / $e" | bc) bytes/entry;" \
+    "server RSS $((r >> 20)) MiB = $(echo "scale=1; $r / $e" | bc) bytes/entry"
+}
 ROUNDS=${ROUNDS:-3}
 # All contenders share the server core, so the ones not being measured are
 # stopped (SIGSTOP) during a round: an idle Go process still collects and
@@ -109,7 +120,24 @@ start=$(date +%s.%N)
 end=$(date +%s.%N)
 entries=$(curl -s "$BASE/v1/tries/users" | sed 's/.*"entries":\([0-9]*\).*/\1/')
 echo "import: $(echo "$end - $start" | bc) s wall, $entries entries;" \
-  "server peak RSS $(($(rss_kb "$SERVER" VmHWM) / 1024)) MiB, RSS after $(($(rss_kb "$SERVER" VmRSS) / 1024)) MiB"
+  "server peak RSS $(($(rss_kb "$SERVER" VmHWM) / 1024)) MiB, RSS at the end $(($(rss_kb "$SERVER" VmRSS) / 1024)) MiB"
+# Once the writes pause the server writes a checkpoint and repacks the
+# trie (docs/design.md): wait for both, so that step 2 restarts from the
+# checkpoint and the RSS below is what the server settles at.
+settle() { # [need]: a log line that must appear first
+  sleep 2 # the writer waits half a second of quiet before it starts
+  for _ in $(seq 1 600); do
+    if { [ -z "${1:-}" ] || grep -q "$1" "$OUT/server.log"; } &&
+      [ "$(grep -c 'rewriting the log' "$OUT/server.log")" = "$(grep -c 'compacted the log in the background' "$OUT/server.log")" ] &&
+      [ "$(grep -c 'repacked the tries' "$OUT/server.log")" = "$(grep -c 'repacking the tries' "$OUT/server.log")" ]; then
+      return 0
+    fi
+    sleep 0.1
+  done
+  echo "(the server did not settle in 60 s)"
+}
+settle "repacked the tries"
+memory "after the import"
 
 echo "== 2. restart on the data dir"
 kill -TERM "$SERVER"; wait "$SERVER" || true
@@ -119,7 +147,8 @@ start_server
 wait_up "$BASE/healthz"
 end=$(date +%s.%N)
 echo "restart: $(echo "$end - $start" | bc) s until /healthz answers; log $log_bytes bytes = $(echo "scale=1; $log_bytes / $entries" | bc) bytes/entry;" \
-  "RSS $(($(rss_kb "$SERVER" VmRSS) / 1024)) MiB"
+  "peak RSS $(($(rss_kb "$SERVER" VmHWM) / 1024)) MiB"
+memory "after the restart"
 
 fi # DURABLE_ONLY
 [ -n "${FUZZY_ONLY:-}" ] && RANKED_ONLY=1
@@ -181,14 +210,16 @@ fi
 kill -9 "$CEILING"
 wait "$CEILING" 2>/dev/null || true
 
-echo "== 4. mixed: suggest as above + ~1,000 adds/s (20 connections, 19 ms apart)"
-DELAY_MS=19 taskset -c "$CLIENT_CPU" wrk -t1 -c20 -d"$DURATION" --latency -s scripts/wrk/add.lua "$BASE" \
-  >"$OUT/wrk-mixed-adds.txt" 2>&1 &
-ADDS=$!
-wrk_run mixed_suggest -t1 -c50 -d"$DURATION" -s scripts/wrk/suggest.lua "$BASE"
-wait "$ADDS"
-echo "mixed adds: $(awk '/^Requests\/sec/ {print $2}' "$OUT/wrk-mixed-adds.txt") adds/s," \
-  "p99 $(awk '$1 == "99%" {print $2}' "$OUT/wrk-mixed-adds.txt")"
+echo "== 4. mixed: suggest as above + ~1,000 adds/s (20 connections, 19 ms apart), $ROUNDS rounds"
+for r in $(seq 1 "$ROUNDS"); do
+  DELAY_MS=19 taskset -c "$CLIENT_CPU" wrk -t1 -c20 -d"$DURATION" --latency -s scripts/wrk/add.lua "$BASE" \
+    >"$OUT/wrk-mixed-adds-$r.txt" 2>&1 &
+  ADDS=$!
+  wrk_run "mixed_suggest_$r" -t1 -c50 -d"$DURATION" -s scripts/wrk/suggest.lua "$BASE"
+  wait "$ADDS"
+  echo "mixed adds, round $r: $(awk '/^Requests\/sec/ {print $2}' "$OUT/wrk-mixed-adds-$r.txt") adds/s," \
+    "p99 $(awk '$1 == "99%" {print $2}' "$OUT/wrk-mixed-adds-$r.txt")"
+done
 
 fi # steps 3-4 (not with DURABLE_ONLY)
 if [ "${WRITES:-1}" != 0 ]; then # WRITES=0 skips step 5
@@ -236,6 +267,10 @@ if [ "${REDIS:-1}" != 0 ] && command -v redis-server >/dev/null; then
   for p in "${CONTENDERS[@]}"; do kill -CONT "$p" 2>/dev/null || true; done
   kill -9 "$AOF_PID" 2>/dev/null || true
 fi
+fi
+if [ -z "${DURABLE_ONLY:-}" ]; then
+  settle
+  memory "after the write rounds"
 fi
 fi # RANKED_ONLY
 

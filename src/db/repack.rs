@@ -65,6 +65,7 @@ impl Repacker {
             .map(|(name, index)| (name.clone(), index.clone()))
             .collect();
         let (tx, rx) = mpsc::channel();
+        tracing::info!(tries = work.len(), "repacking the tries");
         let spawned = std::thread::Builder::new()
             .name("typeahead-repack".into())
             .spawn(move || {
