@@ -61,7 +61,8 @@ cleanup() { for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT
 
 start_server() {
-  RUST_LOG=warn taskset -c "$SERVER_CPU" "$REL/typeahead" serve \
+  # db and store log what `settle` waits for (checkpoints, repacks).
+  RUST_LOG=warn,typeahead::db=info,typeahead::store=info taskset -c "$SERVER_CPU" "$REL/typeahead" serve \
     --addr "127.0.0.1:$PORT" --data-dir "$OUT/data" >"$OUT/server.log" 2>&1 &
   SERVER=$!
   PIDS+=("$SERVER")
@@ -76,7 +77,7 @@ memory() { # when
   e=$(echo "$d" | sed 's/.*"entries":\([0-9]*\).*/\1/')
   r=$(($(rss_kb "$SERVER" VmRSS) * 1024))
   echo "memory $1: $e entries; engine $(echo "scale=1; $b / $e" | bc) bytes/entry;" \
-    "server RSS $((r >> 20)) MiB = $(echo "scale=1; $r / $e" | bc) bytes/entry"
+    "server RSS $((r >> 20)) MiB = $(echo "scale=1; $r / $e" | bc) bytes/entry (peak so far $(($(rss_kb "$SERVER" VmHWM) >> 10)) MiB)"
 }
 ROUNDS=${ROUNDS:-3}
 # All contenders share the server core, so the ones not being measured are
@@ -148,7 +149,8 @@ wait_up "$BASE/healthz"
 end=$(date +%s.%N)
 echo "restart: $(echo "$end - $start" | bc) s until /healthz answers; log $log_bytes bytes = $(echo "scale=1; $log_bytes / $entries" | bc) bytes/entry;" \
   "peak RSS $(($(rss_kb "$SERVER" VmHWM) / 1024)) MiB"
-memory "after the restart"
+settle "repacked the tries"
+memory "after the restart, settled"
 
 fi # DURABLE_ONLY
 [ -n "${FUZZY_ONLY:-}" ] && RANKED_ONLY=1

@@ -123,9 +123,13 @@ pub(super) fn run(
     // Operations since freed memory was last returned (module `release`).
     let mut since_release: u64 = 0;
     let mut repacker = super::repack::Repacker::default();
+    // A trie built at start-up is tight, but its nodes lie among the pages
+    // replay's model freed: a repack once the server is quiet moves them
+    // onto pages of their own, and those pages go back.
+    repacker.wrote(history);
     // Whether a group committed since the writer last housekept (a long
     // tail loaded at start counts: it calls for a checkpoint too).
-    let mut busy = unsorted > 0;
+    let mut busy = unsorted > 0 || repacker.due(state.limits.compact_min_ops);
     // A store this node does not write at start is a shared one.
     let shared = !store.is_writer();
     let timer = tokio::runtime::Builder::new_current_thread()
