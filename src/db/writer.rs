@@ -177,20 +177,27 @@ pub(super) fn run(
                     super::release::release();
                 }
                 if leftovers {
-                    if repacker.due(state.limits.compact_min_ops) {
-                        repacker.start(&state);
-                    }
-                    compact::start_checkpoint_if_quiet(
-                        &state,
-                        &mut *store,
-                        &mut history,
-                        &mut unsorted,
-                    );
+                    // One at a time, lowest peak first: what the burst
+                    // freed goes back, then the tries are repacked, and
+                    // the checkpoint waits for the repack to be done.
                     if since_release >= super::release::AFTER_OPS {
                         super::release::release();
                         since_release = 0;
                     }
-                    busy = false;
+                    if repacker.due(state.limits.compact_min_ops) {
+                        repacker.start(&state);
+                    }
+                    if !repacker.in_flight() {
+                        compact::start_checkpoint_if_quiet(
+                            &state,
+                            &mut *store,
+                            &mut history,
+                            &mut unsorted,
+                        );
+                    }
+                    // A repack in flight leaves the checkpoint to the next
+                    // pause.
+                    busy = repacker.in_flight();
                 }
                 if shared {
                     tick(&mut *store);
