@@ -1,4 +1,4 @@
-//! [`Value`]: a JSON value stored as its canonical text; the [`Interner`]
+//! [`Value`]: a JSON value stored as its canonical text; the `Interner`
 //! that gives equal long values one text; and how a score is written as a
 //! JSON number ([`push_score`]), the one form every answer and message uses.
 //!
@@ -7,7 +7,7 @@
 //! under a first name, a last name and a username is three pairs. A value
 //! of up to [`INLINE`] bytes (ids, short strings: the usual case) lives in
 //! the 16-byte value itself; a longer one is a pointer to one shared text,
-//! which the writer's [`Interner`] makes the same text for every pair that
+//! which the writer's `Interner` makes the same text for every pair that
 //! holds an equal value. The alternative, every pair holding a 4-byte index
 //! into a per-trie table of distinct values, costs the index plus a table
 //! entry (the text in a 16-byte slot, a reference count, a hash slot: about
