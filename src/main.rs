@@ -35,6 +35,12 @@ fn release_freed_memory() {
     unsafe { libmimalloc_sys::mi_collect(true) }
 }
 
+/// Lines the log queue holds before it drops them. The default (128,000)
+/// allocates its slots up front: an idle server held 28.8 MiB resident
+/// with it and 26.7 MiB with this, which still absorbs a burst of 16,384
+/// requests' lines.
+const LOG_QUEUE_LINES: usize = 16_384;
+
 fn main() -> std::process::ExitCode {
     typeahead::db::on_release(release_freed_memory);
     let args = cli::Cli::parse();
@@ -49,6 +55,7 @@ fn main() -> std::process::ExitCode {
     // flushes what is queued when `main` returns.
     let (writer, _flush_on_exit) = tracing_appender::non_blocking::NonBlockingBuilder::default()
         .lossy(true)
+        .buffered_lines_limit(LOG_QUEUE_LINES)
         .thread_name("typeahead-log")
         .finish(std::io::stderr());
     tracing_subscriber::fmt()
