@@ -58,11 +58,14 @@ pub(super) fn worth_it(history: u64, live: u64, min_ops: u64) -> bool {
 }
 
 /// Whether `unsorted` operations since the last checkpoint call for a new
-/// one: at least `min_ops` and at least half the live state, so that a
-/// rewrite (which writes the whole live state) is paid for by the appends
-/// since the last one, at most three writes of each operation in all.
-pub(super) fn checkpoint_due(unsorted: u64, live: u64, min_ops: u64) -> bool {
-    unsorted >= min_ops && unsorted >= live / 2
+/// one: at least `min_ops`, and at least half the live state while writes
+/// go on (a rewrite, which writes the whole live state, is then paid for
+/// by the appends since the last one: at most three writes of each
+/// operation in all) or an eighth of it once they have paused (a burst,
+/// an import, ends with a checkpoint, so the next start reads one).
+pub(super) fn checkpoint_due(unsorted: u64, live: u64, min_ops: u64, quiet: bool) -> bool {
+    let share = if quiet { live / 8 } else { live / 2 };
+    unsorted >= min_ops && unsorted >= share
 }
 
 impl Frozen {
@@ -205,17 +208,8 @@ pub(super) fn compact_if_worth_it(state: &State, store: &mut dyn Store, history:
     }
 }
 
-/// Whether `unsorted` operations since the last checkpoint call for one
-/// now that the writes have paused: at least `min_ops` and an eighth of the
-/// live state. A burst (an import) ends with a checkpoint, so the next start
-/// reads one; a steady stream of writes never pauses and is left to
-/// [`checkpoint_due`].
-pub(super) fn checkpoint_due_when_quiet(unsorted: u64, live: u64, min_ops: u64) -> bool {
-    unsorted >= min_ops && unsorted >= live / 8
-}
-
-/// When the writes have paused: starts a background checkpoint if
-/// [`checkpoint_due_when_quiet`].
+/// When the writes have paused: starts a background checkpoint if one is
+/// due ([`checkpoint_due`]).
 pub(super) fn start_checkpoint_if_quiet(
     state: &State,
     store: &mut dyn Store,
@@ -223,7 +217,7 @@ pub(super) fn start_checkpoint_if_quiet(
     unsorted: &mut u64,
 ) {
     let live = live_ops(state);
-    if checkpoint_due_when_quiet(*unsorted, live, state.limits.compact_min_ops) {
+    if checkpoint_due(*unsorted, live, state.limits.compact_min_ops, true) {
         start(state, store, history, unsorted, live);
     }
 }
@@ -247,7 +241,7 @@ pub(super) fn maybe_start(
     let min_ops = state.limits.compact_min_ops;
     let step = (min_ops / 4).max(1);
     let live = live_ops(state);
-    if !worth_it(*history, live, min_ops) && !checkpoint_due(*unsorted, live, min_ops) {
+    if !worth_it(*history, live, min_ops) && !checkpoint_due(*unsorted, live, min_ops, false) {
         *next_check = *history + step;
         return;
     }

@@ -10,15 +10,12 @@
 //! 1M users loaded, about 150 MiB more than the state. Which allocator the
 //! process runs is the binary's choice (the library runs under any), so the
 //! binary sets the hook ([`on_release`]) and the library calls it at the end
-//! of a load and when the writer goes idle after many operations.
+//! of a load, of an import, and of the writer's work after a burst of writes
+//! (before and after it repacks the tries, after a background rewrite).
 
 use std::sync::OnceLock;
 
 static HOOK: OnceLock<fn()> = OnceLock::new();
-
-/// The writer releases memory once it is idle after at least this many
-/// operations since it last did.
-pub(super) const AFTER_OPS: u64 = 250_000;
 
 /// Sets how freed memory is returned to the system (the binary asks its
 /// allocator to collect); false when it was set already.

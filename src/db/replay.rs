@@ -88,17 +88,10 @@ impl TrieModel {
         if key.is_empty() {
             return; // never written by this server; a trie cannot hold it
         }
-        let in_run = self.keys.is_empty()
-            && match self.run.last() {
-                None => true,
-                Some((last, _)) if **last < *key => true,
-                Some((last, _)) if **last == *key => true,
-                Some(_) => {
-                    self.spill();
-                    false
-                }
-            };
-        let values = if in_run {
+        if self.keys.is_empty() && self.run.last().is_some_and(|(last, _)| **last > *key) {
+            self.spill(); // a key out of order ends the run
+        }
+        let values = if self.keys.is_empty() {
             match self.run.last_mut() {
                 Some((last, values)) if **last == *key => values,
                 _ => {

@@ -120,8 +120,6 @@ pub(super) fn run(
     mut unsorted: u64,
 ) {
     let mut next_check = state.limits.compact_min_ops;
-    // Operations since freed memory was last returned (module `release`).
-    let mut since_release: u64 = 0;
     let mut repacker = super::repack::Repacker::default();
     // A trie built at start-up is tight, but its nodes lie among the pages
     // replay's model freed: a repack once the server is quiet moves them
@@ -144,8 +142,7 @@ pub(super) fn run(
         // no write comes: it ticks. Any writer with a burst's leftovers
         // waits only until the writes pause.
         let leftovers = busy
-            && (since_release >= super::release::AFTER_OPS
-                || unsorted >= state.limits.compact_min_ops
+            && (unsorted >= state.limits.compact_min_ops
                 || repacker.due(state.limits.compact_min_ops));
         // A background rewrite switches over at the next append, or when
         // it is polled: an idle writer polls it.
@@ -180,11 +177,8 @@ pub(super) fn run(
                     // One at a time, lowest peak first: what the burst
                     // freed goes back, then the tries are repacked, and
                     // the checkpoint waits for the repack to be done.
-                    if since_release >= super::release::AFTER_OPS {
-                        super::release::release();
-                        since_release = 0;
-                    }
                     if repacker.due(state.limits.compact_min_ops) {
+                        super::release::release();
                         repacker.start(&state);
                     }
                     if !repacker.in_flight() {
@@ -266,7 +260,6 @@ pub(super) fn run(
             Ok(()) => {
                 history += batch.ops.len() as u64;
                 busy = true;
-                since_release += batch.ops.len() as u64;
                 repacker.wrote(batch.ops.len() as u64);
                 unsorted += batch.ops.len() as u64;
                 batch.commit();

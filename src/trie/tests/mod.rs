@@ -379,3 +379,15 @@ fn every_index_layout_finds_every_key() {
         }
     }
 }
+
+/// `t` repacked (`Trie::repacked`), checked to share no root with it and
+/// to be no larger: what the model tests go on with after a `Repack` step.
+fn repacked_checked<V: Clone + Ord + super::HeapSize>(t: &Trie<V>) -> Trie<V> {
+    let packed = t.repacked();
+    assert!(!std::sync::Arc::ptr_eq(&packed.root, &t.root));
+    assert!(
+        packed.memory().total_bytes <= t.memory().total_bytes,
+        "a repacked trie is no larger"
+    );
+    packed
+}

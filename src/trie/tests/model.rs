@@ -142,15 +142,7 @@ fn run(burst: usize, ops: Vec<Op>) {
                 }
                 assert_eq!(by_key, want);
             }
-            Op::Repack => {
-                let packed = t.repacked();
-                assert!(!std::sync::Arc::ptr_eq(&packed.root, &t.root));
-                assert!(
-                    packed.memory().total_bytes <= t.memory().total_bytes,
-                    "a repacked trie is no larger"
-                );
-                t = packed;
-            }
+            Op::Repack => t = super::repacked_checked(&t),
             Op::CloneThenMutate(k, v) => {
                 let before = t.suggest("", usize::MAX).into_vec();
                 let mut c = t.clone();

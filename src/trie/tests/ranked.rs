@@ -219,15 +219,7 @@ fn run(burst: usize, ops: Vec<Op>) {
                     .collect();
                 assert_eq!(all, want);
             }
-            Op::Repack => {
-                let packed = t.repacked();
-                assert!(!std::sync::Arc::ptr_eq(&packed.root, &t.root));
-                assert!(
-                    packed.memory().total_bytes <= t.memory().total_bytes,
-                    "a repacked trie is no larger"
-                );
-                t = packed;
-            }
+            Op::Repack => t = super::repacked_checked(&t),
             Op::CloneThenRescore(k, v, s) => {
                 let before = entries(&t.suggest("", usize::MAX));
                 // Ranked answers from the shared nodes, so that they
