@@ -23,6 +23,7 @@
 //! exactly as fast as in a trie that does not fold. ASCII takes a shortcut
 //! (lowercasing is all that folding does to it).
 
+pub(crate) mod dfa;
 pub mod osa;
 
 use std::borrow::Cow;

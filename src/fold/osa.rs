@@ -35,14 +35,14 @@ pub struct Osa<'q> {
 /// A state: the band of one row, the row before it and the last character
 /// read (both for transpositions), and the best distance of any prefix
 /// read so far.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct State {
     /// Characters read.
     j: usize,
     /// `row[k]` is the distance of `q[..j + k - M]` to the text read.
     row: [u8; W],
     prev: [u8; W],
-    last: char,
+    pub(crate) last: char,
     /// The smallest [`Osa::last`] of any prefix read so far.
     pub best: u8,
 }

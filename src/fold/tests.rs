@@ -1,6 +1,7 @@
 //! Folding against its definition, and the automaton against the textbook
 //! dynamic program over every prefix.
 
+use super::dfa::Dfa;
 use super::osa::{best_prefix, Osa};
 use super::*;
 use proptest::prelude::*;
@@ -48,6 +49,15 @@ fn small_text() -> impl Strategy<Value = Vec<char>> {
     proptest::collection::vec(prop::sample::select(vec!['a', 'b', 'c', 'é', '😀']), 0..9)
 }
 
+/// Texts that also hold characters no query of `small_text` has, ASCII
+/// and not, which share one class of the lazy automaton.
+fn text_with_others() -> impl Strategy<Value = Vec<char>> {
+    proptest::collection::vec(
+        prop::sample::select(vec!['a', 'b', 'c', 'é', '😀', 'x', 'ß', '\u{10FFFF}']),
+        0..9,
+    )
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(2000))]
 
@@ -83,6 +93,32 @@ proptest! {
                 }
             }
             s = osa.step(&s, c);
+        }
+    }
+
+    /// The built-as-walked automaton answers as the one it memoizes, over
+    /// several texts read with one automaton (as a walk reads many paths),
+    /// including characters outside the query's.
+    #[test]
+    fn the_lazy_dfa_answers_as_the_automaton(
+        q in small_text(),
+        texts in proptest::collection::vec(text_with_others(), 1..6),
+        max in 0u8..=2,
+    ) {
+        let osa = Osa::new(&q, max);
+        let mut dfa = Dfa::new(&q, max);
+        for t in texts {
+            let (mut s, mut id) = (osa.start(), 0);
+            for c in t {
+                prop_assert_eq!(dfa.last(id), osa.last(&s));
+                prop_assert_eq!(dfa.best(id), s.best);
+                prop_assert_eq!(dfa.can_improve(id), osa.can_improve(&s));
+                prop_assert_eq!(dfa.useful_chars(id).cloned(), osa.useful_chars(&s));
+                s = osa.step(&s, c);
+                id = dfa.step(id, c);
+            }
+            prop_assert_eq!(dfa.last(id), osa.last(&s));
+            prop_assert_eq!(dfa.best(id), s.best);
         }
     }
 

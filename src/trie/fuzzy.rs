@@ -18,11 +18,16 @@
 //! a query pays only for the distances its answer needs. The keys at distance
 //! exactly `d` are those under a region at `d` and under no region below
 //! `d`. Each distance is then answered by the engine's own searches, from
-//! several starting prefixes instead of one: the key-order walk region
-//! after region (regions at one distance are disjoint, so their order is
-//! the keys' order), or the best-first ranked search with every region
-//! queued at once. Both stop as soon as the answer is full, so a query
-//! pays for the distances it needs.
+//! several starting prefixes instead of one. In key order a walk finds the
+//! regions at its bound in key order (its DFS takes children and records
+//! in byte order, and regions at one distance are disjoint), so each is
+//! answered as it is found, and the walk ends as soon as the answer is
+//! full: a long query whose typo has many matches stops after the first
+//! few branches instead of proving the whole neighbourhood. By score the
+//! best pairs may lie under any region, so the walk finishes and the
+//! best-first ranked search starts with every region queued at once. The
+//! automaton is the lazily built DFA of `fold::dfa`: a walk reads
+//! a few hundred trie bytes but reaches a few dozen states.
 //!
 //! In a bucket, records come sorted: the automaton states of the previous
 //! record's path are kept per byte and reused up to the common prefix, and
@@ -37,14 +42,14 @@ use super::iter::{PrefixIter, Suggestions};
 use super::node::Node;
 use super::options::{Order, Seen};
 use super::ranked;
-use crate::fold::osa::{Osa, State};
+use crate::fold::dfa::{Dfa, Id};
 
 /// A state of the automaton fed bytes: the character being decoded, and
 /// for a folding trie's stored keys the escape and the end of the folded
 /// part (nothing after the `0x00` changes a distance).
 #[derive(Clone, Copy)]
 struct ByteState {
-    s: State,
+    s: Id,
     buf: [u8; 4],
     have: u8,
     escaped: bool,
@@ -57,14 +62,23 @@ struct Region {
     dist: u8,
 }
 
+/// Told each region at a walk's bound; true when the answer is full.
+type Sink<'s> = &'s mut dyn FnMut(&[u8]) -> bool;
+
 /// The bytes useful characters start with, inline.
 type Leads = SmallVec<[u8; 8]>;
 
-struct Walk<'q> {
-    osa: Osa<'q>,
+struct Walk<'q, 's> {
+    dfa: Dfa<'q>,
     folded: bool,
     path: Vec<u8>,
     regions: Vec<Region>,
+    /// Told each region at the bound as it is found, in key order; true
+    /// when the answer is full, which ends the walk.
+    sink: Option<Sink<'s>>,
+    stop: bool,
+    /// Each automaton state's leads once asked for, by state number.
+    known: Vec<Option<Option<Leads>>>,
     /// A bucket's per-byte states and leads, kept between buckets.
     states: Vec<ByteState>,
     leads: Vec<Option<Option<Leads>>>,
@@ -80,12 +94,12 @@ fn utf8_len(b: u8) -> u8 {
     }
 }
 
-impl Walk<'_> {
+impl Walk<'_, '_> {
     /// Reads `b` (already pushed on `path`); a completed character that
     /// brings the distance to a new low within the bound makes `path` a
     /// region.
     fn step(&mut self, mut bs: ByteState, b: u8) -> ByteState {
-        if bs.ended {
+        if bs.ended || self.stop {
             return bs;
         }
         let c = if self.folded && bs.escaped {
@@ -114,42 +128,67 @@ impl Walk<'_> {
                 Err(_) => char::REPLACEMENT_CHARACTER,
             }
         };
-        let before = bs.s.best;
-        bs.s = self.osa.step(&bs.s, c);
-        let dist = self.osa.last(&bs.s);
-        if dist < before.min(self.osa.max() + 1) {
-            self.regions.push(Region {
-                prefix: self.path.clone(),
-                dist,
-            });
+        let before = self.dfa.best(bs.s);
+        bs.s = self.dfa.step(bs.s, c);
+        let dist = self.dfa.last(bs.s);
+        if dist < before.min(self.dfa.max() + 1) {
+            self.found(dist);
         }
         bs
     }
 
+    /// `path` is a region at `dist`.
+    fn found(&mut self, dist: u8) {
+        if dist == self.dfa.max() {
+            if let Some(sink) = self.sink.as_mut() {
+                self.stop = sink(&self.path);
+            }
+        }
+        self.regions.push(Region {
+            prefix: self.path.clone(),
+            dist,
+        });
+    }
+
     /// Whether anything below can bring the distance lower.
     fn alive(&self, bs: &ByteState) -> bool {
-        !bs.ended && self.osa.can_improve(&bs.s)
+        !bs.ended && !self.stop && self.dfa.can_improve(bs.s)
     }
 
     /// The bytes a useful next character can start with, ascending, when
     /// `bs` is between characters and only some characters are useful
     /// (`Osa::useful_chars`); `None` when any byte may be.
-    fn leads(&self, bs: &ByteState) -> Option<Leads> {
+    fn leads(&mut self, bs: &ByteState) -> Option<Leads> {
         if bs.have != 0 || bs.escaped || bs.ended {
             return None;
         }
-        let chars = self.osa.useful_chars(&bs.s)?;
+        let id = bs.s as usize;
+        if let Some(Some(known)) = self.known.get(id) {
+            return known.clone();
+        }
+        let found = self.lead_bytes(bs.s);
+        if self.known.len() <= id {
+            self.known.resize(id + 1, None);
+        }
+        self.known[id] = Some(found.clone());
+        found
+    }
+
+    /// [`leads`](Self::leads) at a character boundary in state `id`.
+    fn lead_bytes(&mut self, id: Id) -> Option<Leads> {
+        let folded = self.folded;
+        let chars = self.dfa.useful_chars(id)?;
         let mut out: Leads = chars
             .iter()
             .map(|&c| match c {
-                '\0' | '\u{1}' if self.folded => 1,
+                '\0' | '\u{1}' if folded => 1,
                 c => {
                     let mut buf = [0; 4];
                     c.encode_utf8(&mut buf).as_bytes()[0]
                 }
             })
             .collect();
-        if self.folded {
+        if folded {
             // The end of the folded text: it ends a walk, but a region
             // needs no more characters.
             out.push(0);
@@ -187,6 +226,9 @@ impl Walk<'_> {
                             if let Ok(index) = inner.find(b) {
                                 visit(self, b, index);
                             }
+                            if self.stop {
+                                break;
+                            }
                         }
                     }
                     None => {
@@ -196,6 +238,9 @@ impl Walk<'_> {
                             label = usize::from(b) + 1;
                             visit(self, b, index);
                             index += 1;
+                            if self.stop {
+                                break;
+                            }
                         }
                     }
                 }
@@ -220,7 +265,7 @@ impl Walk<'_> {
         let mut dead = usize::MAX;
         let mut seek: Vec<u8> = Vec::new();
         let mut at = Pos::default();
-        while at.byte < bucket.records_end() {
+        while at.byte < bucket.records_end() && !self.stop {
             let r = bucket.record(at);
             let suffix = bucket.suffix(&r);
             let common = prev.iter().zip(suffix).take_while(|(a, b)| a == b).count();
@@ -295,26 +340,34 @@ fn successor(prefix: &[u8], out: &mut Vec<u8>) -> bool {
     false
 }
 
-/// The regions of `q` within `max` (module docs).
-fn regions<V>(root: &Node<V>, q: &[char], folded: bool, max: u8) -> Vec<Region> {
-    let osa = Osa::new(q, max);
-    let start = osa.start();
+/// The regions of `q` within `max` (module docs), and whether the walk
+/// finished: a `sink`, told each region at `max` in key order, ends it
+/// by answering true.
+fn regions<V>(
+    root: &Node<V>,
+    q: &[char],
+    folded: bool,
+    max: u8,
+    sink: Option<Sink<'_>>,
+) -> (Vec<Region>, bool) {
+    let dfa = Dfa::new(q, max);
+    let start = (dfa.best(0), 0);
     let mut walk = Walk {
-        osa,
+        dfa,
         folded,
         path: Vec::new(),
         regions: Vec::new(),
+        sink,
+        stop: false,
+        known: Vec::new(),
         states: Vec::new(),
         leads: Vec::new(),
     };
-    if start.best <= max {
-        walk.regions.push(Region {
-            prefix: Vec::new(),
-            dist: start.best,
-        });
+    if start.0 <= max {
+        walk.found(start.0);
     }
     let bs = ByteState {
-        s: start,
+        s: start.1,
         buf: [0; 4],
         have: 0,
         escaped: false,
@@ -323,7 +376,7 @@ fn regions<V>(root: &Node<V>, q: &[char], folded: bool, max: u8) -> Vec<Region> 
     if walk.alive(&bs) {
         walk.node(root, bs);
     }
-    walk.regions
+    (walk.regions, !walk.stop)
 }
 
 /// The shortest of `prefixes`, sorted, none a prefix of another: a key
@@ -363,21 +416,24 @@ pub(crate) fn suggest<V: Clone + Ord>(
     order: Order,
     dedupe: bool,
 ) -> Suggestions<V> {
-    // Each distance's walk, made when it is needed (declared before
-    // `seen`, which borrows from the answers it leads to).
+    // Each ranked walk's regions, kept for as long as the answer borrows
+    // them (declared before `seen`, which borrows from what they lead to).
     let walks: [std::cell::OnceCell<Vec<Region>>; crate::fold::osa::MAX_DISTANCE as usize] =
         Default::default();
     let mut out = Suggestions::with_capacity(limit.min(64));
     let mut seen = Seen(BTreeSet::new());
     let none = |_: &[u8]| false;
     match order {
-        Order::Key => by_key(root, &[exact], limit, dedupe, &mut seen, &none, &mut out),
+        Order::Key => {
+            by_key(root, exact, limit, dedupe, &mut seen, &none, &mut out);
+        }
         Order::Score => ranked::top_from(root, &[exact], limit, dedupe, &mut seen, &none, &mut out),
     }
     out.set_distances(0, 0);
-    if out.len() >= limit {
-        return out;
-    }
+    // The regions of the last finished walk: every prefix at which the
+    // distance drops to a new low up to `d - 1` (the exact query alone
+    // before the first walk).
+    let mut closer: Vec<Vec<u8>> = vec![exact.to_vec()];
     for d in 1..=max {
         if out.len() >= limit {
             break;
@@ -386,64 +442,69 @@ pub(crate) fn suggest<V: Clone + Ord>(
         // the distance along a path does not depend on the bound) and
         // prunes far more than one bounded by `max`: a query whose answer
         // fills at distance 1 never pays for the walk at 2.
-        let regions = walks[usize::from(d) - 1].get_or_init(|| regions(root, q, folded, d));
         let from = out.len();
-        let starts = outermost(
-            regions
-                .iter()
-                .filter(|r| r.dist == d)
-                .map(|r| &r.prefix[..])
-                .collect(),
-        );
-        if starts.is_empty() {
-            continue;
-        }
-        let closer = outermost(
-            regions
-                .iter()
-                .filter(|r| r.dist < d)
-                .map(|r| &r.prefix[..])
-                .collect(),
-        );
-        let skip = |key: &[u8]| under(&closer, key);
-        match order {
-            Order::Key => by_key(root, &starts, limit, dedupe, &mut seen, &skip, &mut out),
-            Order::Score => {
-                ranked::top_from(root, &starts, limit, dedupe, &mut seen, &skip, &mut out)
+        let near = outermost(closer.iter().map(|p| &p[..]).collect());
+        let skip = |key: &[u8]| under(&near, key);
+        let (regions, finished) = match order {
+            // Regions at one distance are disjoint and found in key order:
+            // each is answered as it is found, and the walk ends with the
+            // answer.
+            Order::Key => {
+                let mut sink =
+                    |prefix: &[u8]| by_key(root, prefix, limit, dedupe, &mut seen, &skip, &mut out);
+                let (found, finished) = regions(root, q, folded, d, Some(&mut sink));
+                (found.into_iter().map(|r| r.prefix).collect(), finished)
             }
-        }
+            // The best pairs may lie under any region: all of them first.
+            Order::Score => {
+                let (found, finished) = regions(root, q, folded, d, None);
+                let found = walks[usize::from(d) - 1].get_or_init(|| found);
+                let starts = outermost(
+                    found
+                        .iter()
+                        .filter(|r| r.dist == d)
+                        .map(|r| &r.prefix[..])
+                        .collect(),
+                );
+                ranked::top_from(root, &starts, limit, dedupe, &mut seen, &skip, &mut out);
+                (found.iter().map(|r| r.prefix.clone()).collect(), finished)
+            }
+        };
         out.set_distances(from, d);
+        if !finished {
+            break;
+        }
+        closer = regions;
     }
     out
 }
 
-/// Key order over `starts` (sorted, disjoint), region after region.
+/// Key order under `start`, after what `out` holds; true once it is full.
 fn by_key<'a, V: Clone + Ord>(
     root: &'a Node<V>,
-    starts: &[&[u8]],
+    start: &[u8],
     limit: usize,
     dedupe: bool,
     seen: &mut Seen<'a, V>,
     skip: &dyn Fn(&[u8]) -> bool,
     out: &mut Suggestions<V>,
-) {
-    for start in starts {
-        let mut it = PrefixIter::new(root, start);
-        while out.len() < limit {
-            let Some((key, values)) = it.next_key_bytes() else {
-                break;
-            };
-            if skip(key) {
-                continue;
-            }
-            for (v, s) in values.scored() {
-                if !dedupe || seen.first(v) {
-                    out.push(key, v.clone(), s);
-                    if out.len() >= limit {
-                        return;
-                    }
+) -> bool {
+    let mut it = PrefixIter::new(root, start);
+    while out.len() < limit {
+        let Some((key, values)) = it.next_key_bytes() else {
+            break;
+        };
+        if skip(key) {
+            continue;
+        }
+        for (v, s) in values.scored() {
+            if !dedupe || seen.first(v) {
+                out.push(key, v.clone(), s);
+                if out.len() >= limit {
+                    return true;
                 }
             }
         }
     }
+    out.len() >= limit
 }
