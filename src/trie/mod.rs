@@ -9,8 +9,10 @@
 //! `bucket` (the leaves), `sparse` (a bucket's seek index), `varint` (the
 //! records' integers), `values` and `big` (a key's values, few or many),
 //! `iter` (the prefix walk and the collected answer), `ranked` and `cached`
-//! (top-k by score, and the answers inner nodes remember) and `prefetch`
-//! (the crate's one `unsafe`, a cache hint).
+//! (top-k by score, and the answers inner nodes remember), `fuzzy` (the
+//! typo-tolerant walk), `build` (one-pass builds and repacking), `memory`
+//! (the memory report) and `prefetch` (the crate's one `unsafe`, a cache
+//! hint).
 //!
 //! # Why it is built this way
 //! - **Bytes, not chars.** Keys are stored as UTF-8 bytes. UTF-8 byte order is
@@ -68,6 +70,7 @@ mod build;
 mod cached;
 mod fuzzy;
 mod iter;
+mod memory;
 mod node;
 mod options;
 mod prefetch;
@@ -84,6 +87,7 @@ use std::sync::Arc;
 use crate::fold::Fold;
 
 pub use iter::{PrefixIter, Suggestions};
+pub use memory::{HeapSize, MemoryReport};
 use node::{Inserted, Node};
 pub use options::{Fuzzy, Order, SuggestOptions};
 #[cfg(not(typeahead_loom))]
@@ -131,51 +135,6 @@ pub enum Upserted {
     Updated,
     /// The pair was there with that score already.
     Unchanged,
-}
-
-/// Bytes of heap memory a value owns besides its own `size_of`.
-///
-/// The trie's [`Trie::memory`] report adds this for every stored value.
-pub trait HeapSize {
-    /// Heap bytes owned by `self` (not counting `size_of::<Self>()`).
-    fn heap_bytes(&self) -> usize {
-        0
-    }
-}
-
-impl HeapSize for u64 {}
-impl HeapSize for u32 {}
-impl HeapSize for i64 {}
-impl HeapSize for i32 {}
-impl HeapSize for u8 {}
-impl HeapSize for usize {}
-impl HeapSize for String {
-    fn heap_bytes(&self) -> usize {
-        self.capacity()
-    }
-}
-impl HeapSize for Box<str> {
-    fn heap_bytes(&self) -> usize {
-        self.len()
-    }
-}
-impl HeapSize for Arc<str> {
-    fn heap_bytes(&self) -> usize {
-        // Counted in full for every holder: an upper bound when values are shared.
-        2 * std::mem::size_of::<usize>() + self.len()
-    }
-}
-
-/// What the trie holds in memory, computed from its allocations' sizes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct MemoryReport {
-    /// Total bytes: the `Trie` value, every node and `Arc` header, the
-    /// capacity of every vector and the heap owned by the values.
-    pub total_bytes: usize,
-    /// Inner (branching) nodes.
-    pub inner_nodes: usize,
-    /// Leaf buckets.
-    pub buckets: usize,
 }
 
 /// A map from non-empty UTF-8 keys to one or more values, with ordered prefix
@@ -600,23 +559,6 @@ impl<V> Trie<V> {
     /// The burst size this trie was built with.
     pub fn burst(&self) -> usize {
         self.burst
-    }
-
-    /// Counts the bytes this trie holds, walking every node. Nodes shared with
-    /// clones are counted in full.
-    pub fn memory(&self) -> MemoryReport
-    where
-        V: HeapSize,
-    {
-        let root = node::arc_node_bytes::<V>();
-        let (inner_nodes, buckets) = self.root.node_counts();
-        MemoryReport {
-            total_bytes: std::mem::size_of::<Self>()
-                + root
-                + self.root.heap_bytes(&|v: &V| v.heap_bytes()),
-            inner_nodes,
-            buckets,
-        }
     }
 
     /// Panics unless the structural invariants hold: no empty subtree,

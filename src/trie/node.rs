@@ -5,8 +5,9 @@
 //! Inner nodes (their compressed [`Prefix`], child bitmap and children),
 //! the descent that inserts, removes and looks up a key, bursting a full
 //! bucket into an inner node and compacting a chain left by a removal,
-//! building a subtree from sorted keys ([`build_sorted`]), the memory
-//! report's walk, and the invariant check. What happens inside a leaf is
+//! and the invariant check (building a subtree from sorted keys is
+//! [`build`](super::build)'s, the memory report's walk
+//! [`memory`](super::memory)'s). What happens inside a leaf is
 //! [`bucket`](super::bucket)'s; how a key's values are held is
 //! [`values`](super::values)'.
 //!
@@ -27,7 +28,6 @@
 
 use std::sync::Arc;
 
-use super::big::BigValues;
 use super::bucket::{Bucket, Pos};
 use super::cached::TopCache;
 use super::scores::Scores;
@@ -439,63 +439,6 @@ impl<V> Node<V> {
             }
         }
     }
-
-    /// Bytes held by this subtree: the heap capacity of every vector, the
-    /// children's nodes with their `Arc` headers, and the values' own heap.
-    pub(crate) fn heap_bytes(&self, value_heap: &impl Fn(&V) -> usize) -> usize {
-        use std::mem::size_of;
-        match self {
-            Node::Bucket(b) => {
-                b.data.capacity()
-                    + b.values.capacity() * size_of::<V>()
-                    + b.scores.heap_bytes()
-                    + b.values.iter().map(value_heap).sum::<usize>()
-                    + b.big.capacity() * size_of::<Arc<BigValues<V>>>()
-                    + b.big
-                        .iter()
-                        .map(|x| big_bytes(x, value_heap))
-                        .sum::<usize>()
-            }
-            Node::Inner(i) => {
-                i.prefix.heap_bytes()
-                    + match &i.values {
-                        Vals::Inline(v, s) => v.capacity() * size_of::<V>() + s.heap_bytes(),
-                        Vals::Big(b) => big_bytes(b, value_heap),
-                    }
-                    + match &i.values {
-                        Vals::Inline(v, _) => v.iter().map(value_heap).sum::<usize>(),
-                        Vals::Big(_) => 0, // counted with the big list
-                    }
-                    + i.children.capacity() * size_of::<Arc<Node<V>>>()
-                    + i.child_max.capacity() * size_of::<f64>()
-                    + i.top.heap_bytes(value_heap)
-                    + i.children
-                        .iter()
-                        .map(|c| arc_node_bytes::<V>() + c.heap_bytes(value_heap))
-                        .sum::<usize>()
-            }
-        }
-    }
-
-    /// Counts (inner nodes, buckets) in the subtree.
-    pub(crate) fn node_counts(&self) -> (usize, usize) {
-        match self {
-            Node::Bucket(_) => (0, 1),
-            Node::Inner(i) => i.children.iter().fold((1, 0), |(a, b), c| {
-                let (x, y) = c.node_counts();
-                (a + x, b + y)
-            }),
-        }
-    }
-}
-
-/// Heap bytes of a shared big value list: its `Arc` allocation, list, index
-/// and the values' own heap.
-fn big_bytes<V>(b: &BigValues<V>, value_heap: &impl Fn(&V) -> usize) -> usize {
-    2 * std::mem::size_of::<usize>()
-        + std::mem::size_of::<BigValues<V>>()
-        + b.heap_bytes()
-        + b.slot_heap(value_heap)
 }
 
 impl<V: Clone + Ord> Inner<V> {
@@ -597,49 +540,6 @@ impl<V: Clone + Ord> Inner<V> {
         }
         removed
     }
-}
-
-/// Builds a subtree from keys in strictly ascending order (all sharing
-/// their first `depth` bytes) with distinct, non-empty value lists, in
-/// O(total key bytes): no searching, no shifting. The values are moved out.
-pub(crate) fn build_sorted<V: Clone + Ord>(
-    items: &mut [(&[u8], Vec<V>, Vec<f64>)],
-    depth: usize,
-    burst: usize,
-) -> Node<V> {
-    if items.len() <= burst {
-        let mut b = Bucket::default();
-        for (key, values, scores) in items.iter_mut() {
-            let at = b.end();
-            let vals = Vals::from_vecs(std::mem::take(values), std::mem::take(scores));
-            b.insert_record(at, &key[depth..], vals);
-        }
-        b.reindex();
-        b.refresh_max();
-        return Node::Bucket(b);
-    }
-    let (first, last) = (items[0].0, items[items.len() - 1].0);
-    let lcp = common_prefix_len(&first[depth..], &last[depth..]);
-    let mut inner = Inner::new(&first[depth..depth + lcp]);
-    let d = depth + lcp;
-    let mut i = 0;
-    if first.len() == d {
-        // Sorted order puts the key that ends here first.
-        let (values, scores) = (&mut items[0].1, &mut items[0].2);
-        inner.values = Vals::from_vecs(std::mem::take(values), std::mem::take(scores));
-        i = 1;
-    }
-    while i < items.len() {
-        let label = items[i].0[d];
-        let end = i + items[i..]
-            .iter()
-            .position(|(k, _, _)| k[d] != label)
-            .unwrap_or(items.len() - i);
-        let child = build_sorted(&mut items[i..end], d + 1, burst);
-        inner.push_child(label, Arc::new(child));
-        i = end;
-    }
-    Node::Inner(Box::new(inner))
 }
 
 impl<V: Ord + std::fmt::Debug> Node<V> {
