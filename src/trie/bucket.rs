@@ -374,6 +374,15 @@ impl<V> Bucket<V> {
         }
     }
 
+    /// Gives back every unused slot: for a bucket built in one pass, whose
+    /// vectors grew by an eighth at a time and will not be edited soon.
+    pub(super) fn shrink_to_fit(&mut self) {
+        self.data.shrink_to_fit();
+        self.values.shrink_to_fit();
+        self.scores.shrink_to_fit();
+        self.big.shrink_to_fit();
+    }
+
     pub(super) fn shrink_if_sparse(&mut self) {
         shrink_if_sparse(&mut self.data);
         shrink_if_sparse(&mut self.values);

@@ -266,6 +266,9 @@ pub(crate) fn build_sorted<V: Clone + Ord>(
         }
         b.reindex();
         b.refresh_max();
+        // Grown an eighth at a time: the slack would be a few percent of
+        // every bucket, kept for the trie's life.
+        b.shrink_to_fit();
         return Node::Bucket(b);
     }
     let (first, last) = (items[0].0, items[items.len() - 1].0);
@@ -289,5 +292,7 @@ pub(crate) fn build_sorted<V: Clone + Ord>(
         inner.push_child(label, Arc::new(child));
         i = end;
     }
+    inner.children.shrink_to_fit();
+    inner.child_max.shrink_to_fit();
     Node::Inner(Box::new(inner))
 }

@@ -452,6 +452,14 @@ impl<V> Suggestions<V> {
         }
     }
 
+    /// Gives back the room reserved for more entries.
+    pub(crate) fn shrink_to_fit(&mut self) {
+        self.text.shrink_to_fit();
+        self.entries.shrink_to_fit();
+        self.scores.shrink_to_fit();
+        self.distances.shrink_to_fit();
+    }
+
     /// Cuts every key to its original part (keys of a folding trie).
     pub(crate) fn strip_folded(&mut self) {
         let text = self.text.as_bytes();

@@ -198,6 +198,14 @@ impl Scores {
         super::bucket::reserve(&mut self.codes, extra);
     }
 
+    /// Gives back every unused slot (a run built once, not edited).
+    pub(crate) fn shrink_to_fit(&mut self) {
+        self.codes.shrink_to_fit();
+        if let Some(w) = &mut self.wide {
+            w.shrink_to_fit();
+        }
+    }
+
     pub(crate) fn shrink_if_sparse(&mut self) {
         super::node::shrink_if_sparse(&mut self.codes);
         if let Some(w) = &mut self.wide {

@@ -314,6 +314,8 @@ fn compute<V: Clone + Ord>(node: &Node<V>, path: &[u8]) -> Cached<V> {
         false,
     );
     let all = best.len() < CACHED;
+    // Kept for the node's life: no room for more entries.
+    best.shrink_to_fit();
     Cached { best, all }
 }
 
