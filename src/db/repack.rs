@@ -20,6 +20,12 @@ use std::sync::mpsc;
 use super::{State, TrieIndex, Value};
 use crate::trie::Trie;
 
+/// The repack rule of [`Repacker::due`]: `since` writes are at least
+/// `min_ops` and an eighth of the `live` state.
+fn worth_it(since: u64, live: u64, min_ops: u64) -> bool {
+    since >= min_ops && since >= live / 8
+}
+
 /// A trie repacked from the snapshot at `version`.
 struct Done {
     name: String,
@@ -42,12 +48,22 @@ impl Repacker {
         self.since += ops;
     }
 
-    /// Whether a pause should start a repack: at least `min_ops` writes
-    /// (the threshold that makes compaction worth it,
-    /// [`super::Limits::compact_min_ops`]) since the last one, and none in
-    /// flight.
-    pub(super) fn due(&self, min_ops: u64) -> bool {
-        self.since >= min_ops && self.pending.is_none()
+    /// Whether a pause should start a repack: none in flight, and since
+    /// the last one at least `compact_min_ops` writes (the threshold that
+    /// makes compaction worth it, [`super::Limits::compact_min_ops`]) and
+    /// an eighth of what the state holds. A repack copies every trie, so
+    /// it is paid for, like a checkpoint, by writes in proportion to the
+    /// state: a server taking a steady stream of writes with short pauses
+    /// (a load generator's rounds) otherwise copied five million pairs
+    /// every 100,000 writes, on the core its requests needed.
+    pub(super) fn due(&self, state: &State) -> bool {
+        self.pending.is_none()
+            && self.since >= state.limits.compact_min_ops
+            && worth_it(
+                self.since,
+                super::compact::live_ops(state),
+                state.limits.compact_min_ops,
+            )
     }
 
     /// Whether a repack is under way (the writer polls it while idle).
@@ -126,5 +142,22 @@ impl Repacker {
         }
         tracing::info!(tries = replaced, "repacked the tries");
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::worth_it;
+
+    #[test]
+    fn a_repack_is_paid_for_by_writes_in_proportion_to_the_state() {
+        // Start-up counts everything it loaded: the first pause repacks.
+        assert!(worth_it(3_000_000, 3_000_000, 100_000));
+        // A round of writes on a large state waits for more.
+        assert!(!worth_it(300_000, 4_800_000, 100_000));
+        assert!(worth_it(600_000, 4_800_000, 100_000));
+        // A small state still needs the minimum.
+        assert!(!worth_it(999, 4_000, 1_000));
+        assert!(worth_it(1_000, 4_000, 1_000));
     }
 }

@@ -127,7 +127,7 @@ pub(super) fn run(
     repacker.wrote(history);
     // Whether a group committed since the writer last housekept (a long
     // tail loaded at start counts: it calls for a checkpoint too).
-    let mut busy = unsorted > 0 || repacker.due(state.limits.compact_min_ops);
+    let mut busy = unsorted > 0 || repacker.due(&state);
     // A store this node does not write at start is a shared one.
     let shared = !store.is_writer();
     let timer = tokio::runtime::Builder::new_current_thread()
@@ -141,9 +141,7 @@ pub(super) fn run(
         // A shared store's writer must notice a lost connection even when
         // no write comes: it ticks. Any writer with a burst's leftovers
         // waits only until the writes pause.
-        let leftovers = busy
-            && (unsorted >= state.limits.compact_min_ops
-                || repacker.due(state.limits.compact_min_ops));
+        let leftovers = busy && (unsorted >= state.limits.compact_min_ops || repacker.due(&state));
         // A background rewrite switches over at the next append, or when
         // it is polled: an idle writer polls it.
         let rewriting = store.rewriting();
@@ -177,7 +175,7 @@ pub(super) fn run(
                     // One at a time, lowest peak first: what the burst
                     // freed goes back, then the tries are repacked, and
                     // the checkpoint waits for the repack to be done.
-                    if repacker.due(state.limits.compact_min_ops) {
+                    if repacker.due(&state) {
                         super::release::release();
                         repacker.start(&state);
                     }
