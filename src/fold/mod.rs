@@ -6,11 +6,13 @@
 //!   folding, then NFD with every nonspacing mark removed), from ICU4X's
 //!   normalizer, case mapper and general category data (Unicode 18.0).
 //! - The stored form of a key in a folding trie: the folded text, escaped
-//!   so that it holds no `0x00`, then `0x00`, then the key as given (see
+//!   so that it holds no `0x00`, then `0x00`, then one byte for a key that
+//!   is its own folded text, or a byte that says on which side of its
+//!   folded text the key sorts and the key as given (see
 //!   [`Fold::stored_key`]). Byte order of stored keys is the order the API
 //!   promises (folded key, then original key, both in code point order),
 //!   a query's folded text is a byte prefix of every key it matches, and
-//!   the original comes back by cutting at the first `0x00`.
+//!   the original comes back from the bytes around the first `0x00`.
 //! - [`osa`]: the optimal-string-alignment automaton over code points that
 //!   the trie's typo-tolerant search walks, and [`Fold::matched`], the
 //!   distance and highlight of one key.
@@ -161,15 +163,33 @@ impl Fold {
     /// How `key` is stored in a trie with this setting: the key's bytes
     /// for [`Fold::None`]; otherwise the folded key with `0x00` written as
     /// `0x01 0x01` and `0x01` as `0x01 0x02` (an order-preserving code with
-    /// no `0x00`), then `0x00`, then the key as given.
+    /// no `0x00`), then `0x00`, then where the key sorts against its folded
+    /// text and the key itself:
+    /// - `0x02` alone when the key is its folded text and holds neither
+    ///   `0x00` nor `0x01` (the folded part then spells it out: most keys
+    ///   of a folding trie, and every lowercase ASCII one, cost one byte
+    ///   more than their folded text, not twice it);
+    /// - `0x01` then the key when the key sorts below its folded text;
+    /// - `0x03` then the key otherwise.
+    ///
+    /// Among the keys of one folded text, those below it, the folded text
+    /// itself, then those above it, each group in code point order: byte
+    /// order is code point order of the originals.
     pub fn stored_key(self, key: &str) -> Cow<'_, [u8]> {
         if self == Fold::None {
             return Cow::Borrowed(key.as_bytes());
         }
         let folded = self.apply(key);
-        let mut out = Vec::with_capacity(folded.len() + key.len() + 2);
+        if *folded == *key && !key.bytes().any(|b| b <= 1) {
+            let mut out = Vec::with_capacity(key.len() + 2);
+            out.extend_from_slice(key.as_bytes());
+            out.extend_from_slice(&[0, SAME]);
+            return Cow::Owned(out);
+        }
+        let mut out = Vec::with_capacity(folded.len() + key.len() + 3);
         push_escaped(&folded, &mut out);
         out.push(0);
+        out.push(if key < &*folded { BELOW } else { ABOVE });
         out.extend_from_slice(key.as_bytes());
         Cow::Owned(out)
     }
@@ -329,12 +349,29 @@ fn push_escaped(folded: &str, out: &mut Vec<u8>) {
     }
 }
 
-/// The key as given, from a stored key of a folding trie: what follows the
-/// first `0x00`.
+/// After a stored key's `0x00`: the key is its folded text, spelled out
+/// before the `0x00` (see [`Fold::stored_key`]).
+const SAME: u8 = 2;
+/// After a stored key's `0x00`: the key follows, and sorts below its
+/// folded text.
+const BELOW: u8 = 1;
+/// After a stored key's `0x00`: the key follows, and sorts above its
+/// folded text.
+const ABOVE: u8 = 3;
+
+/// The key as given, from a stored key of a folding trie.
 pub(crate) fn original(stored: &[u8]) -> &[u8] {
+    &stored[original_range(stored)]
+}
+
+/// Where the key as given lies in a stored key of a folding trie: before
+/// the first `0x00` when it is its folded text, after the byte that follows
+/// that `0x00` otherwise.
+pub(crate) fn original_range(stored: &[u8]) -> std::ops::Range<usize> {
     match stored.iter().position(|&b| b == 0) {
-        Some(i) => &stored[i + 1..],
-        None => stored,
+        Some(i) if stored.get(i + 1) == Some(&SAME) => 0..i,
+        Some(i) => (i + 2).min(stored.len())..stored.len(),
+        None => 0..stored.len(),
     }
 }
 

@@ -464,8 +464,8 @@ impl<V> Suggestions<V> {
     pub(crate) fn strip_folded(&mut self) {
         let text = self.text.as_bytes();
         for (s, e, _) in &mut self.entries {
-            let original = crate::fold::original(&text[*s..*e]);
-            *s = *e - original.len();
+            let original = crate::fold::original_range(&text[*s..*e]);
+            (*s, *e) = (*s + original.start, *s + original.end);
         }
     }
 
