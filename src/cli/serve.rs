@@ -50,8 +50,11 @@ pub struct ServeArgs {
     /// Most caches.
     #[arg(long, env = "TYPEAHEAD_MAX_CACHES", default_value_t = 10_000)]
     max_caches: usize,
-    /// Compact the log (in the background) once it holds more than this many
-    /// operations and twice the live state.
+    /// The fewest operations that make housekeeping worth it: the log is
+    /// rewritten from the live state (in the background) once the operations
+    /// since the last rewrite pass this many and half the live state (an
+    /// eighth once writes pause), and the tries are repacked after a pause
+    /// once the writes since the last repack pass this many and an eighth.
     #[arg(long, env = "TYPEAHEAD_COMPACT_MIN_OPS", default_value_t = 100_000)]
     compact_min_ops: u64,
     /// MiB of request bodies in flight at once; a request past it gets 503

@@ -148,8 +148,11 @@ pub struct Limits {
     pub max_stacks: usize,
     /// Most caches.
     pub max_caches: usize,
-    /// The log is compacted once its history passes this many operations
-    /// and twice the live state.
+    /// The fewest operations that make housekeeping worth it: a checkpoint
+    /// (the log rewritten from the live state) once the operations since
+    /// the last pass this many and half the live state (an eighth once
+    /// writes pause), and a repack of the tries after a pause once the
+    /// writes since the last pass this many and an eighth of the state.
     pub compact_min_ops: u64,
 }
 
