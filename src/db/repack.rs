@@ -57,13 +57,19 @@ impl Repacker {
     /// (a load generator's rounds) otherwise copied five million pairs
     /// every 100,000 writes, on the core its requests needed.
     pub(super) fn due(&self, state: &State) -> bool {
-        self.pending.is_none()
-            && self.since >= state.limits.compact_min_ops
+        self.may_be_due(state.limits.compact_min_ops)
             && worth_it(
                 self.since,
                 super::compact::live_ops(state),
                 state.limits.compact_min_ops,
             )
+    }
+
+    /// Whether a pause may find a repack [`due`](Self::due): the part of
+    /// the rule that needs no count of the state, cheap enough to ask after
+    /// every group.
+    pub(super) fn may_be_due(&self, min_ops: u64) -> bool {
+        self.pending.is_none() && self.since >= min_ops
     }
 
     /// Whether a repack is under way (the writer polls it while idle).

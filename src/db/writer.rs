@@ -141,7 +141,11 @@ pub(super) fn run(
         // A shared store's writer must notice a lost connection even when
         // no write comes: it ticks. Any writer with a burst's leftovers
         // waits only until the writes pause.
-        let leftovers = busy && (unsorted >= state.limits.compact_min_ops || repacker.due(&state));
+        // (Whether a repack is really due counts the state: asked once a
+        // pause comes, not after every group.)
+        let leftovers = busy
+            && (unsorted >= state.limits.compact_min_ops
+                || repacker.may_be_due(state.limits.compact_min_ops));
         // A background rewrite switches over at the next append, or when
         // it is polled: an idle writer polls it.
         let rewriting = store.rewriting();

@@ -79,9 +79,8 @@ struct Walk<'q, 's> {
     stop: bool,
     /// Each automaton state's leads once asked for, by state number.
     known: Vec<Option<Option<Leads>>>,
-    /// A bucket's per-byte states and leads, kept between buckets.
+    /// A bucket's per-byte states, kept between buckets.
     states: Vec<ByteState>,
-    leads: Vec<Option<Option<Leads>>>,
 }
 
 /// The UTF-8 length a lead byte announces.
@@ -252,14 +251,10 @@ impl Walk<'_, '_> {
 
     fn bucket<V>(&mut self, bucket: &Bucket<V>, bs: ByteState) {
         let base = self.path.len();
-        // states[k]: after the first k bytes of the previous suffix;
-        // leads[k], once asked for, the bytes that can follow it.
+        // states[k]: after the first k bytes of the previous suffix.
         let mut states = std::mem::take(&mut self.states);
-        let mut leads = std::mem::take(&mut self.leads);
         states.clear();
-        leads.clear();
         states.push(bs);
-        leads.push(None);
         let mut prev: &[u8] = &[];
         // The previous suffix's first `dead` bytes lead nowhere.
         let mut dead = usize::MAX;
@@ -282,12 +277,11 @@ impl Walk<'_, '_> {
             }
             dead = usize::MAX;
             states.truncate(common + 1);
-            leads.truncate(common + 1);
             self.path.truncate(base + common);
             for (k, &b) in suffix[common..].iter().enumerate() {
                 let depth = common + k;
                 let state = *states.last().expect("the start");
-                let allowed = leads[depth].get_or_insert_with(|| self.leads(&state));
+                let allowed = self.leads(&state);
                 if let Some(l) = allowed {
                     if let Err(i) = l.binary_search(&b) {
                         // No useful character starts with `b`: the next
@@ -314,7 +308,6 @@ impl Walk<'_, '_> {
                 self.path.push(b);
                 let next = self.step(state, b);
                 states.push(next);
-                leads.push(None);
                 if !self.alive(&next) {
                     dead = depth + 1;
                     break;
@@ -322,7 +315,7 @@ impl Walk<'_, '_> {
             }
         }
         self.path.truncate(base);
-        (self.states, self.leads) = (states, leads);
+        self.states = states;
     }
 }
 
@@ -361,7 +354,6 @@ fn regions<V>(
         stop: false,
         known: Vec::new(),
         states: Vec::new(),
-        leads: Vec::new(),
     };
     if start.0 <= max {
         walk.found(start.0);
