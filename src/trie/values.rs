@@ -95,10 +95,13 @@ impl<V: Clone + Ord> Vals<V> {
             // `BigValues::upsert` looks the value up itself; cloning the
             // `Arc`ed struct first is O(1), and only a change needs it.
             Vals::Big(b) => {
-                let Some(at) = b.position(&value) else {
-                    let s = new_score(op)?;
-                    Arc::make_mut(b).insert(value, s);
-                    return Ok(Upserted::Added);
+                let at = match b.find(&value) {
+                    Ok(at) => at,
+                    Err(slot) => {
+                        let s = new_score(op)?;
+                        Arc::make_mut(b).insert_at(&slot, value, s);
+                        return Ok(Upserted::Added);
+                    }
                 };
                 let old = b.score_at(at);
                 let Some(s) = changed_score(old, op)? else {

@@ -12,6 +12,8 @@
 
 use std::sync::Arc;
 
+use smallvec::SmallVec;
+
 use super::BigValues;
 
 /// Most positions in an index leaf, and most children of an index branch.
@@ -62,17 +64,52 @@ pub(super) fn first_pos(node: &IndexNode) -> u32 {
     }
 }
 
-/// Inserts `pos` (whose value is not yet in the index) under `node`; returns
-/// a new right sibling `(its smallest position, node)` when `node` split.
-pub(super) fn index_insert<V: Ord>(
+/// Where a value that is not in the index goes, found by [`locate`]: at
+/// each branch from the root, the child it goes under and whether it
+/// becomes that child's smallest; then its index within the leaf.
+#[derive(Debug)]
+pub(crate) struct Slot {
+    path: SmallVec<[(usize, bool); 4]>,
+    leaf_at: usize,
+}
+
+/// The position holding `v` under `node`, or, when no position does, the
+/// [`Slot`] it would take: one descent serves both the duplicate check
+/// and the insertion that follows it.
+pub(super) fn locate<V: Ord>(node: &IndexNode, v: &V, big: &BigValues<V>) -> Result<u32, Slot> {
+    let mut node = node;
+    let mut path = SmallVec::new();
+    loop {
+        match node {
+            IndexNode::Leaf(ps) => {
+                return match ps.binary_search_by(|&p| big.at(p).cmp(v)) {
+                    Ok(i) => Ok(ps[i]),
+                    Err(leaf_at) => Err(Slot { path, leaf_at }),
+                };
+            }
+            IndexNode::Branch { mins, children } => {
+                // Below every value here: it goes first, into the first child.
+                let n = mins.partition_point(|&m| big.at(m) <= v);
+                let i = n.saturating_sub(1);
+                path.push((i, n == 0));
+                node = &children[i];
+            }
+        }
+    }
+}
+
+/// Inserts `pos` at `slot` (found by [`locate`] on this index, unchanged
+/// since); returns a new right sibling `(its smallest position, node)`
+/// when `node` split.
+pub(super) fn index_insert(
     node: &mut IndexNode,
     pos: u32,
-    big: &BigValues<V>,
+    slot: &Slot,
+    depth: usize,
 ) -> Option<(u32, Arc<IndexNode>)> {
-    let v = big.at(pos);
     match node {
         IndexNode::Leaf(ps) => {
-            let at = ps.partition_point(|&p| big.at(p) < v);
+            let at = slot.leaf_at;
             if ps.len() == ps.capacity() {
                 // Grow by doubling, but never past one more than a full leaf
                 // (a Vec would double 128 to 256 and keep that after the split).
@@ -89,9 +126,9 @@ pub(super) fn index_insert<V: Ord>(
             Some((right[0], Arc::new(IndexNode::Leaf(right))))
         }
         IndexNode::Branch { mins, children } => {
-            let i = mins.partition_point(|&m| big.at(m) < v).saturating_sub(1);
-            let split = index_insert(Arc::make_mut(&mut children[i]), pos, big);
-            if big.at(mins[i]) > v {
+            let (i, smallest) = slot.path[depth];
+            let split = index_insert(Arc::make_mut(&mut children[i]), pos, slot, depth + 1);
+            if smallest {
                 mins[i] = pos;
             }
             let (min, right) = split?;
@@ -114,25 +151,6 @@ pub(super) fn index_insert<V: Ord>(
                     children: right_children,
                 }),
             ))
-        }
-    }
-}
-
-/// The position holding `v` under `node`, if any.
-pub(super) fn find_pos<V: Ord>(node: &IndexNode, v: &V, big: &BigValues<V>) -> Option<u32> {
-    let mut node = node;
-    loop {
-        match node {
-            IndexNode::Leaf(ps) => {
-                return ps
-                    .binary_search_by(|&p| big.at(p).cmp(v))
-                    .ok()
-                    .map(|i| ps[i]);
-            }
-            IndexNode::Branch { mins, children } => {
-                let i = mins.partition_point(|&m| big.at(m) <= v).checked_sub(1)?;
-                node = &children[i];
-            }
         }
     }
 }

@@ -28,12 +28,10 @@
 mod index;
 mod list;
 
-use std::cmp::Ordering;
 use std::sync::Arc;
 
-use index::{
-    build_index, collect_index, find_pos, first_pos, index_insert, index_remove, IndexNode,
-};
+pub(crate) use index::Slot;
+use index::{build_index, collect_index, first_pos, index_insert, index_remove, locate, IndexNode};
 
 use super::scores::ScoreSlice;
 use list::{collect_top, first_live_from, kill_rec, nth_live, push_rec, set_rec, FAN, SHIFT};
@@ -277,32 +275,15 @@ impl<V: Clone> BigValues<V> {
 }
 
 impl<V: Ord> BigValues<V> {
-    /// How the value at `pos` compares with `v`.
-    fn compare_at(&self, pos: u32, v: &V) -> Ordering {
-        self.at(pos).cmp(v)
-    }
-
-    /// The position of `v`, if it is one of the values.
-    pub(crate) fn position(&self, v: &V) -> Option<u32> {
-        find_pos(&self.index, v, self)
+    /// The position of `v`, or where it would go when it is not one of
+    /// the values (for [`insert_at`](Self::insert_at)).
+    pub(crate) fn find(&self, v: &V) -> Result<u32, Slot> {
+        locate(&self.index, v, self)
     }
 
     /// True when `v` is one of the values.
     pub(crate) fn contains(&self, v: &V) -> bool {
-        let mut node = &*self.index;
-        loop {
-            match node {
-                IndexNode::Leaf(ps) => {
-                    return ps.binary_search_by(|&p| self.compare_at(p, v)).is_ok();
-                }
-                IndexNode::Branch { mins, children } => {
-                    let i = mins
-                        .partition_point(|&m| self.compare_at(m, v) != Ordering::Greater)
-                        .saturating_sub(1);
-                    node = &children[i];
-                }
-            }
-        }
+        self.find(v).is_ok()
     }
 
     /// Asserts that the index holds exactly the live positions, sorted by
@@ -417,15 +398,28 @@ impl<V: Clone + Ord> BigValues<V> {
 
     /// Appends `v` with score `s` unless present; returns whether it was
     /// added.
+    #[cfg(test)]
     pub(crate) fn insert(&mut self, v: V, s: f64) -> bool {
-        if self.contains(&v) {
-            return false;
+        match self.find(&v) {
+            Ok(_) => false,
+            Err(slot) => {
+                self.insert_at(&slot, v, s);
+                true
+            }
         }
+    }
+
+    /// Appends `v`, which is not one of the values, with score `s`; `slot`
+    /// is where [`find`](Self::find) said it goes, with nothing changed
+    /// since. The duplicate check and the index insertion share that one
+    /// descent: a key with thousands of values compares `v` with about
+    /// log2(k) of them once, not once per step.
+    pub(crate) fn insert_at(&mut self, slot: &Slot, v: V, s: f64) {
         let pos = u32::try_from(self.slots).expect("fewer than 2^32 values per key");
         self.push(v, s);
         self.note_score(pos, s, None);
         let mut index = std::mem::replace(&mut self.index, Arc::new(IndexNode::Leaf(Vec::new())));
-        if let Some((min, right)) = index_insert(Arc::make_mut(&mut index), pos, self) {
+        if let Some((min, right)) = index_insert(Arc::make_mut(&mut index), pos, slot, 0) {
             let left_min = first_pos(&index);
             index = Arc::new(IndexNode::Branch {
                 mins: vec![left_min, min],
@@ -433,7 +427,6 @@ impl<V: Clone + Ord> BigValues<V> {
             });
         }
         self.index = index;
-        true
     }
 
     /// Sets the score of the (live) value at `pos`.

@@ -113,8 +113,8 @@ impl<V: Clone + Ord> Bucket<V> {
         value: V,
         op: Option<ScoreOp>,
     ) -> Result<Inserted, TrieError> {
-        match self.big[b].position(&value) {
-            Some(pos) => {
+        match self.big[b].find(&value) {
+            Ok(pos) => {
                 let Some(s) = changed_score(self.big[b].score_at(pos), op)? else {
                     return Ok(Inserted::Unchanged);
                 };
@@ -124,9 +124,9 @@ impl<V: Clone + Ord> Bucket<V> {
                 }
                 Ok(Inserted::Updated)
             }
-            None => {
+            Err(slot) => {
                 let s = new_score(op)?;
-                Arc::make_mut(&mut self.big[b]).insert(value.clone(), s);
+                Arc::make_mut(&mut self.big[b]).insert_at(&slot, value.clone(), s);
                 if r.count < HEAD {
                     // The head holds every value so far (it is short
                     // only when the key is): the new one joins it.
