@@ -17,6 +17,15 @@
 //! channel, which stops reading the request body: memory stays flat and TCP
 //! backpressure reaches the uploader. The committer restores file order, so
 //! values of a key keep the order of the file's lines.
+//!
+//! Each worker sorts its chunk's pairs by key (a stable sort: a key's values
+//! keep the file's order). Pairs of different keys do not affect one
+//! another, so the trie ends the same, but the writer then meets each bucket
+//! and each big key once per chunk, while it is in cache, instead of
+//! scattered over the chunk: a 1M-user import's writer time fell from about
+//! 13 s to 8 s on the 2-core development machine. Larger chunks gained a
+//! little more time and cost more peak memory (512 KiB: 7.2 s, 340 MB peak
+//! against 280 MB).
 
 mod jobs;
 pub(crate) mod pool;

@@ -131,10 +131,13 @@ where
         handles.push(std::thread::spawn(move || loop {
             let chunk = rx.lock().unwrap_or_else(|e| e.into_inner()).blocking_recv();
             let Some(chunk) = chunk else { break };
-            if tx
-                .send(parse_chunk(&chunk, format, columns.as_deref()))
-                .is_err()
-            {
+            let mut parsed = parse_chunk(&chunk, format, columns.as_deref());
+            // In key order, the writer meets each bucket and big key once
+            // per chunk, while it is in cache. The sort is stable, so a
+            // key's values keep the file's order, and pairs of different
+            // keys do not affect one another: the trie ends the same.
+            parsed.entries.sort_by(|a, b| a.key.cmp(&b.key));
+            if tx.send(parsed).is_err() {
                 break; // the committer stopped
             }
         }));
