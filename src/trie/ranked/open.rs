@@ -16,6 +16,16 @@ use crate::trie::node::{Inner, Node};
 use crate::trie::prefetch::prefetch;
 use crate::trie::values::Vals;
 
+/// What [`Search::select`] found.
+pub(super) struct Selected<'a, V> {
+    cands: Vec<Cand<'a, V>>,
+    complete: bool,
+    /// Big keys met past the source's frontier: (index, record byte).
+    bigs: Vec<(usize, usize)>,
+    /// The byte where a bucket scan stopped.
+    reached: usize,
+}
+
 impl<'a, V: Clone + Ord> Search<'a, V> {
     /// Queues entry `pos` of a remembered answer; past its last one, the
     /// node itself, bounded by that entry, unless the answer was all of it.
@@ -238,8 +248,8 @@ impl<'a, V: Clone + Ord> Search<'a, V> {
                     seq: after.1,
                     value: &vals[0],
                 };
-                let (cands, complete) = self.select(&source, Some(after));
-                self.add_run(cands, complete, source, Some(key));
+                let sel = self.select(&source, Some(after));
+                self.add_run(sel.cands, sel.complete, source, Some(key));
             }
             ListNode::Branch { children, max, .. } => {
                 // The best child left opens; the branch goes back in the
@@ -275,16 +285,24 @@ impl<'a, V: Clone + Ord> Search<'a, V> {
     /// A whole bucket starts from its ranked list (no scan); a bucket
     /// narrowed by the rest of the prefix is scanned over that range.
     pub(super) fn open_bucket(&mut self, bucket: &'a Bucket<V>, path: Span, filter: &'a [u8]) {
+        if !filter.is_empty() {
+            // One scan of the range finds its big keys and selects its
+            // other pairs, and stops as soon as nothing later can enter.
+            let source = Source::Bucket {
+                bucket,
+                filter,
+                path,
+                bigs_from: Some(0),
+            };
+            self.start_run(source, None);
+            return;
+        }
         let source = Source::Bucket {
             bucket,
             filter,
             path,
+            bigs_from: None,
         };
-        if !filter.is_empty() {
-            self.open_bigs(bucket, path, filter, false);
-            self.start_run(source, None);
-            return;
-        }
         let mut cands = Vec::with_capacity(TOP);
         let mut listed = 0;
         for e in bucket.top() {
@@ -331,58 +349,76 @@ impl<'a, V: Clone + Ord> Search<'a, V> {
         self.add_run(cands, complete, source, None);
     }
 
-    /// Opens the big keys of `bucket` under `filter` that `skip` (a ranked
-    /// list already opened) does not name.
-    pub(super) fn open_bigs(
-        &mut self,
-        bucket: &'a Bucket<V>,
-        path: Span,
-        filter: &'a [u8],
-        listed: bool,
-    ) {
+    /// Opens the big keys of a whole `bucket` that its ranked list (opened
+    /// already) does not name.
+    pub(super) fn open_bigs(&mut self, bucket: &'a Bucket<V>, path: Span) {
         if bucket.big.is_empty() {
             return;
         }
-        let mut at = bucket.lower_bound(filter);
+        let mut at = bucket.lower_bound(&[]);
         while at.byte < bucket.records_end() {
             let r = bucket.record(at);
-            let suffix = bucket.suffix(&r);
-            if !starts_with(suffix, filter) {
-                break;
-            }
             at = r.next();
             if let Some(b) = r.big {
                 let slot = b as u32 | TopEntry::BIG;
-                if listed && bucket.top().any(|e| e.slot == slot) {
+                if bucket.top().any(|e| e.slot == slot) {
                     continue;
                 }
-                let key = self.extend(path, suffix);
+                let key = self.extend(path, bucket.suffix(&r));
                 self.queue_big(&bucket.big[b], key);
             }
         }
     }
 
     /// Selects the best candidates of `source` after `after` (all when
-    /// `None`): at most `want`, sorted. Returns them and whether that is
-    /// all there are.
+    /// `None`): at most `want`, sorted. Returns them, whether that is all
+    /// there are, and, for a bucket scan that finds big keys, those it met
+    /// (each as its index and record) and the byte where it stopped.
     pub(super) fn select(
         &self,
         source: &Source<'a, V>,
         after: Option<Cand<'a, V>>,
-    ) -> (Vec<Cand<'a, V>>, bool) {
+    ) -> Selected<'a, V> {
         let mut cands = Vec::new();
+        let mut bigs = Vec::new();
+        let mut reached = 0;
         let keep = |c: &Cand<'a, V>| after.is_none_or(|a| cand_order(c, &a) == Ordering::Greater);
         let keep = &keep;
+        let want = self.want.max(1);
+        // Whether the scan stopped before the end of its range.
+        let mut stopped = false;
         match source {
-            Source::Bucket { bucket, filter, .. } => {
+            Source::Bucket {
+                bucket,
+                filter,
+                bigs_from,
+                ..
+            } => {
+                // The lowest score among the first `want` candidates: the
+                // best `want` are at least that good. Once it reaches the
+                // bucket's maximum, every later pair (a later key, or a big
+                // key's values) scores no higher and loses the tie on key,
+                // so none can enter: the scan stops there. With equal
+                // scores, that is after `want` pairs, as in key order.
+                let mut first_min = f64::INFINITY;
+                let mut max = None;
                 let mut at = bucket.lower_bound(filter);
                 while at.byte < bucket.records_end() {
                     let r = bucket.record(at);
                     if !starts_with(bucket.suffix(&r), filter) {
                         break;
                     }
+                    if cands.len() >= want && first_min >= *max.get_or_insert_with(|| bucket.max())
+                    {
+                        stopped = true;
+                        break;
+                    }
+                    let here = at.byte;
                     at = r.next();
-                    if r.big.is_some() {
+                    if let Some(b) = r.big {
+                        if bigs_from.is_some_and(|from| here >= from) {
+                            bigs.push((b, here));
+                        }
                         continue;
                     }
                     let scores = bucket.scores.range(r.value_start..r.value_end());
@@ -396,10 +432,14 @@ impl<'a, V: Clone + Ord> Search<'a, V> {
                             value: v,
                         };
                         if keep(&c) {
+                            if cands.len() < want {
+                                first_min = first_min.min(c.score);
+                            }
                             cands.push(c);
                         }
                     }
                 }
+                reached = at.byte;
             }
             Source::Leaf {
                 vals,
@@ -436,19 +476,46 @@ impl<'a, V: Clone + Ord> Search<'a, V> {
                 }
             }
         }
-        let want = self.want.max(1);
-        let complete = cands.len() <= want;
-        if !complete {
+        let complete = !stopped && cands.len() <= want;
+        if cands.len() > want {
             cands.select_nth_unstable_by(want - 1, cand_order);
             cands.truncate(want);
         }
         cands.sort_unstable_by(cand_order);
-        (cands, complete)
+        Selected {
+            cands,
+            complete,
+            bigs,
+            reached,
+        }
     }
 
-    pub(super) fn start_run(&mut self, source: Source<'a, V>, key: Option<Span>) {
-        let (cands, complete) = self.select(&source, None);
-        self.add_run(cands, complete, source, key);
+    /// Queues the big keys a scan of `source` met and moves the source's
+    /// frontier to where the scan stopped (a bucket scan that finds big
+    /// keys; nothing otherwise).
+    fn queue_met(&mut self, source: &mut Source<'a, V>, bigs: Vec<(usize, usize)>, reached: usize) {
+        if let Source::Bucket {
+            bigs_from: Some(from),
+            ..
+        } = source
+        {
+            *from = (*from).max(reached);
+        }
+        if bigs.is_empty() {
+            return;
+        }
+        if let Source::Bucket { bucket, path, .. } = *source {
+            for (b, rec) in bigs {
+                let key = self.extend(path, bucket.suffix_at(rec));
+                self.queue_big(&bucket.big[b], key);
+            }
+        }
+    }
+
+    pub(super) fn start_run(&mut self, mut source: Source<'a, V>, key: Option<Span>) {
+        let sel = self.select(&source, None);
+        self.queue_met(&mut source, sel.bigs, sel.reached);
+        self.add_run(sel.cands, sel.complete, source, key);
     }
 
     pub(super) fn add_run(
@@ -463,9 +530,11 @@ impl<'a, V: Clone + Ord> Search<'a, V> {
         }
         if cands.is_empty() {
             // Nothing listed (the list holds only big keys): select now.
-            let (cands, complete) = self.select(&source, None);
-            if !cands.is_empty() {
-                self.add_run(cands, complete, source, key);
+            let mut source = source;
+            let sel = self.select(&source, None);
+            self.queue_met(&mut source, sel.bigs, sel.reached);
+            if !sel.cands.is_empty() {
+                self.add_run(sel.cands, sel.complete, source, key);
             }
             return;
         }
@@ -539,8 +608,12 @@ impl<'a, V: Clone + Ord> Search<'a, V> {
             self.open_big_rest(big, key, last);
             return;
         }
-        let (cands, complete) = self.select(&self.runs[i].source, Some(last));
-        self.refill(i, cands, complete);
+        let sel = self.select(&self.runs[i].source, Some(last));
+        // A source is a few references: copied out while the queue grows.
+        let mut source = self.runs[i].source;
+        self.queue_met(&mut source, sel.bigs, sel.reached);
+        self.runs[i].source = source;
+        self.refill(i, sel.cands, sel.complete);
     }
 
     /// Gives run `i` the next candidates its source selected, and queues

@@ -430,3 +430,38 @@ fn a_typo_search_past_a_remembered_answer_gives_each_pair_once() {
         assert_eq!(got, want);
     }
 }
+
+/// A scan of a bucket's range stops once nothing later can enter (here
+/// every score ties, so after as many pairs as wanted); when dedupe then
+/// drops those pairs (one value under three keys), the next scan must
+/// still find the big key past where the first one stopped.
+#[test]
+fn a_scan_stopped_early_still_finds_the_big_keys_past_it() {
+    for burst in [64, crate::trie::DEFAULT_BURST] {
+        let mut ops: Vec<Op> = ["aba", "abb", "abc"]
+            .iter()
+            .map(|k| Op::Upsert(k.to_string(), 1, ScoreOp::Set(5.0)))
+            .collect();
+        for v in 100..150 {
+            ops.push(Op::Upsert("abz".into(), v, ScoreOp::Set(5.0)));
+        }
+        for (n, dedupe) in [(3, true), (5, true), (3, false), (60, true)] {
+            ops.push(Op::Top("ab".into(), n, dedupe));
+        }
+        run(burst, ops);
+        // The case it is about: the big key's pairs are in the answer.
+        let mut t = Trie::with_burst(burst);
+        for k in ["aba", "abb", "abc"] {
+            t.upsert(k, 1u8, ScoreOp::Set(5.0)).unwrap();
+        }
+        for v in 100..150u8 {
+            t.upsert("abz", v, ScoreOp::Set(5.0)).unwrap();
+        }
+        let top = t.suggest_with(
+            "ab",
+            3,
+            SuggestOptions::new().order(Order::Score).dedupe(true),
+        );
+        assert_eq!(top.get(1), Some(("abz", &100)));
+    }
+}
