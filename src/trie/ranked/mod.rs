@@ -102,6 +102,8 @@ enum Source<'a, V> {
         filter: &'a [u8],
         path: Span,
         bigs_from: Option<usize>,
+        /// The bucket's highest score, when the search knows it already.
+        max: Option<f64>,
     },
     /// The live slots of a big key's list leaf, whose first position is
     /// `base`.
@@ -326,7 +328,7 @@ fn compute<V: Clone + Ord>(node: &Node<V>, path: &[u8]) -> Cached<V> {
     let mut best = Suggestions::with_capacity(CACHED);
     let mut seen = Seen(BTreeSet::new());
     search(
-        &[(node, path, &[])],
+        &[(node, path, &[], node.max())],
         CACHED,
         false,
         &mut seen,
@@ -340,9 +342,11 @@ fn compute<V: Clone + Ord>(node: &Node<V>, path: &[u8]) -> Cached<V> {
     Cached { best, all }
 }
 
-/// Where a search starts: a node, its path and, for a bucket, the filter
-/// its suffixes must start with.
-type Start<'a, V> = (&'a Node<V>, &'a [u8], &'a [u8]);
+/// Where a search starts: a node, its path, for a bucket the filter its
+/// suffixes must start with, and the highest score under the node (read
+/// from its parent's bounds on the way down, which are in cache, where
+/// the node's own would cost a miss or two).
+type Start<'a, V> = (&'a Node<V>, &'a [u8], &'a [u8], f64);
 
 /// The search of [`top_from`] from nodes already found; `remembered`
 /// lets a whole inner node answer from its [`TopCache`](super::cached::TopCache).
@@ -372,7 +376,7 @@ fn search<'a, V: Clone + Ord>(
         dedupe,
         limit,
     };
-    for &(start, path, filter) in starts {
+    for &(start, path, filter, bound) in starts {
         let span = s.span(&[path]);
         if let (Node::Inner(inner), true) = (start, remembered && s.want <= CACHED) {
             let c = inner.top.get_or_compute(|| compute(start, path));
@@ -404,7 +408,7 @@ fn search<'a, V: Clone + Ord>(
             Node::Bucket(_) => Kind::Node(start, filter),
         };
         s.push(Item {
-            score: start.max(),
+            score: bound,
             key: span,
             rank: 0,
             seq: 0,
@@ -413,7 +417,7 @@ fn search<'a, V: Clone + Ord>(
     }
     while let Some(item) = s.pop() {
         match item.kind {
-            Kind::Node(node, filter) => s.open_node(node, item.key, filter),
+            Kind::Node(node, filter) => s.open_node(node, item.key, filter, item.score),
             Kind::Open(inner) => s.open_inner(inner, item.key),
             Kind::List(node, height, base, taken, after) => {
                 s.open_list(node, (height, base, taken), after, item.key)
@@ -428,6 +432,7 @@ fn search<'a, V: Clone + Ord>(
                     filter: &[],
                     path: item.key,
                     bigs_from: None,
+                    max: None,
                 },
                 None,
             ),
@@ -485,21 +490,25 @@ fn starts_with(a: &[u8], b: &[u8]) -> bool {
 fn descend<'a, V>(root: &'a Node<V>, prefix: &'a [u8]) -> Option<Start<'a, V>> {
     let mut node = root;
     let mut rest = prefix;
+    // The bound of `node`, as its parent keeps it (the root's is its own).
+    let mut bound = None;
     loop {
         let path = &prefix[..prefix.len() - rest.len()];
+        let max = |n: &Node<V>| bound.unwrap_or_else(|| n.max());
         match node {
-            Node::Bucket(_) => return Some((node, path, rest)),
+            Node::Bucket(_) => return Some((node, path, rest, max(node))),
             Node::Inner(inner) => {
                 if rest.len() <= inner.prefix.len() {
                     return inner
                         .prefix
                         .starts_with(rest)
-                        .then_some((node, path, &[][..]));
+                        .then(|| (node, path, &[][..], max(node)));
                 }
                 let tail = rest.strip_prefix(&*inner.prefix)?;
                 let (first, tail) = tail.split_first().expect("longer than the prefix");
                 let i = inner.find(*first).ok()?;
                 node = &inner.children[i];
+                bound = Some(inner.child_max[i]);
                 rest = tail;
             }
         }

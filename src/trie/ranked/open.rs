@@ -102,13 +102,19 @@ impl<'a, V: Clone + Ord> Search<'a, V> {
     /// A node without one is opened part by part: only a search that
     /// starts at a node computes its answer, so a search never pays for
     /// answers below it that it does not need.
-    pub(super) fn open_node(&mut self, node: &'a Node<V>, path: Span, filter: &'a [u8]) {
+    pub(super) fn open_node(
+        &mut self,
+        node: &'a Node<V>,
+        path: Span,
+        filter: &'a [u8],
+        bound: f64,
+    ) {
         match node {
             Node::Inner(inner) => match inner.top.get() {
                 Some(c) if self.want <= CACHED => self.push_cached(c, 0, node, path),
                 _ => self.open_inner(inner, path),
             },
-            Node::Bucket(bucket) => self.open_bucket(bucket, path, filter),
+            Node::Bucket(bucket) => self.open_bucket(bucket, path, filter, bound),
         }
     }
 
@@ -284,7 +290,14 @@ impl<'a, V: Clone + Ord> Search<'a, V> {
     /// Opens a bucket: its big keys become bounds, its other pairs a run.
     /// A whole bucket starts from its ranked list (no scan); a bucket
     /// narrowed by the rest of the prefix is scanned over that range.
-    pub(super) fn open_bucket(&mut self, bucket: &'a Bucket<V>, path: Span, filter: &'a [u8]) {
+    /// `bound` is the bucket's highest score, as its parent keeps it.
+    pub(super) fn open_bucket(
+        &mut self,
+        bucket: &'a Bucket<V>,
+        path: Span,
+        filter: &'a [u8],
+        bound: f64,
+    ) {
         if !filter.is_empty() {
             // One scan of the range finds its big keys and selects its
             // other pairs, and stops as soon as nothing later can enter.
@@ -293,6 +306,7 @@ impl<'a, V: Clone + Ord> Search<'a, V> {
                 filter,
                 path,
                 bigs_from: Some(0),
+                max: Some(bound),
             };
             self.start_run(source, None);
             return;
@@ -302,6 +316,7 @@ impl<'a, V: Clone + Ord> Search<'a, V> {
             filter,
             path,
             bigs_from: None,
+            max: Some(bound),
         };
         let mut cands = Vec::with_capacity(TOP);
         let mut listed = 0;
@@ -392,6 +407,7 @@ impl<'a, V: Clone + Ord> Search<'a, V> {
                 bucket,
                 filter,
                 bigs_from,
+                max,
                 ..
             } => {
                 // The lowest score among the first `want` candidates: the
@@ -401,7 +417,7 @@ impl<'a, V: Clone + Ord> Search<'a, V> {
                 // so none can enter: the scan stops there. With equal
                 // scores, that is after `want` pairs, as in key order.
                 let mut first_min = f64::INFINITY;
-                let mut max = None;
+                let mut max = *max;
                 let mut at = bucket.lower_bound(filter);
                 while at.byte < bucket.records_end() {
                     let r = bucket.record(at);
