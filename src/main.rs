@@ -25,14 +25,40 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Asks mimalloc to return the pages it holds freed, at once (its own
 /// purge waits for a delay and for the thread that freed them to allocate
-/// again): the hook the library calls after a load or an import. The
-/// binary's only `unsafe`: a call into the allocator it chose.
+/// again): the hook the library calls after a load or an import. One of the
+/// binary's two `unsafe` calls: a call into the allocator it chose.
 #[allow(unsafe_code)]
 fn release_freed_memory() {
     // SAFETY: `mi_collect` takes no pointers and has no preconditions; it
     // may run on any thread at any time, and only collects the calling
     // thread's heap and the process-wide arenas, under mimalloc's own locks.
     unsafe { libmimalloc_sys::mi_collect(true) }
+}
+
+/// Puts the calling thread (the writer: the library runs this hook on it)
+/// under Linux's `SCHED_BATCH`, the normal policy without wakeup
+/// preemption, so that a burst of writes is queued before the writer takes
+/// it as one group (the module docs of `typeahead::db::scheduling` have the
+/// measurements). Elsewhere, and if the call fails, the writer keeps the
+/// default policy: only throughput changes. The binary's other `unsafe`
+/// call.
+#[allow(unsafe_code)]
+fn batch_scheduling() {
+    #[cfg(target_os = "linux")]
+    {
+        let param = libc::sched_param { sched_priority: 0 };
+        // SAFETY: `sched_setscheduler` only reads `param`, a valid,
+        // initialized struct that lives past the call; pid 0 names the
+        // calling thread, and `SCHED_BATCH` with priority 0 needs no
+        // privilege. It touches no memory of ours besides `param`.
+        let rc = unsafe { libc::sched_setscheduler(0, libc::SCHED_BATCH, &param) };
+        if rc != 0 {
+            tracing::warn!(
+                error = %std::io::Error::last_os_error(),
+                "could not set the writer thread's scheduling policy; keeping the default"
+            );
+        }
+    }
 }
 
 /// Lines the log queue holds before it drops them. The default (128,000)
@@ -43,6 +69,7 @@ const LOG_QUEUE_LINES: usize = 16_384;
 
 fn main() -> std::process::ExitCode {
     typeahead::db::on_release(release_freed_memory);
+    typeahead::db::on_writer_start(batch_scheduling);
     let args = cli::Cli::parse();
     let default_level = if matches!(args.command, cli::Command::Serve(_)) {
         "info"

@@ -31,6 +31,7 @@ mod idempotency;
 mod release;
 mod repack;
 mod replay;
+mod scheduling;
 mod writer;
 
 use std::collections::BTreeMap;
@@ -49,6 +50,7 @@ pub use error::DbError;
 pub use idempotency::{fingerprint, IdemKey, WINDOW as IDEMPOTENCY_WINDOW};
 pub use release::on_release;
 pub(crate) use release::release as release_memory;
+pub use scheduling::on_writer_start;
 
 /// A trie of JSON values.
 pub type TrieIndex = Index<Value>;
@@ -275,6 +277,7 @@ impl Db {
         let handle = std::thread::Builder::new()
             .name("typeahead-writer".into())
             .spawn(move || {
+                scheduling::writer_started();
                 // A writer that panicked would leave a server that answers
                 // reads and refuses every write forever: stop the process
                 // instead, so that a supervisor restarts it and recovery
