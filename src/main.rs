@@ -37,28 +37,36 @@ fn release_freed_memory() {
 
 /// Puts the calling thread (the writer: the library runs this hook on it)
 /// under Linux's `SCHED_BATCH`, the normal policy without wakeup
-/// preemption, so that a burst of writes is queued before the writer takes
-/// it as one group (the module docs of `typeahead::db::scheduling` have the
-/// measurements). Elsewhere, and if the call fails, the writer keeps the
-/// default policy: only throughput changes. The binary's other `unsafe`
-/// call.
+/// preemption, while writes come fast (`fast`), so that a burst is queued
+/// before the writer takes it as one group, and back under the default
+/// policy when they slow down (the module docs of `typeahead::db::scheduling`
+/// have the measurements). Elsewhere, and if the call fails, the writer
+/// keeps the default policy: only throughput changes. The binary's other
+/// `unsafe` call.
 #[allow(unsafe_code)]
-fn batch_scheduling() {
+fn writer_scheduling(fast: bool) {
     #[cfg(target_os = "linux")]
     {
+        let policy = if fast {
+            libc::SCHED_BATCH
+        } else {
+            libc::SCHED_OTHER
+        };
         let param = libc::sched_param { sched_priority: 0 };
         // SAFETY: `sched_setscheduler` only reads `param`, a valid,
         // initialized struct that lives past the call; pid 0 names the
-        // calling thread, and `SCHED_BATCH` with priority 0 needs no
+        // calling thread, and either normal policy with priority 0 needs no
         // privilege. It touches no memory of ours besides `param`.
-        let rc = unsafe { libc::sched_setscheduler(0, libc::SCHED_BATCH, &param) };
+        let rc = unsafe { libc::sched_setscheduler(0, policy, &param) };
         if rc != 0 {
             tracing::warn!(
                 error = %std::io::Error::last_os_error(),
-                "could not set the writer thread's scheduling policy; keeping the default"
+                "could not set the writer thread's scheduling policy"
             );
         }
     }
+    #[cfg(not(target_os = "linux"))]
+    let _ = fast;
 }
 
 /// Lines the log queue holds before it drops them. The default (128,000)
@@ -69,7 +77,7 @@ const LOG_QUEUE_LINES: usize = 16_384;
 
 fn main() -> std::process::ExitCode {
     typeahead::db::on_release(release_freed_memory);
-    typeahead::db::on_writer_start(batch_scheduling);
+    typeahead::db::on_write_load(writer_scheduling);
     let args = cli::Cli::parse();
     let default_level = if matches!(args.command, cli::Command::Serve(_)) {
         "info"

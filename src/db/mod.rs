@@ -50,7 +50,7 @@ pub use error::DbError;
 pub use idempotency::{fingerprint, IdemKey, WINDOW as IDEMPOTENCY_WINDOW};
 pub use release::on_release;
 pub(crate) use release::release as release_memory;
-pub use scheduling::on_writer_start;
+pub use scheduling::on_write_load;
 
 /// A trie of JSON values.
 pub type TrieIndex = Index<Value>;
@@ -277,7 +277,6 @@ impl Db {
         let handle = std::thread::Builder::new()
             .name("typeahead-writer".into())
             .spawn(move || {
-                scheduling::writer_started();
                 // A writer that panicked would leave a server that answers
                 // reads and refuses every write forever: stop the process
                 // instead, so that a supervisor restarts it and recovery

@@ -128,6 +128,7 @@ pub(super) fn run(
     // Whether a group committed since the writer last housekept (a long
     // tail loaded at start counts: it calls for a checkpoint too).
     let mut busy = unsorted > 0 || repacker.due(&state);
+    let mut load = super::scheduling::Load::new(std::time::Instant::now());
     // A store this node does not write at start is a shared one.
     let shared = !store.is_writer();
     let timer = tokio::runtime::Builder::new_current_thread()
@@ -162,6 +163,9 @@ pub(super) fn run(
             Next::Request(r) => r,
             Next::Closed => return,
             Next::Idle => {
+                if let Some(fast) = load.quiet(std::time::Instant::now()) {
+                    super::scheduling::tell(fast);
+                }
                 if rewriting {
                     if let Err(e) = store.finish_rewrite() {
                         tracing::warn!(error = %e, "could not finish the rewrite");
@@ -266,6 +270,9 @@ pub(super) fn run(
                 unsorted += batch.ops.len() as u64;
                 batch.commit();
                 store.committed();
+                if let Some(fast) = load.committed(requests.len(), std::time::Instant::now()) {
+                    super::scheduling::tell(fast);
+                }
                 for (key, f, reply) in fresh {
                     remembered.remember(key, f, reply);
                 }
