@@ -22,7 +22,9 @@
 //! a p99 of 16.8-26.1 ms against 4.3-7.3 ms. Hence the switch by rate: the
 //! writer asks for the batch policy only while it commits more than
 //! [`BUSY_PER_WINDOW`] requests per [`WINDOW`] (5,000/s), when groups are
-//! what decides throughput, and for the default again below half that.
+//! what decides throughput, and for the default again below half that or
+//! after a pause of [`PAUSE`] (so that the first write after a burst does
+//! not wait out a slice either).
 //!
 //! A scheduling policy is the process's choice, not an embedded library's
 //! (and setting it is a system call, outside this crate's safe code), so
@@ -44,6 +46,10 @@ pub fn on_write_load(hook: fn(bool)) -> bool {
 pub(crate) const WINDOW: Duration = Duration::from_millis(10);
 /// Requests per [`WINDOW`] from which writes count as fast (5,000/s).
 pub(crate) const BUSY_PER_WINDOW: u64 = 50;
+/// How long a writer that was told writes come fast waits for the next
+/// request before it goes back to the default policy: a pause must not
+/// leave the first write after it waiting out the request thread's slice.
+pub(crate) const PAUSE: Duration = Duration::from_millis(50);
 
 /// The writer's count of requests per window, and whether it last told the
 /// hook that writes come fast.
@@ -61,6 +67,11 @@ impl Load {
             requests: 0,
             busy: false,
         }
+    }
+
+    /// Whether the hook was last told that writes come fast.
+    pub(crate) fn fast(&self) -> bool {
+        self.busy
     }
 
     /// Counts a committed group of `requests`; at the end of a window,

@@ -150,7 +150,7 @@ pub(super) fn run(
         // A background rewrite switches over at the next append, or when
         // it is polled: an idle writer polls it.
         let rewriting = store.rewriting();
-        let wait = [
+        let others = [
             shared.then_some(IDLE_TICK),
             leftovers.then_some(QUIET),
             rewriting.then_some(REWRITE_POLL),
@@ -159,12 +159,20 @@ pub(super) fn run(
         .into_iter()
         .flatten()
         .min();
+        // A writer told that writes come fast goes back to the default
+        // policy after a short pause (module `scheduling`).
+        let pause = load.fast().then_some(super::scheduling::PAUSE);
+        let wait = others.into_iter().chain(pause).min();
         let first = match next(&mut rx, &timer, wait) {
             Next::Request(r) => r,
             Next::Closed => return,
             Next::Idle => {
                 if let Some(fast) = load.quiet(std::time::Instant::now()) {
                     super::scheduling::tell(fast);
+                }
+                if pause.is_some_and(|p| others.is_none_or(|o| p < o)) {
+                    // Woken only for that: the rest waits its own time.
+                    continue;
                 }
                 if rewriting {
                     if let Err(e) = store.finish_rewrite() {
@@ -270,9 +278,7 @@ pub(super) fn run(
                 unsorted += batch.ops.len() as u64;
                 batch.commit();
                 store.committed();
-                if let Some(fast) = load.committed(requests.len(), std::time::Instant::now()) {
-                    super::scheduling::tell(fast);
-                }
+                let group = requests.len();
                 for (key, f, reply) in fresh {
                     remembered.remember(key, f, reply);
                 }
@@ -280,6 +286,9 @@ pub(super) fn run(
                 for (req, reply) in requests.into_iter().zip(replies) {
                     // A client that went away no longer waits for its answer.
                     let _ = req.reply.send(reply);
+                }
+                if let Some(fast) = load.committed(group, std::time::Instant::now()) {
+                    super::scheduling::tell(fast);
                 }
                 compact::maybe_start(
                     &state,

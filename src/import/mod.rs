@@ -19,7 +19,9 @@
 //! values of a key keep the order of the file's lines.
 //!
 //! Each worker sorts its chunk's pairs by key (a stable sort: a key's values
-//! keep the file's order). Pairs of different keys do not affect one
+//! keep the file's order), each writer command's share of them (at most
+//! 50,000 pairs) apart, so that a command that fails leaves the lines before
+//! it whole. Pairs of different keys do not affect one
 //! another, so the trie ends the same, but the writer then meets each bucket
 //! and each big key once per chunk, while it is in cache, instead of
 //! scattered over the chunk: a 1M-user import's writer time fell from about

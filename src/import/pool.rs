@@ -133,10 +133,15 @@ where
             let Some(chunk) = chunk else { break };
             let mut parsed = parse_chunk(&chunk, format, columns.as_deref());
             // In key order, the writer meets each bucket and big key once
-            // per chunk, while it is in cache. The sort is stable, so a
+            // per command, while it is in cache. The sort is stable, so a
             // key's values keep the file's order, and pairs of different
-            // keys do not affect one another: the trie ends the same.
-            parsed.entries.sort_by(|a, b| a.key.cmp(&b.key));
+            // keys do not affect one another: the trie ends the same. Each
+            // command's pairs are sorted apart (the committer cuts the
+            // same pieces), so a command that fails leaves the lines
+            // before it in, as in file order.
+            for piece in parsed.entries.chunks_mut(COMMIT_ENTRIES) {
+                piece.sort_by(|a, b| a.key.cmp(&b.key));
+            }
             if tx.send(parsed).is_err() {
                 break; // the committer stopped
             }
