@@ -42,6 +42,7 @@
 //! them.
 
 mod open;
+mod run;
 
 use std::cmp::Ordering;
 use std::collections::BTreeSet;
