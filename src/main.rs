@@ -20,22 +20,13 @@ use clap::Parser;
 /// peaked at 264-274 MiB on v2 against 261-270 MiB on v3, and held 233 MiB
 /// after it against 246-250 MiB, 262-265 MiB after a restart against
 /// 278-302 MiB.
-///
-/// Built without transparent huge pages (Cargo feature `no_thp`): mimalloc
-/// otherwise asks the kernel for 2 MiB pages on its segments, and a huge
-/// page stays whole in RSS while one live block remains on it. With 1M
-/// users loaded (3M pairs), RSS after a restart fell from 133-134 MiB to
-/// 117-119 MiB, the restart from 1.3-1.4 s to 0.9 s (the kernel no longer
-/// clears 2 MiB per fault), and suggest throughput stayed the same (three
-/// alternated rounds of `wrk -c50`: 69.9-71.0k req/s with huge pages,
-/// 69.5-71.4k without).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Asks mimalloc to return the pages it holds freed, at once (its own
 /// purge waits for a delay and for the thread that freed them to allocate
 /// again): the hook the library calls after a load or an import. One of the
-/// binary's two `unsafe` calls: a call into the allocator it chose.
+/// binary's three `unsafe` calls: a call into the allocator it chose.
 #[allow(unsafe_code)]
 fn release_freed_memory() {
     // SAFETY: `mi_collect` takes no pointers and has no preconditions; it
@@ -50,7 +41,7 @@ fn release_freed_memory() {
 /// before the writer takes it as one group, and back under the default
 /// policy when they slow down (the module docs of `typeahead::db::scheduling`
 /// have the measurements). Elsewhere, and if the call fails, the writer
-/// keeps the default policy: only throughput changes. The binary's other
+/// keeps the default policy: only throughput changes. The binary's second
 /// `unsafe` call.
 #[allow(unsafe_code)]
 fn writer_scheduling(fast: bool) {
@@ -76,6 +67,36 @@ fn writer_scheduling(fast: bool) {
     }
     #[cfg(not(target_os = "linux"))]
     let _ = fast;
+}
+
+/// Turns transparent huge pages off for this process (Linux), before the
+/// server allocates anything large. mimalloc asks the kernel for 2 MiB
+/// pages on its segments, and a huge page stays wholly resident while one
+/// live block remains on it: with 1M users loaded (3M pairs), RSS after a
+/// restart fell from 133-134 MiB to 117-119 MiB without them, the restart
+/// from 1.3-1.4 s to 0.9 s (the kernel no longer clears 2 MiB per fault),
+/// and HTTP suggest throughput stayed the same (three alternated rounds of
+/// `wrk -c50`: 67.1-71.0k req/s with them, 69.5-71.4k without). In process,
+/// where a suggest is half a microsecond and not tens, the TLB misses show:
+/// the benchmarks' 1M-user suggest is 20-30% slower without huge pages,
+/// which is why the library and its benchmarks keep the system's setting
+/// and only the server turns them off. The binary's third `unsafe` call.
+#[allow(unsafe_code)]
+fn no_huge_pages() {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: `prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0)` takes integers
+        // only, touches no memory of ours, and sets a flag of the calling
+        // process that the kernel reads when it backs a page fault; it
+        // needs no privilege.
+        let rc = unsafe { libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0) };
+        if rc != 0 {
+            tracing::warn!(
+                error = %std::io::Error::last_os_error(),
+                "could not turn transparent huge pages off"
+            );
+        }
+    }
 }
 
 /// Lines the log queue holds before it drops them. The default (128,000)
@@ -110,6 +131,9 @@ fn main() -> std::process::ExitCode {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(writer)
         .init();
+    if matches!(args.command, cli::Command::Serve(_)) {
+        no_huge_pages();
+    }
     match cli::run(args) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {

@@ -45,17 +45,29 @@ use crate::trie::Trie;
 /// quadratic.
 ///
 /// A checkpoint (the log rewritten from the live state, module `compact`)
-/// lists a trie's keys in ascending order. While keys keep arriving that way
-/// they are appended to `run`, which needs no hashing and is built without
-/// sorting; the first key out of order, or a removal, moves the run into the
-/// map, and replay goes on there. So a restart from a checkpoint with a short
-/// tail after it hashes only the tail.
+/// lists a trie's keys in ascending order. Keys that arrive that way are
+/// appended to `run`, which needs no hashing and is built without sorting.
+/// The operations after it (the tail: writes since the checkpoint) find
+/// their key in the run by a binary search, or in the map, where keys new
+/// out of order go; a removal that empties a run key leaves it empty, and
+/// the build skips it. So a restart from a checkpoint with a short tail
+/// hashes only the tail's keys: with 1M users and a tail of 91,000 adds,
+/// moving the run into the map took the load from 0.9 to 1.6 s. A tail
+/// longer than an eighth of the run (a log never checkpointed) moves the
+/// run into the map after all, and replay goes on there: a hash lookup
+/// costs less than a binary search over a million keys.
 #[derive(Default)]
 struct TrieModel {
-    /// Keys in strictly ascending order, while `keys` is empty.
+    /// Keys in strictly ascending order (a key emptied by a removal stays,
+    /// with no pairs), until they move into `keys`.
     run: Vec<(Box<str>, Pairs)>,
+    /// Keys not in the run: those that came out of order, or every key
+    /// once the run has moved here.
     keys: FastMap<Box<str>, Pairs>,
-    /// Operations that went to the map (what a checkpoint would save).
+    /// Whether the run has moved into `keys` (it stays empty then).
+    spilled: bool,
+    /// Operations that were not appends to the run in order (what a
+    /// checkpoint would save).
     unsorted: u64,
     /// The big keys that have seen a removal or a score.
     holes: FastMap<Box<str>, Holes>,
@@ -77,6 +89,9 @@ struct Holes {
 impl TrieModel {
     /// Up to this many values a lookup scans them.
     const MAP_ABOVE: usize = 32;
+    /// Operations out of order that never move the run, however short:
+    /// a small trie's binary searches cost nothing either way.
+    const SPILL_MIN: u64 = 64;
 
     fn insert(&mut self, key: &str, value: Value) {
         self.set(key, value, None);
@@ -88,26 +103,26 @@ impl TrieModel {
         if key.is_empty() {
             return; // never written by this server; a trie cannot hold it
         }
-        if self.keys.is_empty() && self.run.last().is_some_and(|(last, _)| **last > *key) {
-            self.spill(); // a key out of order ends the run
+        let after_run = self.run.last().is_none_or(|(last, _)| **last < *key);
+        if !self.spilled && after_run && (self.keys.is_empty() || !self.keys.contains_key(key)) {
+            self.run
+                .push((key.into(), smallvec![(value, score.unwrap_or(0.0))]));
+            return;
         }
-        let values = if self.keys.is_empty() {
-            match self.run.last_mut() {
-                Some((last, values)) if **last == *key => values,
-                _ => {
-                    self.run
-                        .push((key.into(), smallvec![(value, score.unwrap_or(0.0))]));
-                    return;
-                }
-            }
-        } else {
+        let on_last = self.run.last().is_some_and(|(last, _)| **last == *key);
+        if !on_last {
             self.unsorted += 1;
-            let Some(values) = self.keys.get_mut(key) else {
-                self.keys
-                    .insert(key.into(), smallvec![(value, score.unwrap_or(0.0))]);
-                return;
-            };
-            values
+            self.spill_if_long();
+        }
+        let found = if on_last && !self.spilled {
+            self.run.last_mut().map(|(_, v)| v) // a checkpoint's next pair of a key
+        } else {
+            Self::pairs_in(&mut self.keys, &mut self.run, key)
+        };
+        let Some(values) = found else {
+            self.keys
+                .insert(key.into(), smallvec![(value, score.unwrap_or(0.0))]);
+            return;
         };
         if let Some(score) = score {
             let slot = if values.len() > Self::MAP_ABOVE || self.holes.contains_key(key) {
@@ -132,6 +147,30 @@ impl TrieModel {
         values.push((value, score.unwrap_or(0.0)));
     }
 
+    /// A key's pairs, wherever they are (an emptied run key has none).
+    /// Takes the two fields, so that the caller may use `holes` meanwhile.
+    fn pairs_in<'m>(
+        keys: &'m mut FastMap<Box<str>, Pairs>,
+        run: &'m mut [(Box<str>, Pairs)],
+        key: &str,
+    ) -> Option<&'m mut Pairs> {
+        if keys.contains_key(key) {
+            return keys.get_mut(key);
+        }
+        let i = run.binary_search_by(|(k, _)| (**k).cmp(key)).ok()?;
+        Some(&mut run[i].1)
+    }
+
+    /// Moves the run into the map once the operations out of order pass an
+    /// eighth of it, and [`TrieModel::SPILL_MIN`] (module docs).
+    fn spill_if_long(&mut self) {
+        if !self.spilled && self.unsorted > self.run.len() as u64 / 8 + Self::SPILL_MIN {
+            self.spilled = true;
+            self.keys
+                .extend(self.run.drain(..).filter(|(_, v)| !v.is_empty()));
+        }
+    }
+
     /// The value -> slot map of a key, built at its first use.
     fn holes_of<'h>(
         holes: &'h mut FastMap<Box<str>, Holes>,
@@ -148,20 +187,15 @@ impl TrieModel {
         holes.get_mut(key).expect("inserted above")
     }
 
-    /// Moves the run into the map: keys stopped arriving in order.
-    fn spill(&mut self) {
-        self.keys.extend(self.run.drain(..));
-    }
-
     fn remove(&mut self, key: &str, value: Option<&str>) {
-        self.spill();
         self.unsorted += 1;
-        let Some(values) = self.keys.get_mut(key) else {
+        self.spill_if_long();
+        let Some(values) = Self::pairs_in(&mut self.keys, &mut self.run, key) else {
             return;
         };
         let Some(v) = value else {
-            self.keys.remove(key);
-            self.holes.remove(key);
+            values.clear();
+            self.forget_if_empty(key);
             return;
         };
         let empty = if values.len() > Self::MAP_ABOVE || self.holes.contains_key(key) {
@@ -177,17 +211,29 @@ impl TrieModel {
             values.is_empty()
         };
         if empty {
+            Self::pairs_in(&mut self.keys, &mut self.run, key)
+                .expect("found above")
+                .clear();
+            self.forget_if_empty(key);
+        }
+    }
+
+    /// Drops a key whose pairs are gone: from the map, or (a run key) left
+    /// empty in place, which the build skips.
+    fn forget_if_empty(&mut self, key: &str) {
+        self.holes.remove(key);
+        if self.keys.get(key).is_some_and(|v| v.is_empty()) {
             self.keys.remove(key);
-            self.holes.remove(key);
         }
     }
 
     fn build(mut self) -> Trie<Value> {
-        // The run first: sorting finds it in order (the map is empty when
-        // the run is not).
+        // The run first: sorting finds it in order, and the map's keys,
+        // none of them in the run, after it.
         let items: Vec<(String, Vec<(Value, f64)>)> = self
             .run
             .into_iter()
+            .filter(|(_, v)| !v.is_empty())
             .chain(self.keys)
             .map(|(k, v)| match self.holes.remove(&k) {
                 None => (k.into_string(), v.into_vec()),
@@ -468,8 +514,8 @@ mod replay_tests {
         /// size where lookups use a map) followed by any tail of inserts,
         /// scores and removals replays to what a brute-force model holds:
         /// each key's pairs in the order they were added, with their last
-        /// scores. The tail moves the ascending run into the map part way,
-        /// or never.
+        /// scores. The tail finds its keys in the ascending run, or moves
+        /// the run into the map part way (past 64 operations out of order).
         #[test]
         fn a_checkpoint_and_any_tail_replay_like_a_model(
             checkpoint in proptest::collection::btree_map(
@@ -477,7 +523,7 @@ mod replay_tests {
                 proptest::collection::vec((0u8..40, -3i8..3), 1..40),
                 0..8,
             ),
-            tail in proptest::collection::vec(step(), 0..120),
+            tail in proptest::collection::vec(step(), 0..160),
         ) {
             let key = |k: u8| format!("k{k:02}");
             let val = |x: u8| x.to_string();
