@@ -210,7 +210,7 @@ impl Fold {
     /// hot query uses to avoid an allocation.
     pub fn push_stored_prefix(self, query: &str, out: &mut impl Extend<u8>) {
         let folded = self.apply(query);
-        if self == Fold::None {
+        if self == Fold::None || !folded.bytes().any(|b| b <= 1) {
             out.extend(folded.bytes());
             return;
         }
@@ -368,6 +368,14 @@ pub(crate) fn original(stored: &[u8]) -> &[u8] {
 /// the first `0x00` when it is its folded text, after the byte that follows
 /// that `0x00` otherwise.
 pub(crate) fn original_range(stored: &[u8]) -> std::ops::Range<usize> {
+    // Most keys are their own folded text, stored as that text (which
+    // holds no `0x00`: the escape writes it as `0x01 0x01`) and `0x00
+    // SAME`, so the end tells at once; the original that follows the
+    // separator otherwise may hold anything, so that case looks for the
+    // first `0x00`.
+    if let [.., 0, SAME] = stored {
+        return 0..stored.len() - 2;
+    }
     match stored.iter().position(|&b| b == 0) {
         Some(i) if stored.get(i + 1) == Some(&SAME) => 0..i,
         Some(i) => (i + 2).min(stored.len())..stored.len(),

@@ -463,9 +463,13 @@ impl<V> Suggestions<V> {
     /// Cuts every key to its original part (keys of a folding trie).
     pub(crate) fn strip_folded(&mut self) {
         let text = self.text.as_bytes();
+        // A key's values share its text: cut it once.
+        let mut last = (usize::MAX, 0, 0..0);
         for (s, e, _) in &mut self.entries {
-            let original = crate::fold::original_range(&text[*s..*e]);
-            (*s, *e) = (*s + original.start, *s + original.end);
+            if (last.0, last.1) != (*s, *e) {
+                last = (*s, *e, crate::fold::original_range(&text[*s..*e]));
+            }
+            (*s, *e) = (*s + last.2.start, *s + last.2.end);
         }
     }
 
