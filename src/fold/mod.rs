@@ -370,11 +370,12 @@ pub(crate) fn original(stored: &[u8]) -> &[u8] {
 pub(crate) fn original_range(stored: &[u8]) -> std::ops::Range<usize> {
     // Most keys are their own folded text, stored as that text (which
     // holds no `0x00`: the escape writes it as `0x01 0x01`) and `0x00
-    // SAME`, so the end tells at once; the original that follows the
-    // separator otherwise may hold anything, so that case looks for the
-    // first `0x00`.
-    if let [.., 0, SAME] = stored {
-        return 0..stored.len() - 2;
+    // SAME`. An original after the separator may end in the same two
+    // bytes, but then the separator is an earlier `0x00`.
+    if let [text @ .., 0, SAME] = stored {
+        if !text.contains(&0) {
+            return 0..text.len();
+        }
     }
     match stored.iter().position(|&b| b == 0) {
         Some(i) if stored.get(i + 1) == Some(&SAME) => 0..i,
