@@ -1,7 +1,8 @@
 //! The import pipeline: splitter → parse workers → committer (see the module
 //! docs of [`crate::import`]).
 
-use std::collections::BTreeMap;
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap};
 use std::sync::atomic::Ordering;
 use std::sync::{mpsc as std_mpsc, Arc, Mutex};
 
@@ -139,8 +140,11 @@ where
             let Some(chunk) = chunk else { break };
             let mut parsed = parse_chunk(&chunk, format, columns.as_deref());
             // Sorted here, on every core, the chunks are runs that the
-            // committer's sort of a window only merges (see `Window`).
+            // committer merges (see `Window`).
             parsed.entries.sort_by(|a, b| a.key.cmp(&b.key));
+            // Held in a window until the writer takes it: without the
+            // room its growth left.
+            parsed.entries.shrink_to_fit();
             if tx.send(parsed).is_err() {
                 break; // the committer stopped
             }
@@ -297,9 +301,12 @@ fn commit_in_order(job: &Job, db: &Db, rx: std_mpsc::Receiver<Parsed>) -> Result
 /// copied nearly the whole trie: 1M users made about 140 such copies. A
 /// window's pairs, sorted and cut into commands, give each command a fifth
 /// of the key space: about one copy of the trie per window, a dozen in
-/// all. A 1M-user import went from 7.5-8.4 s to 6.0-6.7 s on the 2-core
-/// development machine (the peak RSS stayed about the same: the window
-/// holds up to 250,000 parsed pairs, about 15 MB).
+/// all. A 1M-user import went from 7.5-8.4 s to 5.8-6.7 s on the 2-core
+/// development machine. Its peak RSS did not fall with the copies: about
+/// 380-390 MiB at the end of the import against 287 MiB in file order
+/// (the window holds up to 250,000 parsed pairs, about 15 MB, merged
+/// straight into commands; the rest is the allocator's: what the copies
+/// free is not yet returned, see docs/benchmarks.md).
 #[derive(Default)]
 struct Window {
     /// Good records of the window's chunks.
@@ -310,25 +317,65 @@ struct Window {
     len: usize,
 }
 
+/// A run's next pair in the merge: by key, then by run (file order).
+struct Head {
+    entry: crate::db::ScoredEntry,
+    run: usize,
+}
+
+impl PartialEq for Head {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == std::cmp::Ordering::Equal
+    }
+}
+
+impl Eq for Head {}
+
+impl PartialOrd for Head {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Head {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.entry.key.as_str(), self.run).cmp(&(other.entry.key.as_str(), other.run))
+    }
+}
+
 impl Window {
-    /// Sorts the pairs by key (stably: a key's values keep the file's
-    /// order, and pairs of different keys do not affect one another, so
-    /// the trie ends the same) and commits them, at most
+    /// Merges the runs by key (equal keys in file order: a key's values
+    /// keep the file's order, and pairs of different keys do not affect
+    /// one another, so the trie ends the same) and commits them, at most
     /// [`COMMIT_ENTRIES`] per writer command. The job's `records` count
     /// the window once all of it is in.
     fn commit(&mut self, job: &Job, db: &Db) -> Result<(), String> {
-        // One allocation of the exact size, each run freed once copied;
-        // the sort then only merges the runs.
-        let mut entries = Vec::with_capacity(std::mem::take(&mut self.len));
-        for run in self.runs.drain(..) {
-            entries.extend(run);
-        }
-        entries.sort_by(|a, b| a.key.cmp(&b.key));
-        let mut pairs = entries.into_iter();
-        loop {
-            let command: Vec<_> = pairs.by_ref().take(COMMIT_ENTRIES).collect();
-            if command.is_empty() {
-                break;
+        // A merge of the sorted runs, straight into commands: no copy of
+        // the window and no sort's scratch beside it. Equal keys come out
+        // in file order (the earlier run first), as a stable sort would
+        // leave them.
+        self.len = 0;
+        let mut runs: Vec<_> = self.runs.drain(..).map(Vec::into_iter).collect();
+        let mut heads: BinaryHeap<Reverse<Head>> = runs
+            .iter_mut()
+            .enumerate()
+            .filter_map(|(run, it)| {
+                Some(Reverse(Head {
+                    entry: it.next()?,
+                    run,
+                }))
+            })
+            .collect();
+        while !heads.is_empty() {
+            let mut command = Vec::with_capacity(COMMIT_ENTRIES);
+            while command.len() < COMMIT_ENTRIES {
+                let Some(Reverse(Head { entry, run })) = heads.pop() else {
+                    break;
+                };
+                command.push(entry);
+                if let Some(entry) = runs[run].next() {
+                    heads.push(Reverse(Head { entry, run }));
+                }
             }
             match db.add_scored_blocking(job.trie.clone(), command) {
                 Ok(done) => {
