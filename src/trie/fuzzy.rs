@@ -41,6 +41,7 @@ use super::bucket::{Bucket, Pos};
 use super::iter::{PrefixIter, Suggestions};
 use super::node::Node;
 use super::options::{Order, Seen};
+use super::prefetch::prefetch;
 use super::ranked;
 use crate::fold::dfa::{Dfa, Id};
 
@@ -221,6 +222,15 @@ impl Walk<'_, '_> {
                 match self.leads(&bs) {
                     // Only the children a useful character can start.
                     Some(leads) => {
+                        // The children are visited one after another, each
+                        // walk a chain of cache misses: ask for every
+                        // useful child's first line now, so that the later
+                        // ones arrive while the first is walked.
+                        for &b in &leads {
+                            if let Ok(index) = inner.find(b) {
+                                prefetch(&*inner.children[index]);
+                            }
+                        }
                         for b in leads {
                             if let Ok(index) = inner.find(b) {
                                 visit(self, b, index);
