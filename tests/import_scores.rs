@@ -1,7 +1,8 @@
 //! Importing scores through the real server and the real CLI: a CSV score
 //! column and NDJSON "score" fields land as the pairs' scores, bad scores are
 //! reported as bad lines with their numbers, the route and the CLI refuse a
-//! score column they cannot use, and the CLI's suggest ranks by score.
+//! score column they cannot use, and the CLI's suggest ranks by score. An
+//! import larger than one commit window keeps every key's file order.
 
 mod common;
 
@@ -149,6 +150,79 @@ fn csv_and_ndjson_imports_set_scores_and_report_bad_ones() {
     assert_eq!(res.status().as_u16(), 400);
     let body: Json = res.json().unwrap();
     assert_eq!(body["error"]["code"], "invalid_query");
+}
+
+/// An import larger than one commit window (many chunks, more than 250,000
+/// pairs) ends as the same pairs added line by line would: a key's values
+/// in the file's order across chunks and windows, and a pair named twice
+/// with the later score.
+#[test]
+fn a_large_import_keeps_the_file_order_of_every_key() {
+    let s = Server::start();
+    const RECORDS: u64 = 90_000;
+    let mut body = String::from("id,name,group,tag,score\n");
+    for i in 0..RECORDS {
+        // Names spread over the key space; groups repeat every 1,000 lines,
+        // so each group's values come from every chunk and both windows.
+        let name = format!("n{:05}", (i * 7919) % RECORDS);
+        body.push_str(&format!("{i},{name},g{:03},all,{i}\n", i % 1000));
+    }
+    // The first lines again, with new scores: pairs that exist, updated.
+    for i in 0..100u64 {
+        let name = format!("n{:05}", (i * 7919) % RECORDS);
+        body.push_str(&format!(
+            "{i},{name},g{:03},all,{}\n",
+            i % 1000,
+            1_000_000 + i
+        ));
+    }
+    let job = import(
+        &s,
+        "format=csv&key_columns=name,group,tag&value_column=id&score_column=score",
+        &body,
+    );
+    assert_eq!(job["state"], "done", "{job}");
+    assert_eq!(job["records"], RECORDS + 100);
+    assert_eq!(job["entries_added"], 3 * RECORDS);
+    let (_, stats, _) = s.get("/v1/tries/t");
+    assert_eq!(stats["entries"], 3 * RECORDS);
+    // Every id under "all", in file order, each with its last score.
+    let (status, all, _) = s.get("/v1/tries/t/keys/all");
+    assert_eq!(status, 200);
+    let values: Vec<u64> = all["values"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap())
+        .collect();
+    assert_eq!(values, (0..RECORDS).collect::<Vec<_>>());
+    let scores: Vec<f64> = all["scores"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    let want: Vec<f64> = (0..RECORDS)
+        .map(|i| {
+            if i < 100 {
+                1_000_000.0 + i as f64
+            } else {
+                i as f64
+            }
+        })
+        .collect();
+    assert_eq!(scores, want);
+    for g in [0u64, 1, 517, 999] {
+        let (_, got, _) = s.get(&format!("/v1/tries/t/keys/g{g:03}"));
+        let values: Vec<u64> = got["values"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_u64().unwrap())
+            .collect();
+        let want: Vec<u64> = (0..RECORDS).filter(|i| i % 1000 == g).collect();
+        assert_eq!(values, want, "g{g:03}");
+    }
 }
 
 fn cli() -> Command {
