@@ -9,7 +9,9 @@
 #   4. a mixed run: the same suggest load plus ~1,000 adds/s;
 #   5. acknowledged writes/s with 1, 10 and 50 connections, single adds and
 #      batches of 100; then single adds against Redis with appendonly yes and
-#      appendfsync always (SADD), by one load generator, rounds alternating;
+#      appendfsync always (SADD), by one load generator, rounds alternating,
+#      and at 50 connections the ceiling answering the same POST (what any
+#      HTTP/1.1 server can do on the server's core);
 #   6. ranked: the same users loaded with their follower counts as scores,
 #      order=score suggest against the ceiling (same answer size) for three
 #      prefix classes (the query mix, one character, four or more), and
@@ -249,10 +251,19 @@ if [ "${REDIS:-1}" != 0 ] && command -v redis-server >/dev/null; then
   PIDS+=("$AOF_PID")
   for _ in $(seq 1 200); do redis-cli -p "$AOF_PORT" ping >/dev/null 2>&1 && break; sleep 0.05; done
   CONTENDERS+=("$AOF_PID")
+  # The ceiling again, for the same POST: a handler that reads nothing and
+  # answers a body the size of typeahead's. What it does per second bounds
+  # any HTTP/1.1 server on this core, whatever it does with the write.
+  answer='{"added":1,"updated":0,"unchanged":0,"existing":0}'
+  taskset -c "$SERVER_CPU" "$REL"/examples/ceiling "127.0.0.1:$CEIL_PORT" "${#answer}" 2>/dev/null &
+  CEILING=$!
+  PIDS+=("$CEILING")
+  wait_up "http://127.0.0.1:$CEIL_PORT/"
+  CONTENDERS+=("$CEILING")
   cut -f1 data/last.txt | tr 'A-Z' 'a-z' >"$OUT/lastnames.txt"
   echo "-- single durable writes, typeahead POST entries against Redis SADD (appendfsync always), same load generator"
   for c in 1 10 50; do
-    T=() R=()
+    T=() R=() C=()
     for r in $(seq 1 "$ROUNDS"); do
       only "$SERVER"
       GEN_CONNS=$c gen_run "durable_ours_c${c}_$r" http "$PORT" "$OUT/lastnames.txt" \
@@ -261,13 +272,24 @@ if [ "${REDIS:-1}" != 0 ] && command -v redis-server >/dev/null; then
       only "$AOF_PID"
       GEN_CONNS=$c gen_run "durable_redis_c${c}_$r" resp "$AOF_PORT" "$OUT/lastnames.txt" 'SADD {q} {n}'
       R+=("$(eval echo "\$RPS_durable_redis_c${c}_$r")")
+      if [ "$c" = 50 ]; then
+        only "$CEILING"
+        GEN_CONNS=$c gen_run "durable_ceiling_c${c}_$r" http "$CEIL_PORT" "$OUT/lastnames.txt" \
+          'POST /v1/tries/durable/entries {"entries":[{"key":"{q}","value":{n}}]}'
+        C+=("$(eval echo "\$RPS_durable_ceiling_c${c}_$r")")
+      fi
     done
     mt=$(median "${T[@]}") mr=$(median "${R[@]}")
     echo "durable single writes, $c connections: typeahead $mt req/s, Redis appendfsync always $mr req/s," \
       "ratio $(ratio "$mt" "$mr") (medians of $ROUNDS rounds)"
+    if [ "$c" = 50 ]; then
+      mc=$(median "${C[@]}")
+      echo "the ceiling, same POST and answer size, $c connections: $mc req/s; typeahead / ceiling $(ratio "$mt" "$mc")," \
+        "ceiling / Redis $(ratio "$mc" "$mr") (medians of $ROUNDS rounds)"
+    fi
   done
   for p in "${CONTENDERS[@]}"; do kill -CONT "$p" 2>/dev/null || true; done
-  kill -9 "$AOF_PID" 2>/dev/null || true
+  kill -9 "$AOF_PID" "$CEILING" 2>/dev/null || true
 fi
 fi
 if [ -z "${DURABLE_ONLY:-}" ]; then
