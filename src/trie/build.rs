@@ -7,7 +7,7 @@ use std::sync::Arc;
 use super::big::BigValues;
 use super::bucket::Bucket;
 use super::node::{common_prefix_len, Inner, Node};
-use super::values::Vals;
+use super::values::{Vals, HEAD, PROMOTE};
 use super::{Trie, TrieError};
 use crate::fold::Fold;
 
@@ -259,10 +259,18 @@ pub(crate) fn build_sorted<V: Clone + Ord>(
 ) -> Node<V> {
     if items.len() <= burst {
         let mut b = Bucket::default();
+        // Exact room for the records (a suffix and its two varints, one
+        // byte each below 128) and the inline values (a big key's head).
+        let inline = |n: usize| if n > PROMOTE { HEAD } else { n };
+        let bytes = items.iter().map(|(k, _, _)| k.len() - depth + 2).sum();
+        let values = items.iter().map(|(_, v, _)| inline(v.len())).sum();
+        b.reserve_exact(bytes, values);
         for (key, values, scores) in items.iter_mut() {
-            let at = b.end();
-            let vals = Vals::from_vecs(std::mem::take(values), std::mem::take(scores));
-            b.insert_record(at, &key[depth..], vals);
+            b.push_record(
+                &key[depth..],
+                std::mem::take(values),
+                std::mem::take(scores),
+            );
         }
         b.reindex();
         b.refresh_max();

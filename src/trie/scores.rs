@@ -155,6 +155,12 @@ impl Scores {
         self.codes.push(c);
     }
 
+    /// Makes room for exactly `extra` more scores (a bulk build knows how
+    /// many).
+    pub(crate) fn reserve_exact(&mut self, extra: usize) {
+        self.codes.reserve_exact(extra);
+    }
+
     pub(crate) fn insert(&mut self, i: usize, s: f64) {
         let c = self.encode(s);
         self.codes.insert(i, c);
