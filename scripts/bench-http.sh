@@ -290,6 +290,7 @@ if [ "${REDIS:-1}" != 0 ] && command -v redis-server >/dev/null; then
   done
   for p in "${CONTENDERS[@]}"; do kill -CONT "$p" 2>/dev/null || true; done
   kill -9 "$AOF_PID" "$CEILING" 2>/dev/null || true
+  wait "$CEILING" 2>/dev/null || true # its port serves step 6's ceiling next
 fi
 fi
 if [ -z "${DURABLE_ONLY:-}" ]; then
