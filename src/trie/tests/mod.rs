@@ -1,6 +1,8 @@
 //! Tests of the trie: unit tests here, property tests against a `BTreeMap`
-//! model in [`model`], and copy-on-write bookkeeping in [`fresh_lines`].
+//! model in [`model`] (the bulk build in [`bulk`]), and copy-on-write
+//! bookkeeping in [`fresh_lines`].
 
+mod bulk;
 mod fresh_lines;
 mod fuzzy;
 mod model;
