@@ -189,19 +189,9 @@ fn a_large_import_keeps_the_file_order_of_every_key() {
     // Every id under "all", in file order, each with its last score.
     let (status, all, _) = s.get("/v1/tries/t/keys/all");
     assert_eq!(status, 200);
-    let values: Vec<u64> = all["values"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_u64().unwrap())
-        .collect();
+    let values: Vec<u64> = numbers(&all["values"], Json::as_u64);
     assert_eq!(values, (0..RECORDS).collect::<Vec<_>>());
-    let scores: Vec<f64> = all["scores"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_f64().unwrap())
-        .collect();
+    let scores: Vec<f64> = numbers(&all["scores"], Json::as_f64);
     let want: Vec<f64> = (0..RECORDS)
         .map(|i| {
             if i < 100 {
@@ -214,15 +204,20 @@ fn a_large_import_keeps_the_file_order_of_every_key() {
     assert_eq!(scores, want);
     for g in [0u64, 1, 517, 999] {
         let (_, got, _) = s.get(&format!("/v1/tries/t/keys/g{g:03}"));
-        let values: Vec<u64> = got["values"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v.as_u64().unwrap())
-            .collect();
+        let values: Vec<u64> = numbers(&got["values"], Json::as_u64);
         let want: Vec<u64> = (0..RECORDS).filter(|i| i % 1000 == g).collect();
         assert_eq!(values, want, "g{g:03}");
     }
+}
+
+/// A JSON array of numbers, each read by `read`.
+fn numbers<T>(array: &Json, read: impl Fn(&Json) -> Option<T>) -> Vec<T> {
+    array
+        .as_array()
+        .expect("an array")
+        .iter()
+        .map(|v| read(v).expect("a number"))
+        .collect()
 }
 
 fn cli() -> Command {

@@ -176,6 +176,16 @@ fn compare(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
     a.len().cmp(&b.len())
 }
 
+/// How many of a key's `n` values its record keeps inline: all of them,
+/// or a big key's head.
+pub(super) fn inline_len(n: usize) -> usize {
+    if n > PROMOTE {
+        HEAD
+    } else {
+        n
+    }
+}
+
 /// `data.len()` as a bucket's records length.
 fn records_len(data: &[u8]) -> u32 {
     u32::try_from(data.len()).expect("bucket offsets fit in 32 bits")
@@ -374,8 +384,8 @@ impl<V> Bucket<V> {
             self.data.len(),
             "indexed before the last record"
         );
-        let big = values.len() > PROMOTE;
-        let inline = if big { HEAD } else { values.len() };
+        let inline = inline_len(values.len());
+        let big = inline < values.len();
         write_varint(&mut self.data, suffix.len());
         self.data.extend_from_slice(suffix);
         write_varint(&mut self.data, inline << 1 | usize::from(big));

@@ -5,9 +5,9 @@
 use std::sync::Arc;
 
 use super::big::BigValues;
-use super::bucket::Bucket;
+use super::bucket::{inline_len, Bucket};
 use super::node::{common_prefix_len, Inner, Node};
-use super::values::{Vals, HEAD, PROMOTE};
+use super::values::Vals;
 use super::{Trie, TrieError};
 use crate::fold::Fold;
 
@@ -261,9 +261,8 @@ pub(crate) fn build_sorted<V: Clone + Ord>(
         let mut b = Bucket::default();
         // Exact room for the records (a suffix and its two varints, one
         // byte each below 128) and the inline values (a big key's head).
-        let inline = |n: usize| if n > PROMOTE { HEAD } else { n };
         let bytes = items.iter().map(|(k, _, _)| k.len() - depth + 2).sum();
-        let values = items.iter().map(|(_, v, _)| inline(v.len())).sum();
+        let values = items.iter().map(|(_, v, _)| inline_len(v.len())).sum();
         b.reserve_exact(bytes, values);
         for (key, values, scores) in items.iter_mut() {
             b.push_record(

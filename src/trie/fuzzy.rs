@@ -222,19 +222,19 @@ impl Walk<'_, '_> {
                 match self.leads(&bs) {
                     // Only the children a useful character can start.
                     Some(leads) => {
+                        let found: SmallVec<[(u8, usize); 8]> = leads
+                            .iter()
+                            .filter_map(|&b| Some((b, inner.find(b).ok()?)))
+                            .collect();
                         // The children are visited one after another, each
                         // walk a chain of cache misses: ask for every
                         // useful child's first line now, so that the later
                         // ones arrive while the first is walked.
-                        for &b in &leads {
-                            if let Ok(index) = inner.find(b) {
-                                prefetch(&*inner.children[index]);
-                            }
+                        for &(_, index) in &found {
+                            prefetch(&*inner.children[index]);
                         }
-                        for b in leads {
-                            if let Ok(index) = inner.find(b) {
-                                visit(self, b, index);
-                            }
+                        for (b, index) in found {
+                            visit(self, b, index);
                             if self.stop {
                                 break;
                             }
