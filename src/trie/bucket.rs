@@ -313,6 +313,36 @@ impl<V> Bucket<V> {
         }
     }
 
+    /// [`lower_bound`](Self::lower_bound) when every record before `from`
+    /// is known to be below `key`, as in a scan that jumps ahead: the few
+    /// records after `from` are read first, from lines the scan has just
+    /// brought in, and the index only when the target lies further on.
+    pub(crate) fn lower_bound_from(&self, from: Pos, key: &[u8]) -> Pos {
+        let mut at = from;
+        for _ in 0..super::sparse::INDEX_EVERY {
+            if at.byte >= self.records_end() {
+                return at;
+            }
+            let r = self.record(at);
+            if compare(self.suffix(&r), key) != std::cmp::Ordering::Less {
+                return at;
+            }
+            at = r.next();
+        }
+        let anchor = self.anchor_below(key);
+        if anchor.byte > at.byte {
+            at = anchor;
+        }
+        while at.byte < self.records_end() {
+            let r = self.record(at);
+            if compare(self.suffix(&r), key) != std::cmp::Ordering::Less {
+                break;
+            }
+            at = r.next();
+        }
+        at
+    }
+
     /// The end position (after the last record).
     pub(super) fn end(&self) -> Pos {
         Pos {

@@ -31,7 +31,9 @@
 //!
 //! In a bucket, records come sorted: the automaton states of the previous
 //! record's path are kept per byte and reused up to the common prefix, and
-//! records that share a prefix already known to lead nowhere are skipped.
+//! records that share a prefix already known to lead nowhere are skipped,
+//! each jump reading on from where the scan is (a jump is most often a few
+//! records long) before it turns to the bucket's index.
 
 use std::collections::BTreeSet;
 
@@ -115,6 +117,9 @@ impl Walk<'_, '_> {
         } else if self.folded && b == 1 {
             bs.escaped = true;
             return bs;
+        } else if bs.have == 0 && b < 0x80 {
+            // ASCII, the most of most keys: a character of its own.
+            char::from(b)
         } else {
             bs.buf[usize::from(bs.have)] = b;
             bs.have += 1;
@@ -158,20 +163,19 @@ impl Walk<'_, '_> {
     /// The bytes a useful next character can start with, ascending, when
     /// `bs` is between characters and only some characters are useful
     /// (`Osa::useful_chars`); `None` when any byte may be.
-    fn leads(&mut self, bs: &ByteState) -> Option<Leads> {
+    fn leads(&mut self, bs: &ByteState) -> Option<&Leads> {
         if bs.have != 0 || bs.escaped || bs.ended {
             return None;
         }
         let id = bs.s as usize;
-        if let Some(Some(known)) = self.known.get(id) {
-            return known.clone();
+        if self.known.get(id).is_none_or(Option::is_none) {
+            let found = self.lead_bytes(bs.s);
+            if self.known.len() <= id {
+                self.known.resize(id + 1, None);
+            }
+            self.known[id] = Some(found);
         }
-        let found = self.lead_bytes(bs.s);
-        if self.known.len() <= id {
-            self.known.resize(id + 1, None);
-        }
-        self.known[id] = Some(found.clone());
-        found
+        self.known[id].as_ref().and_then(Option::as_ref)
     }
 
     /// [`leads`](Self::leads) at a character boundary in state `id`.
@@ -219,13 +223,15 @@ impl Walk<'_, '_> {
                     }
                     walk.path.truncate(here);
                 };
-                match self.leads(&bs) {
+                let found: Option<SmallVec<[(u8, usize); 8]>> = self.leads(&bs).map(|leads| {
+                    leads
+                        .iter()
+                        .filter_map(|&b| Some((b, inner.find(b).ok()?)))
+                        .collect()
+                });
+                match found {
                     // Only the children a useful character can start.
-                    Some(leads) => {
-                        let found: SmallVec<[(u8, usize); 8]> = leads
-                            .iter()
-                            .filter_map(|&b| Some((b, inner.find(b).ok()?)))
-                            .collect();
+                    Some(found) => {
                         // The children are visited one after another, each
                         // walk a chain of cache misses: ask for every
                         // useful child's first line now, so that the later
@@ -279,7 +285,7 @@ impl Walk<'_, '_> {
             if common >= dead {
                 // Under a prefix already known dead: jump past it.
                 if successor(&suffix[..dead], &mut seek) {
-                    at = bucket.lower_bound(&seek);
+                    at = bucket.lower_bound_from(at, &seek);
                 } else {
                     break;
                 }
@@ -291,29 +297,32 @@ impl Walk<'_, '_> {
             for (k, &b) in suffix[common..].iter().enumerate() {
                 let depth = common + k;
                 let state = *states.last().expect("the start");
-                let allowed = self.leads(&state);
-                if let Some(l) = allowed {
-                    if let Err(i) = l.binary_search(&b) {
-                        // No useful character starts with `b`: the next
-                        // record worth reading starts with the next lead
-                        // (or leaves this prefix).
-                        dead = depth + 1;
-                        seek.clear();
-                        seek.extend_from_slice(&suffix[..depth]);
-                        let jump = match l.get(i) {
-                            Some(&next) => {
-                                seek.push(next);
-                                true
-                            }
-                            None => successor(&suffix[..depth], &mut seek),
-                        };
-                        if !jump {
-                            at = bucket.end();
-                        } else {
-                            at = bucket.lower_bound(&seek);
+                // `Some` when no useful character starts with `b`, with the
+                // next lead after it, if any.
+                let miss = match self.leads(&state) {
+                    Some(l) => l.binary_search(&b).err().map(|i| l.get(i).copied()),
+                    None => None,
+                };
+                if let Some(next_lead) = miss {
+                    // No useful character starts with `b`: the next
+                    // record worth reading starts with the next lead
+                    // (or leaves this prefix).
+                    dead = depth + 1;
+                    seek.clear();
+                    seek.extend_from_slice(&suffix[..depth]);
+                    let jump = match next_lead {
+                        Some(next) => {
+                            seek.push(next);
+                            true
                         }
-                        break;
+                        None => successor(&suffix[..depth], &mut seek),
+                    };
+                    if !jump {
+                        at = bucket.end();
+                    } else {
+                        at = bucket.lower_bound_from(at, &seek);
                     }
+                    break;
                 }
                 self.path.push(b);
                 let next = self.step(state, b);

@@ -1,12 +1,13 @@
 //! Tests of the trie: unit tests here, property tests against a `BTreeMap`
 //! model in [`model`] (the bulk build in [`bulk`]), and copy-on-write
-//! bookkeeping in [`fresh_lines`].
+//! bookkeeping in [`fresh_lines`], a bucket's seeks in [`seek`].
 
 mod bulk;
 mod fresh_lines;
 mod fuzzy;
 mod model;
 mod ranked;
+mod seek;
 
 use super::Trie;
 use model::model_suggest;
