@@ -21,7 +21,7 @@
 //! Each worker sorts its chunk's pairs by key (a stable sort: a key's
 //! values keep the file's order). The committer gathers consecutive chunks
 //! into a window of up to 250,000 pairs, merges them in key order, and
-//! sends them as writer commands of at most 50,000 pairs. Pairs of
+//! sends them as writer commands of at most 2,000 pairs. Pairs of
 //! different keys do not affect one another, so the trie ends as the file
 //! in order would leave it, while each command meets a narrow range of
 //! the trie: each bucket and big key once, in cache, and copied once per

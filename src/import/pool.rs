@@ -17,11 +17,17 @@ const CHUNK_BYTES: usize = 256 * 1024;
 /// key is at most 1 KiB, a value 4 KiB); a longer one means a file without
 /// line breaks, which would otherwise be buffered whole.
 const MAX_LINE: usize = 1024 * 1024;
-/// Most entries per writer command.
-const COMMIT_ENTRIES: usize = 50_000;
+/// Most entries per writer command. A command copies the buckets it
+/// touches, and the copies it replaces are freed when it is published; the
+/// allocator keeps more of what a command frees the more one command frees
+/// at once. Importing 1M users (3M pairs) on the 2-core development
+/// machine, two alternated rounds: 50,000 per command peaked at 407-427
+/// MiB resident by the end of the import, 10,000 at 253-262, 5,000 at
+/// 246-250 and 2,000 at 215-218, in 5.5-5.6, 5.8-5.9, 5.9-6.0 and 5.9 s.
+const COMMIT_ENTRIES: usize = 2_000;
 /// Pairs of consecutive chunks committed together in key order (a
-/// [`Window`]): five commands' worth.
-const WINDOW_ENTRIES: usize = 5 * COMMIT_ENTRIES;
+/// [`Window`]).
+const WINDOW_ENTRIES: usize = 250_000;
 /// A window waits this long for the next chunk before it goes in as it
 /// is, so that a slow upload's records still arrive as they come.
 const FLUSH_AFTER: std::time::Duration = std::time::Duration::from_millis(200);
@@ -299,14 +305,13 @@ fn commit_in_order(job: &Job, db: &Db, rx: std_mpsc::Receiver<Parsed>) -> Result
 /// snapshot still shares (copy-on-write). A chunk's pairs lie all over the
 /// key space, so a command of one chunk touched nearly every bucket and
 /// copied nearly the whole trie: 1M users made about 140 such copies. A
-/// window's pairs, sorted and cut into commands, give each command a fifth
-/// of the key space: about one copy of the trie per window, a dozen in
-/// all. A 1M-user import went from 7.5-8.4 s to 5.8-6.7 s on the 2-core
-/// development machine. Its peak RSS did not fall with the copies: about
-/// 380-390 MiB at the end of the import against 287 MiB in file order
-/// (the window holds up to 250,000 parsed pairs, about 15 MB, merged
-/// straight into commands; the rest is the allocator's: what the copies
-/// free is not yet returned, see docs/benchmarks.md).
+/// window's pairs, sorted and cut into commands, give each command a narrow
+/// range of the key space: about one copy of the trie per window, a dozen
+/// in all. A 1M-user import went from 7.5-8.4 s to 5.8-6.7 s on the 2-core
+/// development machine. The window holds up to 250,000 parsed pairs (about
+/// 15 MB), merged straight into commands; with commands of a fifth of it
+/// the import peaked at 380-390 MiB resident (against 287 MiB in file
+/// order), with small ones ([`COMMIT_ENTRIES`]) at about 220 MiB.
 #[derive(Default)]
 struct Window {
     /// Good records of the window's chunks.
