@@ -188,6 +188,79 @@ impl<V: Clone + Ord> Trie<V> {
     }
 }
 
+/// A part of a trie that a repack copies on its own: one child of the
+/// root (by its label), or the root itself when it is a bucket.
+///
+/// A repack of the whole trie at once holds the old trie and its copy
+/// together, the peak of a large import; part by part, each part's old
+/// copy is dropped once its new one replaces it, so the peak is the trie
+/// and one part.
+pub(crate) struct Part<V> {
+    label: Option<u8>,
+    node: Arc<Node<V>>,
+}
+
+impl<V: Clone + Ord> Part<V> {
+    /// The same part in tight allocations (see [`Trie::repacked`]).
+    pub(crate) fn repacked(&self) -> Self {
+        Part {
+            label: self.label,
+            node: Arc::new(repack(&self.node)),
+        }
+    }
+}
+
+impl<V: Clone + Ord> Trie<V> {
+    /// The trie's parts, in key order (see [`Part`]).
+    pub(crate) fn parts(&self) -> Vec<Part<V>> {
+        match &*self.root {
+            Node::Inner(inner) => {
+                let mut parts = Vec::with_capacity(inner.children.len());
+                let mut label = 0;
+                while let Some(b) = inner.next_label(label) {
+                    label = usize::from(b) + 1;
+                    parts.push(Part {
+                        label: Some(b),
+                        node: Arc::clone(&inner.children[parts.len()]),
+                    });
+                }
+                parts
+            }
+            Node::Bucket(_) => vec![Part {
+                label: None,
+                node: Arc::clone(&self.root),
+            }],
+        }
+    }
+
+    /// Puts `new` in place of `old` when the trie still holds `old` as it
+    /// was (a write under it since would have replaced it: copy-on-write);
+    /// false, and nothing changed, otherwise. The two must hold the same
+    /// pairs, as a part and its [`Part::repacked`] copy do: counts and
+    /// bounds are not touched.
+    pub(crate) fn replace_part(&mut self, old: &Part<V>, new: Part<V>) -> bool {
+        let Some(label) = old.label else {
+            if !Arc::ptr_eq(&self.root, &old.node) {
+                return false;
+            }
+            self.root = new.node;
+            return true;
+        };
+        let index = match &*self.root {
+            Node::Inner(inner) => match inner.find(label) {
+                Ok(i) if Arc::ptr_eq(&inner.children[i], &old.node) => i,
+                _ => return false,
+            },
+            Node::Bucket(_) => return false,
+        };
+        match Arc::make_mut(&mut self.root) {
+            Node::Inner(inner) => inner.children[index] = new.node,
+            Node::Bucket(_) => unreachable!("the root was an inner node a moment ago"),
+        }
+        true
+    }
+}
+
 /// A deep copy of `node` with tight allocations (see [`Trie::repacked`]):
 /// vectors cloned hold exactly their length, and big keys are rebuilt.
 fn repack<V: Clone + Ord>(node: &Node<V>) -> Node<V> {

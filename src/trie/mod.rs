@@ -67,6 +67,7 @@
 mod big;
 mod bucket;
 mod build;
+pub(crate) use build::Part;
 mod cached;
 mod fuzzy;
 mod iter;

@@ -394,3 +394,41 @@ fn repacked_checked<V: Clone + Ord + super::HeapSize>(t: &Trie<V>) -> Trie<V> {
     );
     packed
 }
+
+/// A repack part by part (`Trie::parts`, `Part::repacked`,
+/// `Trie::replace_part`): each part's copy takes its place and nothing
+/// answers differently; a part written under after it was taken is not
+/// replaced, so the write stays; and a part is replaced once.
+#[test]
+fn parts_repacked_one_at_a_time_replace_only_what_no_write_changed() {
+    let mut t = Trie::with_burst(4);
+    let mut want = Vec::new();
+    for i in 0..600u32 {
+        let key = format!("{}{i:03}", char::from(b'a' + (i % 7) as u8));
+        t.insert(&key, i).unwrap();
+        want.push((key, i));
+    }
+    let parts = t.parts();
+    assert_eq!(parts.len(), 7, "one part per first letter");
+    let stale = &parts[0];
+    let copy = stale.repacked();
+    t.insert("a999", 999).unwrap();
+    want.push(("a999".into(), 999));
+    assert!(!t.replace_part(stale, copy), "a part written under is kept");
+    for part in &parts[1..] {
+        assert!(t.replace_part(part, part.repacked()));
+        assert!(!t.replace_part(part, part.repacked()), "replaced once");
+    }
+    want.sort();
+    assert_eq!(t.suggest("", usize::MAX).into_vec(), want);
+    assert_eq!(t.get("a999").copied().collect::<Vec<_>>(), [999]);
+    t.assert_invariants();
+
+    // A trie whose root is a bucket is one part.
+    let mut small = Trie::new();
+    small.insert("x", 1).unwrap();
+    let parts = small.parts();
+    assert_eq!(parts.len(), 1);
+    assert!(small.replace_part(&parts[0], parts[0].repacked()));
+    assert_eq!(small.suggest("", 5).into_vec(), [("x".to_string(), 1)]);
+}
