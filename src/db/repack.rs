@@ -39,8 +39,9 @@ fn worth_it(since: u64, live: u64, min_ops: u64) -> bool {
 
 /// What the repacking thread sends the writer.
 enum Copied {
-    /// A part of trie `index` and its copy.
+    /// A part of trie `name` (`index`) and its copy.
     Part {
+        name: String,
         index: TrieIndex,
         old: Part<Value>,
         new: Part<Value>,
@@ -108,16 +109,17 @@ impl Repacker {
         let spawned = std::thread::Builder::new()
             .name("typeahead-repack".into())
             .spawn(move || {
-                for (_, index) in work {
+                for (name, index) in work {
                     // Each part taken from the trie as it is at its turn,
                     // so that the thread holds no part that writes have
                     // replaced while it waited for the writer.
                     for i in 0.. {
-                        let Some(old) = index.snapshot().trie().parts().into_iter().nth(i) else {
+                        let Some(old) = index.snapshot().trie().part(i) else {
                             break;
                         };
                         let new = old.repacked();
                         let copied = Copied::Part {
+                            name: name.clone(),
                             index: index.clone(),
                             old,
                             new,
@@ -147,9 +149,18 @@ impl Repacker {
         };
         loop {
             match rx.try_recv() {
-                Ok(Copied::Part { index, old, new }) => {
+                Ok(Copied::Part {
+                    name,
+                    index,
+                    old,
+                    new,
+                }) => {
                     // A trie dropped or replaced since holds none of it.
-                    let live = state.tries.load().values().any(|i| i.same_as(&index));
+                    let live = state
+                        .tries
+                        .load()
+                        .get(&name)
+                        .is_some_and(|i| i.same_as(&index));
                     if live
                         && index.stage(|t| {
                             let replaced = t.replace_part(&old, new);

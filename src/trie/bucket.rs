@@ -318,29 +318,31 @@ impl<V> Bucket<V> {
     /// records after `from` are read first, from lines the scan has just
     /// brought in, and the index only when the target lies further on.
     pub(crate) fn lower_bound_from(&self, from: Pos, key: &[u8]) -> Pos {
-        let mut at = from;
-        for _ in 0..super::sparse::INDEX_EVERY {
+        match self.scan_to(from, key, super::sparse::INDEX_EVERY) {
+            Ok(at) => at,
+            Err(at) => {
+                let anchor = self.anchor_below(key);
+                let start = if anchor.byte > at.byte { anchor } else { at };
+                self.scan_to(start, key, usize::MAX).unwrap_or_else(|at| at)
+            }
+        }
+    }
+
+    /// The first record from `at` on that is not below `key` (or the end),
+    /// reading at most `most` records: `Err` with where it stopped when
+    /// that was not enough.
+    fn scan_to(&self, mut at: Pos, key: &[u8], most: usize) -> Result<Pos, Pos> {
+        for _ in 0..most {
             if at.byte >= self.records_end() {
-                return at;
+                return Ok(at);
             }
             let r = self.record(at);
             if compare(self.suffix(&r), key) != std::cmp::Ordering::Less {
-                return at;
+                return Ok(at);
             }
             at = r.next();
         }
-        let anchor = self.anchor_below(key);
-        if anchor.byte > at.byte {
-            at = anchor;
-        }
-        while at.byte < self.records_end() {
-            let r = self.record(at);
-            if compare(self.suffix(&r), key) != std::cmp::Ordering::Less {
-                break;
-            }
-            at = r.next();
-        }
-        at
+        Err(at)
     }
 
     /// The end position (after the last record).

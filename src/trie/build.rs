@@ -211,25 +211,22 @@ impl<V: Clone + Ord> Part<V> {
 }
 
 impl<V: Clone + Ord> Trie<V> {
-    /// The trie's parts, in key order (see [`Part`]).
-    pub(crate) fn parts(&self) -> Vec<Part<V>> {
+    /// The trie's `i`-th part in key order (see [`Part`]), if it has that
+    /// many: one part taken at a time, so that a repack holds no other.
+    pub(crate) fn part(&self, i: usize) -> Option<Part<V>> {
         match &*self.root {
             Node::Inner(inner) => {
-                let mut parts = Vec::with_capacity(inner.children.len());
-                let mut label = 0;
-                while let Some(b) = inner.next_label(label) {
-                    label = usize::from(b) + 1;
-                    parts.push(Part {
-                        label: Some(b),
-                        node: Arc::clone(&inner.children[parts.len()]),
-                    });
+                let node = Arc::clone(inner.children.get(i)?);
+                let mut label = inner.next_label(0);
+                for _ in 0..i {
+                    label = inner.next_label(usize::from(label?) + 1);
                 }
-                parts
+                Some(Part { label, node })
             }
-            Node::Bucket(_) => vec![Part {
+            Node::Bucket(_) => (i == 0).then(|| Part {
                 label: None,
                 node: Arc::clone(&self.root),
-            }],
+            }),
         }
     }
 

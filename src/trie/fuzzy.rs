@@ -299,10 +299,9 @@ impl Walk<'_, '_> {
                 let state = *states.last().expect("the start");
                 // `Some` when no useful character starts with `b`, with the
                 // next lead after it, if any.
-                let miss = match self.leads(&state) {
-                    Some(l) => l.binary_search(&b).err().map(|i| l.get(i).copied()),
-                    None => None,
-                };
+                let miss = self
+                    .leads(&state)
+                    .and_then(|l| l.binary_search(&b).err().map(|i| l.get(i).copied()));
                 if let Some(next_lead) = miss {
                     // No useful character starts with `b`: the next
                     // record worth reading starts with the next lead

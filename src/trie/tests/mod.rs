@@ -395,7 +395,7 @@ fn repacked_checked<V: Clone + Ord + super::HeapSize>(t: &Trie<V>) -> Trie<V> {
     packed
 }
 
-/// A repack part by part (`Trie::parts`, `Part::repacked`,
+/// A repack part by part (`Trie::part`, `Part::repacked`,
 /// `Trie::replace_part`): each part's copy takes its place and nothing
 /// answers differently; a part written under after it was taken is not
 /// replaced, so the write stays; and a part is replaced once.
@@ -408,7 +408,7 @@ fn parts_repacked_one_at_a_time_replace_only_what_no_write_changed() {
         t.insert(&key, i).unwrap();
         want.push((key, i));
     }
-    let parts = t.parts();
+    let parts: Vec<_> = (0..).map_while(|i| t.part(i)).collect();
     assert_eq!(parts.len(), 7, "one part per first letter");
     let stale = &parts[0];
     let copy = stale.repacked();
@@ -427,7 +427,7 @@ fn parts_repacked_one_at_a_time_replace_only_what_no_write_changed() {
     // A trie whose root is a bucket is one part.
     let mut small = Trie::new();
     small.insert("x", 1).unwrap();
-    let parts = small.parts();
+    let parts: Vec<_> = (0..).map_while(|i| small.part(i)).collect();
     assert_eq!(parts.len(), 1);
     assert!(small.replace_part(&parts[0], parts[0].repacked()));
     assert_eq!(small.suggest("", 5).into_vec(), [("x".to_string(), 1)]);
