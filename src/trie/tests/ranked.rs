@@ -310,6 +310,42 @@ proptest! {
     fn big_keys_with_equal_scores(ops in prop::collection::vec(ops_over(big_keys(), 70, false), 1..400)) {
         run(3, ops);
     }
+
+    #[test]
+    fn crowded_buckets_rank_like_the_model(ops in prop::collection::vec(crowded_ops(), 1..400)) {
+        run(crate::trie::DEFAULT_BURST, ops);
+    }
+}
+
+/// Many keys of one bucket with scores spread over many orders of
+/// magnitude, changed up and down in place, and prefixes that end inside
+/// the bucket: ranked scans of long ranges of records (past the sparse
+/// index's anchors), with and without dedupe, a few keys gathering enough
+/// values to become big keys among them.
+fn crowded_ops() -> impl Strategy<Value = Op> {
+    let tail = || prop::collection::vec(prop::sample::select(vec!['a', 'e', 'o', 's', 't']), 0..4);
+    let k = move || tail().prop_map(|t| std::iter::once('m').chain(t).collect::<String>());
+    let p = move || {
+        prop::collection::vec(prop::sample::select(vec!['a', 'e', 'o', 's', 't']), 0..3)
+            .prop_map(|t| std::iter::once('m').chain(t).collect::<String>())
+    };
+    let s = || {
+        prop_oneof![
+            3 => (0u32..40).prop_map(|e| (1.7f64).powi(e as i32).floor()),
+            1 => (-50i32..50).prop_map(f64::from),
+            1 => 0.0f64..1.0,
+            1 => Just(1e12),
+        ]
+    };
+    // Values up to 40 under a few keys: past the promotion to a big key.
+    let v = || prop_oneof![3 => 0u8..4, 1 => 0u8..40];
+    prop_oneof![
+        8 => (k(), v(), s()).prop_map(|(k, v, s)| Op::Upsert(k, v, ScoreOp::Set(s))),
+        2 => (k(), v(), s()).prop_map(|(k, v, s)| Op::Upsert(k, v, ScoreOp::Incr(s))),
+        1 => (k(), v()).prop_map(|(k, v)| Op::Remove(k, v)),
+        3 => (p(), 1..24usize, any::<bool>()).prop_map(|(p, n, d)| Op::Top(p, n, d)),
+        1 => Just(Op::Repack),
+    ]
 }
 
 /// The heaviest pair sits in the deepest leaf of a long chain of keys.
