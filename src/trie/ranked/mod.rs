@@ -287,17 +287,69 @@ pub(crate) fn top<V: Clone + Ord>(
     dedupe: bool,
 ) -> Suggestions<V> {
     let mut out = Suggestions::with_capacity(limit.min(64));
+    let Some(start) = descend(root, prefix) else {
+        return out;
+    };
+    if let Some(tied) = tied_at_the_bound(root, prefix, limit, dedupe, start) {
+        return tied;
+    }
     let mut seen = Seen(BTreeSet::new());
-    top_from(
-        root,
-        &[prefix],
+    search(
+        &[start],
         limit,
         dedupe,
         &mut seen,
         &|_| false,
         &mut out,
+        true,
     );
     out
+}
+
+/// The answer in key order, when the first pair under the prefix in a
+/// bucket scores the bucket's bound and the first `limit` pairs (each
+/// value once with `dedupe`) all score exactly that: the top `limit` by
+/// score.
+///
+/// Why it is exact: no pair scores above the bound, so the pairs at it
+/// come first by score, among themselves by key, then in the order their
+/// values were added, which is key order; if the first `limit` pairs in
+/// key order are all at the bound, no pair at the bound lies before any
+/// of them. With `dedupe`, a value's first pair in key order is at the
+/// bound, so its best position is that pair. A search of equal scores
+/// otherwise builds the same answer through its queue of bounds at about
+/// twice the cost of the key-order walk. The hint (the range's first pair
+/// scores the bound) reads the record and the score the search reads
+/// first anyway.
+fn tied_at_the_bound<V: Clone + Ord>(
+    root: &Node<V>,
+    prefix: &[u8],
+    limit: usize,
+    dedupe: bool,
+    (node, _, filter, max): Start<'_, V>,
+) -> Option<Suggestions<V>> {
+    let Node::Bucket(b) = node else {
+        return None;
+    };
+    let at = b.lower_bound(filter);
+    if limit == 0 || at.byte >= b.records_end() {
+        return None;
+    }
+    // The first pair in key order (a big key's first value is in the head
+    // it keeps inline).
+    let first = b.record(at);
+    if !starts_with(b.suffix(&first), filter) || b.scores.get(first.value_start) != max {
+        return None;
+    }
+    let out = if dedupe {
+        super::options::by_key_distinct(root, prefix, limit)
+    } else {
+        let mut it = super::iter::PrefixIter::empty();
+        it.descend(root, prefix);
+        Suggestions::collect(&mut it, limit)
+    };
+    let tied = out.iter_scored().all(|(_, _, s)| s == max);
+    tied.then_some(out)
 }
 
 /// Appends to `out`, until it holds `limit` entries, the best pairs under
