@@ -433,11 +433,7 @@ impl<V: Clone + Ord> Trie<V> {
         } else {
             let stored = self.fold.stored_prefix(prefix);
             let mut out = match (opts.order, opts.dedupe) {
-                (Order::Key, false) => {
-                    let mut it = PrefixIter::empty();
-                    it.descend(&self.root, &stored);
-                    Suggestions::collect(&mut it, limit)
-                }
+                (Order::Key, false) => options::by_key(&self.root, &stored, limit),
                 (Order::Key, true) => options::by_key_distinct(&self.root, &stored, limit),
                 (Order::Score, dedupe) => ranked::top(&self.root, &stored, limit, dedupe),
             };

@@ -115,6 +115,13 @@ impl<'a, V: Ord> Seen<'a, V> {
     }
 }
 
+/// Key order, every pair (stored keys).
+pub(crate) fn by_key<V: Clone>(root: &Node<V>, prefix: &[u8], limit: usize) -> Suggestions<V> {
+    let mut it = PrefixIter::empty();
+    it.descend(root, prefix);
+    Suggestions::collect(&mut it, limit)
+}
+
 /// Key order with each value once, at its first key (stored keys).
 pub(crate) fn by_key_distinct<V: Clone + Ord>(
     root: &Node<V>,

@@ -331,8 +331,11 @@ fn tied_at_the_bound<V: Clone + Ord>(
     let Node::Bucket(b) = node else {
         return None;
     };
+    if limit == 0 {
+        return None;
+    }
     let at = b.lower_bound(filter);
-    if limit == 0 || at.byte >= b.records_end() {
+    if at.byte >= b.records_end() {
         return None;
     }
     // The first pair in key order (a big key's first value is in the head
@@ -344,9 +347,7 @@ fn tied_at_the_bound<V: Clone + Ord>(
     let out = if dedupe {
         super::options::by_key_distinct(root, prefix, limit)
     } else {
-        let mut it = super::iter::PrefixIter::empty();
-        it.descend(root, prefix);
-        Suggestions::collect(&mut it, limit)
+        super::options::by_key(root, prefix, limit)
     };
     let tied = out.iter_scored().all(|(_, _, s)| s == max);
     tied.then_some(out)
