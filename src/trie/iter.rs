@@ -452,6 +452,22 @@ impl<V> Suggestions<V> {
         }
     }
 
+    /// An answer from its parts: the keys' bytes one after the other (valid
+    /// UTF-8 once whole, checked once here), each entry's span of them and
+    /// value, and the entries' scores.
+    pub(crate) fn from_parts(
+        text: Vec<u8>,
+        entries: Vec<(usize, usize, V)>,
+        scores: Vec<f64>,
+    ) -> Self {
+        Suggestions {
+            text: String::from_utf8(text).expect("stored keys are valid UTF-8"),
+            entries,
+            scores,
+            distances: Vec::new(),
+        }
+    }
+
     /// Gives back the room reserved for more entries.
     pub(crate) fn shrink_to_fit(&mut self) {
         self.text.shrink_to_fit();

@@ -68,8 +68,11 @@ impl<V> ListNode<V> {
 pub(super) fn push_rec<V: Clone>(node: &mut ListNode<V>, pos: usize, height: u32, v: V, s: f64) {
     match node {
         ListNode::Leaf { vals, scores, .. } => {
-            if vals.capacity() == 0 {
-                vals.reserve_exact(FAN);
+            // A leaf holds at most `FAN`: room for all of them at once, not
+            // a doubling past it.
+            if vals.len() == vals.capacity() {
+                vals.reserve_exact(FAN - vals.len());
+                scores.reserve_exact(FAN - vals.len());
             }
             vals.push(v);
             scores.push(s);
@@ -88,6 +91,35 @@ pub(super) fn push_rec<V: Clone>(node: &mut ListNode<V>, pos: usize, height: u32
             live[i] += 1;
             max[i] = max[i].max(s);
             push_rec(Arc::make_mut(&mut children[i]), pos, height - 1, v, s);
+        }
+    }
+}
+
+/// Gives back the room an appended list keeps past its last value (its
+/// last leaf's, reserved for a full leaf, and the branches' on the way),
+/// once the list is complete for now: a bulk build or a rebuild. Without
+/// it the last leaf of every big key held room for 64 values, about half
+/// of it unused: 0.4 bytes per pair at 1M users.
+pub(super) fn shrink_last<V>(node: &mut Arc<ListNode<V>>) {
+    let Some(node) = Arc::get_mut(node) else {
+        return;
+    };
+    match node {
+        ListNode::Leaf { vals, scores, .. } => {
+            vals.shrink_to_fit();
+            scores.shrink_to_fit();
+        }
+        ListNode::Branch {
+            children,
+            live,
+            max,
+        } => {
+            children.shrink_to_fit();
+            live.shrink_to_fit();
+            max.shrink_to_fit();
+            if let Some(last) = children.last_mut() {
+                shrink_last(last);
+            }
         }
     }
 }

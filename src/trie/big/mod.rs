@@ -34,7 +34,9 @@ pub(crate) use index::Slot;
 use index::{build_index, collect_index, first_pos, index_insert, index_remove, locate, IndexNode};
 
 use super::scores::ScoreSlice;
-use list::{collect_top, first_live_from, kill_rec, nth_live, push_rec, set_rec, FAN, SHIFT};
+use list::{
+    collect_top, first_live_from, kill_rec, nth_live, push_rec, set_rec, shrink_last, FAN, SHIFT,
+};
 pub(crate) use list::{span, ListNode};
 
 /// Many values of one key: a positional list in insertion order plus a
@@ -49,11 +51,13 @@ pub(crate) struct BigValues<V> {
     index: Arc<IndexNode>,
     /// Live values.
     live: usize,
-    /// The positions of the best [`TOP`] live values (or all of them when
-    /// fewer), in ranked order: score descending, then position. A ranked
-    /// search takes a big key's first answers from here without opening
-    /// its list.
-    top: Vec<u32>,
+    /// The best [`TOP`] live values (or all of them when fewer), in ranked
+    /// order: score descending, then position, each with a copy of its
+    /// value. A ranked search takes a big key's first answers from here
+    /// without walking down its list, a walk of two or three cache misses
+    /// per value, where a top-10 often takes most of its answers from big
+    /// keys (the first names and surnames most people share).
+    top: Vec<(Listed, V)>,
     /// The score of `top`'s first value, the key's maximum (`-inf` when
     /// empty): a ranked search bounds the key by it before opening it, so
     /// it is kept here rather than looked up in the list.
@@ -64,10 +68,50 @@ pub(crate) struct BigValues<V> {
 /// typical answer takes from one key.
 pub(crate) const TOP: usize = 16;
 
+/// One of a big key's listed values: its position, and its score when an
+/// `f32` holds it exactly (counts and halves, most scores), packed in a
+/// `u64`. A search ranks the listed values of every big key in a range
+/// by these, and walks the list down only to the values that make the
+/// answer; a score an `f32` does not hold is read from the list.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Listed(u64);
+
+/// The code of a listed score that is not kept: a NaN, which no finite
+/// score converts to.
+const UNKEPT: u32 = 0x7fc0_0000;
+
+impl Listed {
+    fn new(pos: u32, score: f64) -> Self {
+        let f = score as f32;
+        let code = if f64::from(f) == score {
+            f.to_bits()
+        } else {
+            UNKEPT
+        };
+        Listed(u64::from(code) << 32 | u64::from(pos))
+    }
+
+    /// The value's position in the list.
+    pub(crate) fn pos(self) -> u32 {
+        self.0 as u32
+    }
+
+    /// The value's score, when kept.
+    pub(crate) fn score(self) -> Option<f64> {
+        let code = (self.0 >> 32) as u32;
+        (code != UNKEPT).then(|| f64::from(f32::from_bits(code)))
+    }
+}
+
 impl<V> BigValues<V> {
-    /// The positions of the best live values, ranked (see `top`).
-    pub(crate) fn top(&self) -> &[u32] {
+    /// The best live values, ranked, with copies of them (see `top`).
+    pub(crate) fn top(&self) -> &[(Listed, V)] {
         &self.top
+    }
+
+    /// The score of a listed value.
+    pub(crate) fn listed_score(&self, l: Listed) -> f64 {
+        l.score().unwrap_or_else(|| self.score_at(l.pos()))
     }
 
     /// True when `top` lists every live value.
@@ -75,55 +119,12 @@ impl<V> BigValues<V> {
         self.top.len() == self.live
     }
 
-    /// Whether (score `s`, position `p`) ranks before the listed value at
-    /// `q`.
-    fn ranks_before(&self, s: f64, p: u32, q: u32) -> bool {
-        let t = self.score_at(q);
+    /// Whether (score `s`, position `p`) ranks before the listed value `l`.
+    fn ranks_before(&self, s: f64, p: u32, l: Listed) -> bool {
+        let (t, q) = (self.listed_score(l), l.pos());
         s > t || (s == t && p < q)
     }
 
-    /// Recomputes `top` by a best-first walk over the list's maxima:
-    /// O(TOP) leaf scans, not O(k).
-    fn refresh_top(&mut self) {
-        let mut best: Vec<(f64, u32)> = Vec::with_capacity(TOP + 1);
-        collect_top(&self.list, self.height, 0, &mut best);
-        self.max = best.first().map_or(f64::NEG_INFINITY, |&(s, _)| s);
-        self.top = best.into_iter().map(|(_, p)| p).collect();
-    }
-
-    /// Keeps `top` right after the value at `pos` got score `s` (a new
-    /// value, or a changed score `old`).
-    fn note_score(&mut self, pos: u32, s: f64, old: Option<f64>) {
-        let listed = self.top.iter().position(|&q| q == pos);
-        match (listed, old) {
-            (Some(_), Some(old)) if s < old => return self.refresh_top(),
-            (Some(i), _) => {
-                // Moved up (or stayed): it only climbs within the list.
-                self.top.remove(i);
-                let at = self
-                    .top
-                    .partition_point(|&q| self.ranks_before_at(q, s, pos));
-                self.top.insert(at, pos);
-            }
-            (None, _) => {
-                let at = self
-                    .top
-                    .partition_point(|&q| self.ranks_before_at(q, s, pos));
-                if at < TOP {
-                    self.top.insert(at, pos);
-                    self.top.truncate(TOP);
-                }
-            }
-        }
-        if self.top.first() == Some(&pos) {
-            self.max = s;
-        }
-    }
-
-    /// Whether the listed value at `q` ranks before (score `s`, position `p`).
-    fn ranks_before_at(&self, q: u32, s: f64, p: u32) -> bool {
-        !self.ranks_before(s, p, q)
-    }
     /// The number of (live) values.
     pub(crate) fn len(&self) -> usize {
         self.live
@@ -250,11 +251,60 @@ impl<V> BigValues<V> {
                 }
             }
         }
-        list(&self.list) + index(&self.index)
+        // The listed copies' own heap is shared with the values they copy.
+        list(&self.list)
+            + index(&self.index)
+            + self.top.capacity() * std::mem::size_of::<(Listed, V)>()
     }
 }
 
 impl<V: Clone> BigValues<V> {
+    /// Recomputes `top` by a best-first walk over the list's maxima:
+    /// O(TOP) leaf scans, not O(k).
+    fn refresh_top(&mut self) {
+        let mut best: Vec<(f64, u32)> = Vec::with_capacity(TOP + 1);
+        collect_top(&self.list, self.height, 0, &mut best);
+        self.max = best.first().map_or(f64::NEG_INFINITY, |&(s, _)| s);
+        // Not collected in place: that would keep `best`'s allocation,
+        // twice the size of the list.
+        let mut top = Vec::with_capacity(best.len());
+        top.extend(
+            best.into_iter()
+                .map(|(s, p)| (Listed::new(p, s), self.at(p).clone())),
+        );
+        self.top = top;
+    }
+
+    /// Keeps `top` right after the value at `pos` got score `s` (a new
+    /// value, or a changed score `old`).
+    fn note_score(&mut self, pos: u32, s: f64, old: Option<f64>) {
+        let listed = self.top.iter().position(|(l, _)| l.pos() == pos);
+        match (listed, old) {
+            (Some(_), Some(old)) if s < old => return self.refresh_top(),
+            (Some(i), _) => {
+                // Moved up (or stayed): it only climbs within the list.
+                let (_, v) = self.top.remove(i);
+                let at = self
+                    .top
+                    .partition_point(|&(l, _)| !self.ranks_before(s, pos, l));
+                self.top.insert(at, (Listed::new(pos, s), v));
+            }
+            (None, _) => {
+                let at = self
+                    .top
+                    .partition_point(|&(l, _)| !self.ranks_before(s, pos, l));
+                if at < TOP {
+                    let v = self.at(pos).clone();
+                    self.top.insert(at, (Listed::new(pos, s), v));
+                    self.top.truncate(TOP);
+                }
+            }
+        }
+        if self.top.first().map(|(l, _)| l.pos()) == Some(pos) {
+            self.max = s;
+        }
+    }
+
     /// The live values, cloned, in insertion order.
     #[cfg(test)]
     pub(crate) fn to_vec(&self) -> Vec<V> {
@@ -339,8 +389,22 @@ impl<V: Ord> BigValues<V> {
             .map(|p| (self.score_at(p as u32), p as u32))
             .collect();
         all.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-        let listed: Vec<u32> = all.iter().take(TOP).map(|&(_, p)| p).collect();
-        assert_eq!(self.top, listed, "stale ranked list");
+        let listed: Vec<(f64, u32)> = all.iter().take(TOP).copied().collect();
+        let kept: Vec<(f64, u32)> = self
+            .top
+            .iter()
+            .map(|&(l, _)| (self.listed_score(l), l.pos()))
+            .collect();
+        assert_eq!(kept, listed, "stale ranked list");
+        for (l, v) in &self.top {
+            assert!(self.at(l.pos()) == v, "stale listed value");
+            let s = self.score_at(l.pos());
+            assert!(l.score().is_none_or(|k| k == s), "stale listed score");
+            assert!(
+                l.score().is_some() || f64::from(s as f32) != s,
+                "score not kept"
+            );
+        }
         assert_eq!(self.max(), self.list.max(), "stale maximum");
         for &p in &positions {
             let (_, _, dead, base) = self.leaf(p as usize);
@@ -374,6 +438,7 @@ impl<V: Clone + Ord> BigValues<V> {
             big.push(v, s);
         }
         big.index = Arc::new(build_index(order));
+        shrink_last(&mut big.list);
         big.refresh_top();
         big
     }
@@ -452,7 +517,7 @@ impl<V: Clone + Ord> BigValues<V> {
         let pos = found? as usize;
         let removed = kill_rec(Arc::make_mut(&mut self.list), pos, self.height);
         self.live -= 1;
-        if self.top.contains(&(pos as u32)) {
+        if self.top.iter().any(|(l, _)| l.pos() == pos as u32) {
             self.refresh_top();
         }
         let dead = self.slots - self.live;

@@ -40,8 +40,13 @@
 //! the node's remembered best pairs when it has them
 //! ([`cached`](super::cached)), and opens the node part by part only past
 //! them.
+//!
+//! Most prefixes end inside a bucket, and those take a path of their own
+//! without the queue ([`range`]): one pass over the range into a sorted
+//! array of `k`, then the range's big keys by their listed values.
 
 mod open;
+mod range;
 mod run;
 
 use std::cmp::Ordering;
@@ -286,13 +291,19 @@ pub(crate) fn top<V: Clone + Ord>(
     limit: usize,
     dedupe: bool,
 ) -> Suggestions<V> {
-    let mut out = Suggestions::with_capacity(limit.min(64));
     let Some(start) = descend(root, prefix) else {
-        return out;
+        return Suggestions::with_capacity(0);
     };
     if let Some(tied) = tied_at_the_bound(root, prefix, limit, dedupe, start) {
         return tied;
     }
+    // A prefix that ends inside a bucket: one range of it.
+    if let (Node::Bucket(b), path, filter, max) = start {
+        if !filter.is_empty() && (1..=range::MOST).contains(&limit) {
+            return range::top_in_range(b, path, filter, limit, dedupe, max);
+        }
+    }
+    let mut out = Suggestions::with_capacity(limit.min(64));
     let mut seen = Seen(BTreeSet::new());
     search(
         &[start],

@@ -192,8 +192,8 @@ impl<'a, V: Clone + Ord> Search<'a, V> {
         let end = (from + n).min(big.top().len());
         let cands: Vec<Cand<'a, V>> = big.top()[from..end]
             .iter()
-            .map(|&p| {
-                let (value, score) = big.at_scored(p);
+            .map(|(l, value)| {
+                let (p, score) = (l.pos(), big.listed_score(*l));
                 Cand {
                     score,
                     rec: 0,

@@ -315,6 +315,43 @@ proptest! {
     fn crowded_buckets_rank_like_the_model(ops in prop::collection::vec(crowded_ops(), 1..400)) {
         run(crate::trie::DEFAULT_BURST, ops);
     }
+
+    #[test]
+    fn big_keys_inside_a_bucket_range_rank_like_the_model(ops in prop::collection::vec(bucket_bigs_ops(), 1..500)) {
+        run(crate::trie::DEFAULT_BURST, ops);
+    }
+}
+
+/// One bucket whose keys share a first letter, a few of them gathering
+/// enough values to become big keys, and prefixes that end inside the
+/// bucket: ranges that mix big keys with inline pairs, big keys whose best
+/// value outranks a range's pairs or not, listed scores an `f32` does not
+/// hold, answers longer than a big key's list, with and without dedupe.
+fn bucket_bigs_ops() -> impl Strategy<Value = Op> {
+    let many = || prop::sample::select(vec!["ma", "mae", "mo", "m"]).prop_map(String::from);
+    let few = || {
+        prop::collection::vec(prop::sample::select(vec!['a', 'e', 'o']), 0..3)
+            .prop_map(|t| std::iter::once('m').chain(t).collect::<String>())
+    };
+    let k = move || prop_oneof![3 => many(), 2 => few()];
+    let p = || {
+        prop::sample::select(vec!["", "m", "ma", "mae", "mo", "me", "mx"]).prop_map(String::from)
+    };
+    let s = || {
+        prop_oneof![
+            4 => (0u32..30).prop_map(|e| (1.7f64).powi(e as i32).floor()),
+            1 => (-5i32..5).prop_map(f64::from),
+            1 => Just(0.1),
+            1 => Just(16_777_217.0),
+        ]
+    };
+    prop_oneof![
+        10 => (k(), 0u8..70, s()).prop_map(|(k, v, s)| Op::Upsert(k, v, ScoreOp::Set(s))),
+        2 => (k(), 0u8..70, s()).prop_map(|(k, v, s)| Op::Upsert(k, v, ScoreOp::Incr(s))),
+        2 => (k(), 0u8..70).prop_map(|(k, v)| Op::Remove(k, v)),
+        4 => (p(), 1..20usize, any::<bool>()).prop_map(|(p, n, d)| Op::Top(p, n, d)),
+        1 => Just(Op::Repack),
+    ]
 }
 
 /// Many keys of one bucket with scores spread over many orders of
