@@ -30,6 +30,8 @@ mod list;
 
 use std::sync::Arc;
 
+use smallvec::SmallVec;
+
 pub(crate) use index::Slot;
 use index::{build_index, collect_index, first_pos, index_insert, index_remove, locate, IndexNode};
 
@@ -40,9 +42,28 @@ use list::{
 pub(crate) use list::{span, ListNode};
 
 /// Many values of one key: a positional list in insertion order plus a
-/// sorted index of the live positions. Cloning is O(1).
+/// sorted index of the live positions. Cloning is O(1) in the number of
+/// values.
+///
+/// The fields a ranked search reads come first, in this order (`repr(C)`):
+/// the maximum and the first listed values share the struct's first cache
+/// line.
 #[derive(Clone, Debug)]
+#[repr(C)]
 pub(crate) struct BigValues<V> {
+    /// The score of `top`'s first value, the key's maximum (`-inf` when
+    /// empty): a ranked search bounds the key by it before opening it, so
+    /// it is kept here rather than looked up in the list.
+    max: f64,
+    /// The best [`TOP`] live values (or all of them when fewer), in ranked
+    /// order: score descending, then position, each with a copy of its
+    /// value. A ranked search takes a big key's first answers from here
+    /// without walking down its list, a walk of two or three cache misses
+    /// per value, where a top-10 often takes most of its answers from big
+    /// keys (the first names and surnames most people share). Inline, never
+    /// more than [`TOP`]: in a separate allocation they were one more
+    /// dependent cache miss per big key a search opens.
+    top: SmallVec<[(Listed, V); TOP]>,
     list: Arc<ListNode<V>>,
     /// Positions used, live or dead.
     slots: usize,
@@ -51,17 +72,6 @@ pub(crate) struct BigValues<V> {
     index: Arc<IndexNode>,
     /// Live values.
     live: usize,
-    /// The best [`TOP`] live values (or all of them when fewer), in ranked
-    /// order: score descending, then position, each with a copy of its
-    /// value. A ranked search takes a big key's first answers from here
-    /// without walking down its list, a walk of two or three cache misses
-    /// per value, where a top-10 often takes most of its answers from big
-    /// keys (the first names and surnames most people share).
-    top: Vec<(Listed, V)>,
-    /// The score of `top`'s first value, the key's maximum (`-inf` when
-    /// empty): a ranked search bounds the key by it before opening it, so
-    /// it is kept here rather than looked up in the list.
-    max: f64,
 }
 
 /// How many of a big key's best values it keeps listed: more than a
@@ -254,7 +264,11 @@ impl<V> BigValues<V> {
         // The listed copies' own heap is shared with the values they copy.
         list(&self.list)
             + index(&self.index)
-            + self.top.capacity() * std::mem::size_of::<(Listed, V)>()
+            + if self.top.spilled() {
+                self.top.capacity() * std::mem::size_of::<(Listed, V)>()
+            } else {
+                0
+            }
     }
 }
 
@@ -265,9 +279,7 @@ impl<V: Clone> BigValues<V> {
         let mut best: Vec<(f64, u32)> = Vec::with_capacity(TOP + 1);
         collect_top(&self.list, self.height, 0, &mut best);
         self.max = best.first().map_or(f64::NEG_INFINITY, |&(s, _)| s);
-        // Not collected in place: that would keep `best`'s allocation,
-        // twice the size of the list.
-        let mut top = Vec::with_capacity(best.len());
+        let mut top = SmallVec::new();
         top.extend(
             best.into_iter()
                 .map(|(s, p)| (Listed::new(p, s), self.at(p).clone())),
@@ -294,9 +306,12 @@ impl<V: Clone> BigValues<V> {
                     .top
                     .partition_point(|&(l, _)| !self.ranks_before(s, pos, l));
                 if at < TOP {
+                    // Room first: the list never holds more than `TOP`.
+                    if self.top.len() == TOP {
+                        self.top.pop();
+                    }
                     let v = self.at(pos).clone();
                     self.top.insert(at, (Listed::new(pos, s), v));
-                    self.top.truncate(TOP);
                 }
             }
         }
@@ -427,7 +442,7 @@ impl<V: Clone + Ord> BigValues<V> {
             height: 0,
             index: Arc::new(IndexNode::Leaf(Vec::new())),
             live: 0,
-            top: Vec::new(),
+            top: SmallVec::new(),
             max: f64::NEG_INFINITY,
         };
         let mut order: Vec<u32> = (0..values.len())
