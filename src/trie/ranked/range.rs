@@ -108,8 +108,10 @@ pub(super) fn top_in_range<V: Clone + Ord>(
         k: limit,
         dedupe,
     };
-    // The big keys of the range, each with its record's byte.
-    let mut bigs: Vec<(&BigValues<V>, u32)> = Vec::new();
+    // The big keys of the range: each one's bound (read as the scan meets
+    // it, so that its cache miss overlaps the rest of the scan), its
+    // record's byte and its values.
+    let mut bigs: Vec<(f64, u32, &BigValues<V>)> = Vec::new();
     let mut at = bucket.lower_bound(filter);
     while at.byte < bucket.records_end() {
         let r = bucket.record(at);
@@ -123,7 +125,8 @@ pub(super) fn top_in_range<V: Clone + Ord>(
         }
         at = r.next();
         if let Some(b) = r.big {
-            bigs.push((&bucket.big[b], r.start as u32));
+            let big = &*bucket.big[b];
+            bigs.push((big.max(), r.start as u32, big));
             continue;
         }
         let scores = bucket.scores.range(r.value_start..r.value_end());
@@ -136,32 +139,26 @@ pub(super) fn top_in_range<V: Clone + Ord>(
             });
         }
     }
-    if !bigs.is_empty() {
-        // Best bound first, so that the keys that cannot enter are
-        // recognized by their bound alone.
-        let mut bounds: Vec<(f64, u32, &BigValues<V>)> = bigs
-            .iter()
-            .map(|&(big, rec)| (big.max(), rec, big))
-            .collect();
-        bounds.sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-        for (bound, rec, big) in bounds {
-            // The key's best pair: its maximum, at its first listed position.
-            let Some((first, _)) = big.top().first() else {
-                continue;
+    // Best bound first, so that the keys that cannot enter are recognized
+    // by their bound alone.
+    bigs.sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    for (bound, rec, big) in bigs {
+        // The key's best pair: its maximum, at its first listed position.
+        let Some((first, _)) = big.top().first() else {
+            continue;
+        };
+        if !best.admits(bound, rec, first.pos()) {
+            continue;
+        }
+        for (l, value) in big.top() {
+            let c = Cand {
+                score: big.listed_score(*l),
+                rec,
+                seq: l.pos(),
+                value,
             };
-            if !best.admits(bound, rec, first.pos()) {
-                continue;
-            }
-            for (l, value) in big.top() {
-                let c = Cand {
-                    score: big.listed_score(*l),
-                    rec,
-                    seq: l.pos(),
-                    value,
-                };
-                if !best.offer(c) {
-                    break;
-                }
+            if !best.offer(c) {
+                break;
             }
         }
     }
