@@ -34,7 +34,7 @@ pub(crate) struct Scores {
 
 /// A score as its narrow code, when an `f32` holds it exactly.
 #[inline]
-fn narrow(s: f64) -> Option<u32> {
+pub(crate) fn narrow(s: f64) -> Option<u32> {
     let f = s as f32;
     (f64::from(f) == s && !f.is_nan()).then(|| f.to_bits())
 }

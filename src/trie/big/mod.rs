@@ -35,7 +35,7 @@ use smallvec::SmallVec;
 pub(crate) use index::Slot;
 use index::{build_index, collect_index, first_pos, index_insert, index_remove, locate, IndexNode};
 
-use super::scores::ScoreSlice;
+use super::scores::{narrow, ScoreSlice};
 use list::{
     collect_top, first_live_from, kill_rec, nth_live, push_rec, set_rec, shrink_last, FAN, SHIFT,
 };
@@ -86,18 +86,13 @@ pub(crate) const TOP: usize = 16;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Listed(u64);
 
-/// The code of a listed score that is not kept: a NaN, which no finite
-/// score converts to.
+/// The code of a listed score that is not kept: a NaN, which no narrow
+/// code is.
 const UNKEPT: u32 = 0x7fc0_0000;
 
 impl Listed {
     fn new(pos: u32, score: f64) -> Self {
-        let f = score as f32;
-        let code = if f64::from(f) == score {
-            f.to_bits()
-        } else {
-            UNKEPT
-        };
+        let code = narrow(score).unwrap_or(UNKEPT);
         Listed(u64::from(code) << 32 | u64::from(pos))
     }
 

@@ -53,7 +53,7 @@ use std::cmp::Ordering;
 use std::collections::BTreeSet;
 
 use super::big::{BigValues, ListNode};
-use super::bucket::Bucket;
+use super::bucket::{Bucket, Pos};
 use super::cached::{Cached, CACHED};
 use super::iter::Suggestions;
 use super::node::{Inner, Node};
@@ -291,16 +291,18 @@ pub(crate) fn top<V: Clone + Ord>(
     limit: usize,
     dedupe: bool,
 ) -> Suggestions<V> {
-    let Some(start) = descend(root, prefix) else {
+    let Some(start) = descend(root, prefix).filter(|_| limit > 0) else {
         return Suggestions::with_capacity(0);
     };
-    if let Some(tied) = tied_at_the_bound(root, prefix, limit, dedupe, start) {
-        return tied;
-    }
-    // A prefix that ends inside a bucket: one range of it.
     if let (Node::Bucket(b), path, filter, max) = start {
-        if !filter.is_empty() && (1..=range::MOST).contains(&limit) {
-            return range::top_in_range(b, path, filter, limit, dedupe, max);
+        // Where the bucket's range starts, sought once for both paths.
+        let at = b.lower_bound(filter);
+        if let Some(tied) = tied_at_the_bound(root, prefix, limit, dedupe, (b, filter, at), max) {
+            return tied;
+        }
+        // A prefix that ends inside a bucket: one range of it.
+        if !filter.is_empty() && limit <= range::MOST {
+            return range::top_in_range(b, (path, filter, at), limit, dedupe, max);
         }
     }
     let mut out = Suggestions::with_capacity(limit.min(64));
@@ -331,21 +333,15 @@ pub(crate) fn top<V: Clone + Ord>(
 /// otherwise builds the same answer through its queue of bounds at about
 /// twice the cost of the key-order walk. The hint (the range's first pair
 /// scores the bound) reads the record and the score the search reads
-/// first anyway.
+/// first anyway. `at` is where the bucket's range under the prefix starts.
 fn tied_at_the_bound<V: Clone + Ord>(
     root: &Node<V>,
     prefix: &[u8],
     limit: usize,
     dedupe: bool,
-    (node, _, filter, max): Start<'_, V>,
+    (b, filter, at): (&Bucket<V>, &[u8], Pos),
+    max: f64,
 ) -> Option<Suggestions<V>> {
-    let Node::Bucket(b) = node else {
-        return None;
-    };
-    if limit == 0 {
-        return None;
-    }
-    let at = b.lower_bound(filter);
     if at.byte >= b.records_end() {
         return None;
     }

@@ -29,7 +29,7 @@ use std::cmp::Ordering;
 
 use super::{cand_order, starts_with, Cand};
 use crate::trie::big::{BigValues, TOP};
-use crate::trie::bucket::Bucket;
+use crate::trie::bucket::{Bucket, Pos};
 use crate::trie::iter::Suggestions;
 
 /// The most answers this path gives: a big key lists its best [`TOP`]
@@ -52,11 +52,14 @@ impl<'a, V: Ord> Best<'a, V> {
     /// so far (or there is no `k`-th).
     fn admits(&self, score: f64, rec: u32, seq: u32) -> bool {
         self.picks.get(self.k - 1).is_none_or(|last| {
-            last.score
-                .total_cmp(&score)
-                .then(rec.cmp(&last.rec))
-                .then(seq.cmp(&last.seq))
-                == Ordering::Less
+            // The order reads no value: the last pick's stands in.
+            let c = Cand {
+                score,
+                rec,
+                seq,
+                value: last.value,
+            };
+            cand_order(&c, last) == Ordering::Less
         })
     }
 
@@ -93,11 +96,11 @@ impl<'a, V: Ord> Best<'a, V> {
 
 /// The best `limit` (1 to [`MOST`]) pairs of `bucket` whose suffix starts
 /// with `filter` (not empty), each value once with `dedupe`, as keys under
-/// `path`; `max` is the bucket's highest score.
+/// `path`; `at` is where the range starts (`lower_bound(filter)`), `max`
+/// the bucket's highest score.
 pub(super) fn top_in_range<V: Clone + Ord>(
     bucket: &Bucket<V>,
-    path: &[u8],
-    filter: &[u8],
+    (path, filter, at): (&[u8], &[u8], Pos),
     limit: usize,
     dedupe: bool,
     max: f64,
@@ -112,7 +115,7 @@ pub(super) fn top_in_range<V: Clone + Ord>(
     // it, so that its cache miss overlaps the rest of the scan), its
     // record's byte and its values.
     let mut bigs: Vec<(f64, u32, &BigValues<V>)> = Vec::new();
-    let mut at = bucket.lower_bound(filter);
+    let mut at = at;
     while at.byte < bucket.records_end() {
         let r = bucket.record(at);
         if !starts_with(bucket.suffix(&r), filter) {
