@@ -313,6 +313,11 @@ fn scores_are_written_as_integers_or_shortest_decimals() {
         ("1e16", "1e16"),
         ("1.7976931348623157e308", "1.7976931348623157e308"),
         ("5e-324", "5e-324"),
+        // Decimals whose nearest double a fast, inexact parse misses by
+        // one unit in the last place.
+        ("1.2657681789452901", "1.2657681789452901"),
+        ("0.9520305873171853", "0.9520305873171853"),
+        ("2.2250738585072011e-308", "2.225073858507201e-308"),
     ];
     for (i, (sent, _)) in cases.iter().enumerate() {
         let entries = format!(r#"{{"key":"k{i:02}","value":{i},"score":{sent}}}"#);
@@ -332,6 +337,13 @@ fn scores_are_written_as_integers_or_shortest_decimals() {
         let back: f64 = written.parse().unwrap();
         assert_eq!(back, sent.parse::<f64>().unwrap(), "{sent}");
     }
+    // Setting a pair to the double next to its score is a change.
+    let r = post(
+        &s,
+        "f",
+        r#"{"key":"k14","value":14,"score":1.26576817894529}"#,
+    );
+    assert_eq!(r.json["updated"], 1, "{:?}", r.json);
     let by_score = s
         .get_raw("/v1/tries/f/suggest?order=score&dedupe=value&limit=1")
         .text;
