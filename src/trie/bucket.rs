@@ -379,11 +379,21 @@ impl<V> Bucket<V> {
         write_varint(&mut rec, suffix.len());
         rec.extend_from_slice(suffix);
         write_varint(&mut rec, inline.len() << 1 | usize::from(big.is_some()));
-        self.unindex();
-        reserve(&mut self.data, rec.len());
+        let (bytes, values, bigs) = (rec.len(), inline.len(), usize::from(big.is_some()));
+        let end = self.records_end() + bytes;
+        let stands = self.index_stands(
+            self.len() + 1,
+            end,
+            self.values.len() + values,
+            bigs > 0 || !self.big.is_empty(),
+        );
+        if !stands {
+            self.unindex();
+        }
+        reserve(&mut self.data, bytes);
         self.data.splice(at.byte..at.byte, rec);
-        self.records_len = records_len(&self.data);
-        reserve(&mut self.values, inline.len());
+        self.records_len = u32::try_from(end).expect("bucket offsets fit in 32 bits");
+        reserve(&mut self.values, values);
         self.values.splice(at.value..at.value, inline);
         self.scores.reserve(scores.len());
         self.scores.insert_all(at.value, &scores);
@@ -391,6 +401,9 @@ impl<V> Bucket<V> {
             self.big.insert(at.big, b);
         }
         self.keys += 1;
+        if stands {
+            self.shift_anchors(at.byte, bytes, values, bigs);
+        }
     }
 
     /// Makes room for `bytes` more record bytes and `values` more inline
@@ -533,11 +546,7 @@ impl<V: Ord + std::fmt::Debug> Bucket<V> {
         assert_eq!(self.max(), max, "stale bucket maximum");
         assert_eq!(self.ranked, self.ranked_streams(), "stale ranked list");
         assert_eq!(recs.last().map_or(0, |r| r.end), self.records_end());
-        assert_eq!(
-            self.data[self.records_end()..],
-            self.index_bytes(),
-            "sparse index out of step"
-        );
+        self.check_anchors(&recs);
         assert_eq!(
             self.data.len() - self.records_end(),
             self.index_len(),

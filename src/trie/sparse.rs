@@ -14,8 +14,17 @@
 //! together in a few cache lines), starts at the last anchor certainly below
 //! the key and decodes at most a few records, where a full scan decoded half
 //! the bucket (the largest share of a suggest's time in
-//! `examples/profile_suggest`). Every write to the bucket rebuilds the index,
-//! a scan of the bucket that the write's own shifting already pays.
+//! `examples/profile_suggest`).
+//!
+//! A write that adds a key or a value keeps the index when the anchors stay
+//! as many and in the same layout: the anchors after the edit move with
+//! their records (`shift_anchors`), so an anchor may sit a few records off
+//! its place, at most `INDEX_EVERY - 1` new keys away, since the next key
+//! that changes the number of anchors rebuilds the index. Any other edit
+//! (a removal, a key moving to a big list) rebuilds it, a scan of the bucket
+//! that the edit's own shifting already pays. Rebuilding after every added
+//! pair was a quarter of the writer's time through a 1M-user import, the
+//! scan decoding every record of the bucket.
 //!
 //! The index's layout: all heads (each `head()` value as a little-endian
 //! `u32`, so that the scan loads it as is, with no byte swap per head),
@@ -27,7 +36,7 @@
 //! bucket's narrow positions while the heads are compared measures no
 //! faster than fetching the one needed afterwards, so a seek does not.
 
-use super::bucket::{reserve, Bucket, Pos};
+use super::bucket::{reserve, Bucket, Pos, Rec};
 
 /// Buckets of at most this many keys have no index: a scan is short enough.
 pub(super) const INDEX_MIN: usize = 8;
@@ -57,6 +66,22 @@ fn head(s: &[u8]) -> u32 {
         *d = *x;
     }
     u32::from_be_bytes(b)
+}
+
+/// The number of anchors of a bucket of `keys` keys.
+fn anchors_for(keys: usize) -> usize {
+    if keys > INDEX_MIN {
+        (keys - 1) / INDEX_EVERY
+    } else {
+        0
+    }
+}
+
+/// Whether a bucket of `records` bytes of records and `values` inline
+/// values has the narrow index layout.
+fn narrow_for(records: usize, values: usize) -> bool {
+    let max = usize::from(u16::MAX);
+    records <= max && values <= max
 }
 
 /// Four bytes of an index entry from offset `at`.
@@ -118,11 +143,141 @@ impl<V> Bucket<V> {
 
     /// The number of anchors the index has when present.
     pub(super) fn anchors(&self) -> usize {
-        if self.len() > INDEX_MIN {
-            (self.len() - 1) / INDEX_EVERY
+        anchors_for(self.len())
+    }
+
+    /// Whether the index is there (an edit drops it until the bucket is
+    /// final, and a small bucket has none).
+    fn indexed(&self) -> bool {
+        self.data.len() > self.records_end()
+    }
+
+    /// Whether the index can stand through an edit that leaves the bucket
+    /// with `keys` keys, `records` bytes of records, `values` inline values
+    /// and some big keys or none (`big`): it is there, and after the edit
+    /// it has as many anchors in the same layout. The edit then moves the
+    /// anchors behind it with [`shift_anchors`](Self::shift_anchors).
+    pub(super) fn index_stands(
+        &self,
+        keys: usize,
+        records: usize,
+        values: usize,
+        big: bool,
+    ) -> bool {
+        self.indexed()
+            && anchors_for(keys) == self.anchors()
+            && narrow_for(records, values) == self.narrow()
+            && big != self.big.is_empty()
+    }
+
+    /// Moves every anchor at byte `from` or after by what an edit inserted
+    /// before its record: `bytes` of records, `values` inline values and
+    /// `bigs` big keys. Called once the edit is done, on an index that
+    /// [`index_stands`](Self::index_stands) through it.
+    pub(super) fn shift_anchors(&mut self, from: usize, bytes: usize, values: usize, bigs: usize) {
+        let n = self.anchors();
+        let narrow = self.narrow();
+        let end = self.records_end();
+        let positions = &mut self.data[end + n * 4..];
+        if narrow {
+            let (entries, big) = positions.split_at_mut(n * NARROW_POSITION);
+            // The bucket stays narrow through the edit, so the moved
+            // positions fit in 16 bits.
+            let add = |b: &mut [u8], by: usize| {
+                let p = usize::from(u16::from_le_bytes([b[0], b[1]])) + by;
+                b.copy_from_slice(&(p as u16).to_le_bytes());
+            };
+            for (i, e) in entries.chunks_exact_mut(NARROW_POSITION).enumerate() {
+                if usize::from(u16::from_le_bytes([e[0], e[1]])) < from {
+                    continue;
+                }
+                add(&mut e[..2], bytes);
+                add(&mut e[2..], values);
+                if let Some(b) = big.get_mut(i * 2..i * 2 + 2) {
+                    add(b, bigs);
+                }
+            }
         } else {
-            0
+            let add = |b: &mut [u8], by: usize| {
+                let p = u32::from_le_bytes(field(b, 0)) as usize + by;
+                let p = u32::try_from(p).expect("bucket offsets fit in 32 bits");
+                b.copy_from_slice(&p.to_le_bytes());
+            };
+            for e in positions.chunks_exact_mut(WIDE_POSITION) {
+                if (u32::from_le_bytes(field(e, 0)) as usize) < from {
+                    continue;
+                }
+                add(&mut e[..4], bytes);
+                add(&mut e[4..8], values);
+                add(&mut e[8..], bigs);
+            }
         }
+    }
+
+    /// The index's anchors as (head, position).
+    fn anchor_list(&self) -> Vec<(u32, Pos)> {
+        let n = self.anchors();
+        let index = &self.data[self.records_end()..];
+        let (heads, positions) = index.split_at(n * 4);
+        (0..n)
+            .map(|i| {
+                let head = u32::from_le_bytes(field(heads, i * 4));
+                let pos = if self.narrow() {
+                    let e = field(positions, i * NARROW_POSITION);
+                    let big = positions
+                        .get(n * NARROW_POSITION + i * 2..n * NARROW_POSITION + i * 2 + 2)
+                        .map_or(0, |b| usize::from(u16::from_le_bytes([b[0], b[1]])));
+                    Pos {
+                        byte: usize::from(u16::from_le_bytes([e[0], e[1]])),
+                        value: usize::from(u16::from_le_bytes([e[2], e[3]])),
+                        big,
+                    }
+                } else {
+                    let e = &positions[i * WIDE_POSITION..];
+                    Pos {
+                        byte: u32::from_le_bytes(field(e, 0)) as usize,
+                        value: u32::from_le_bytes(field(e, 4)) as usize,
+                        big: u32::from_le_bytes(field(e, 8)) as usize,
+                    }
+                };
+                (head, pos)
+            })
+            .collect()
+    }
+
+    /// Asserts that the index fits the records `recs` (all of them, in
+    /// order): as many anchors as the bucket calls for, each on a record,
+    /// with that record's head and positions, in order, and none further
+    /// than `2 * INDEX_EVERY` records from the one before (or the ends).
+    pub(super) fn check_anchors(&self, recs: &[Rec]) {
+        let index = self.data.len() - self.records_end();
+        if self.len() <= INDEX_MIN {
+            assert_eq!(index, 0, "an index in a small bucket");
+            return;
+        }
+        assert_eq!(index, self.index_len(), "sparse index size");
+        let mut last = 0;
+        for (head, at) in self.anchor_list() {
+            let i = recs.partition_point(|r| r.start < at.byte);
+            let r = recs.get(i).filter(|r| r.start == at.byte);
+            let r = r.unwrap_or_else(|| panic!("an anchor off a record: {at:?}"));
+            assert_eq!(
+                (at.value, at.big, head),
+                (
+                    r.value_start,
+                    r.big_start,
+                    super::sparse::head(self.suffix(r))
+                ),
+                "an anchor out of step with its record"
+            );
+            assert!(i > last, "anchors out of order");
+            assert!(i - last <= 2 * INDEX_EVERY, "anchors too far apart");
+            last = i;
+        }
+        assert!(
+            recs.len() - last <= 2 * INDEX_EVERY,
+            "the last anchor too far from the end"
+        );
     }
 
     /// True when every position in this bucket fits in 16 bits, so its
@@ -130,11 +285,10 @@ impl<V> Bucket<V> {
     /// which the index is rebuilt after any change of, so the reader and the
     /// builder agree without a flag.
     fn narrow(&self) -> bool {
-        let max = usize::from(u16::MAX);
         // `big` has at most one entry per record, and a record takes at
         // least two bytes, so it fits whenever the records do.
         debug_assert!(2 * self.big.len() <= self.records_end());
-        self.records_end() <= max && self.values.len() <= max
+        narrow_for(self.records_end(), self.values.len())
     }
 
     /// Bytes of one anchor's position: byte offset and value index, and

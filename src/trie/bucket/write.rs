@@ -58,11 +58,23 @@ impl<V: Clone + Ord> Bucket<V> {
                 } else {
                     let old_end = self.records_end();
                     let slot = r.value_end();
+                    let stands = self.index_stands(
+                        self.len(),
+                        old_end,
+                        self.values.len() + 1,
+                        !self.big.is_empty(),
+                    );
                     reserve(&mut self.values, 1);
                     self.values.insert(slot, value);
                     self.scores.reserve(1);
                     self.scores.insert(slot, s);
-                    self.set_count(&r, r.count + 1, false);
+                    if stands && self.count_in_place(&r, r.count + 1) {
+                        // The records keep their bytes: only the values
+                        // after this key's moved.
+                        self.shift_anchors(r.start + 1, 0, 1, 0);
+                    } else {
+                        self.set_count(&r, r.count + 1, false);
+                    }
                     // Records after this one move by the count's new length.
                     let moved = self.records_end() - old_end;
                     self.rank_shift(r.start + 1, moved, slot);
@@ -83,6 +95,20 @@ impl<V: Clone + Ord> Bucket<V> {
                 Ok(Inserted::Added { new_key: true })
             }
         }
+    }
+
+    /// Rewrites the inline count of the key at `r` (no big list) where its
+    /// varint keeps its length, as it does for every count up to
+    /// [`PROMOTE`]; false, changing nothing, where it would not.
+    fn count_in_place(&mut self, r: &Rec, count: usize) -> bool {
+        let mut buf = Vec::with_capacity(4);
+        super::write_varint(&mut buf, count << 1);
+        let at = r.suffix_end..r.end;
+        if buf.len() != at.len() {
+            return false;
+        }
+        self.data[at].copy_from_slice(&buf);
+        true
     }
 
     /// [`upsert_unindexed`](Self::upsert_unindexed) for a big key (`b`, its
