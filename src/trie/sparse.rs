@@ -1,9 +1,11 @@
 //! The sparse index at the end of a bucket's records: where a seek starts.
 //!
 //! # What it owns
-//! The index's layout, how it is built (`index_bytes`, `reindex`) and read
+//! The index's layout, how it is built (`index_bytes`, `reindex`), kept
+//! through an added key or value (`index_stands`, `shift_anchors`) and read
 //! (`anchor_below`), as methods of [`Bucket`]; the bucket's own code
-//! decides when (it drops the index before an edit and rebuilds it after).
+//! decides when (an edit either keeps the index in step or drops it, and
+//! the bucket's writer rebuilds a dropped index once the bucket is final).
 //!
 //! # Why it is built this way
 //! A lookup scans records in order, but not from the first one: a bucket of
@@ -185,6 +187,7 @@ impl<V> Bucket<V> {
             // positions fit in 16 bits.
             let add = |b: &mut [u8], by: usize| {
                 let p = usize::from(u16::from_le_bytes([b[0], b[1]])) + by;
+                debug_assert!(p <= usize::from(u16::MAX), "a narrow position past 16 bits");
                 b.copy_from_slice(&(p as u16).to_le_bytes());
             };
             for (i, e) in entries.chunks_exact_mut(NARROW_POSITION).enumerate() {
@@ -281,9 +284,10 @@ impl<V> Bucket<V> {
     }
 
     /// True when every position in this bucket fits in 16 bits, so its
-    /// index is the narrow layout. Decided from the bucket's own sizes,
-    /// which the index is rebuilt after any change of, so the reader and the
-    /// builder agree without a flag.
+    /// index is the narrow layout. Decided from the bucket's own sizes: an
+    /// edit that changes the answer rebuilds the index
+    /// ([`index_stands`](Self::index_stands) refuses to keep it), so the
+    /// reader and the builder agree without a flag.
     fn narrow(&self) -> bool {
         // `big` has at most one entry per record, and a record takes at
         // least two bytes, so it fits whenever the records do.
@@ -312,7 +316,8 @@ impl<V> Bucket<V> {
         self.data.truncate(self.records_end());
     }
 
-    /// Rebuilds the sparse index if an edit dropped it. Whoever edits a
+    /// Rebuilds the sparse index if an edit dropped it (an edit that kept it
+    /// moved its anchors instead). Whoever edits a
     /// bucket's records calls this once the bucket is final.
     pub(super) fn reindex(&mut self) {
         if self.data.len() > self.records_end() {

@@ -137,6 +137,43 @@ fn the_log_records_each_resulting_score() {
     );
 }
 
+/// An increment counts from a score set earlier in its own batch; a batch
+/// of sets alone, however large the scores, cannot overflow.
+#[test]
+fn an_increment_counts_from_a_score_set_earlier_in_its_batch() {
+    let (db, _, _) = Db::open(NullStore).unwrap();
+    let err = db
+        .add_scored_blocking(
+            "t".into(),
+            vec![
+                entry("a", "1", Some(ScoreOp::Set(f64::MAX))),
+                entry("a", "1", Some(ScoreOp::Incr(f64::MAX))),
+            ],
+        )
+        .unwrap_err();
+    assert!(
+        matches!(&err, DbError::InvalidScore { index: 1, reason } if reason.contains("overflows to infinity")),
+        "{err:?}"
+    );
+    let sets = vec![
+        entry("a", "1", Some(ScoreOp::Set(f64::MAX))),
+        entry("a", "1", Some(ScoreOp::Set(f64::MAX))),
+        entry("a", "2", Some(ScoreOp::Set(-f64::MAX))),
+    ];
+    db.add_scored_blocking("t".into(), sets).unwrap();
+    let batch = vec![
+        entry("a", "2", Some(ScoreOp::Set(1.5))),
+        entry("a", "2", Some(ScoreOp::Incr(2.0))),
+    ];
+    db.add_scored_blocking("t".into(), batch).unwrap();
+    let want: Pairs = [(
+        "a".to_owned(),
+        vec![("1".to_owned(), f64::MAX), ("2".to_owned(), 3.5)],
+    )]
+    .into();
+    assert_eq!(pairs(&db, "t"), Some(want));
+}
+
 #[test]
 fn a_refused_batch_creates_nothing_and_records_nothing() {
     let store = Flaky::default();

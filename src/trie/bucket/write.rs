@@ -14,9 +14,10 @@ use super::{reserve, Bucket, Rec};
 
 impl<V: Clone + Ord> Bucket<V> {
     /// Adds `value` under `suffix`, or changes the score of the pair when
-    /// it is there (`op`; `None` leaves an existing pair as it is). Leaves
-    /// the sparse index and the maximum to the caller: a bucket that is
-    /// about to burst needs neither.
+    /// it is there (`op`; `None` leaves an existing pair as it is). Keeps
+    /// the sparse index in step where it can (see `sparse`) and otherwise
+    /// leaves it dropped, and leaves the maximum, for the caller to rebuild:
+    /// a bucket that is about to burst needs neither.
     pub(crate) fn upsert_unindexed(
         &mut self,
         suffix: &[u8],

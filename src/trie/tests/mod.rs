@@ -176,6 +176,40 @@ fn wide_index_in_a_bucket_past_64_kib() {
     assert_eq!(t.suggest("", 1000).len(), 250 - 84);
 }
 
+/// One bucket that grows past 64 KiB of records while keys arrive out of
+/// order, keys already there gain values and one key turns big early: its
+/// sparse index, kept through adds by moving its anchors, narrow and then
+/// wide, with big indexes, is checked after every insert.
+#[test]
+fn a_bucket_keeps_its_index_through_adds_narrow_and_wide() {
+    let mut t = Trie::new();
+    let tail = "z".repeat(300);
+    let keys: Vec<String> = (0..240)
+        .map(|i| format!("{:03}{tail}", (i * 97) % 240))
+        .collect();
+    let mut want: std::collections::BTreeMap<String, Vec<usize>> = Default::default();
+    let mut add = |t: &mut Trie<usize>, k: &str, v: usize| {
+        t.insert(k, v).unwrap();
+        want.entry(k.to_owned()).or_default().push(v);
+        t.assert_invariants();
+    };
+    for (n, k) in keys.iter().enumerate() {
+        add(&mut t, k, n);
+        if n % 3 == 0 {
+            add(&mut t, &keys[n / 2], 1000 + n);
+        }
+        if n == 40 {
+            for v in 0..40 {
+                add(&mut t, &keys[3], 5000 + v);
+            }
+        }
+    }
+    assert_eq!(t.memory().inner_nodes, 0, "expected one bucket");
+    for (k, vs) in &want {
+        assert_eq!(t.get(k).to_vec(), *vs, "{}", &k[..3]);
+    }
+}
+
 #[test]
 fn empty_key_is_rejected() {
     let mut t: Trie<u8> = Trie::new();
