@@ -86,6 +86,35 @@ fn narrow_for(records: usize, values: usize) -> bool {
     records <= max && values <= max
 }
 
+/// The position of anchor `i` of `n`, from the index's `positions` (all
+/// that follows the heads) in the narrow or the wide layout.
+#[inline]
+fn anchor_pos(positions: &[u8], n: usize, i: usize, narrow: bool) -> Pos {
+    if narrow {
+        let e = field(positions, i * NARROW_POSITION);
+        // A narrow index has big indexes only in a bucket with big keys:
+        // tell from the index's own length, not `self.big`, whose length
+        // lies on the node's second cache line.
+        let big = if positions.len() == n * NARROW_POSITION {
+            0
+        } else {
+            let b = &positions[n * NARROW_POSITION + i * 2..];
+            usize::from(u16::from_le_bytes([b[0], b[1]]))
+        };
+        return Pos {
+            byte: usize::from(u16::from_le_bytes([e[0], e[1]])),
+            value: usize::from(u16::from_le_bytes([e[2], e[3]])),
+            big,
+        };
+    }
+    let e = &positions[i * WIDE_POSITION..];
+    Pos {
+        byte: u32::from_le_bytes(field(e, 0)) as usize,
+        value: u32::from_le_bytes(field(e, 4)) as usize,
+        big: u32::from_le_bytes(field(e, 8)) as usize,
+    }
+}
+
 /// Four bytes of an index entry from offset `at`.
 #[inline]
 fn field(entry: &[u8], at: usize) -> [u8; 4] {
@@ -117,30 +146,7 @@ impl<V> Bucket<V> {
         if below == 0 {
             return Pos::default();
         }
-        let i = below - 1;
-        if narrow {
-            let e = field(positions, i * NARROW_POSITION);
-            // A narrow index has big indexes only in a bucket with big keys:
-            // tell from the index's own length, not `self.big`, whose length
-            // lies on the node's second cache line.
-            let big = if index.len() == n * (4 + NARROW_POSITION) {
-                0
-            } else {
-                let b = &positions[n * NARROW_POSITION + i * 2..];
-                usize::from(u16::from_le_bytes([b[0], b[1]]))
-            };
-            return Pos {
-                byte: usize::from(u16::from_le_bytes([e[0], e[1]])),
-                value: usize::from(u16::from_le_bytes([e[2], e[3]])),
-                big,
-            };
-        }
-        let e = &positions[i * WIDE_POSITION..];
-        Pos {
-            byte: u32::from_le_bytes(field(e, 0)) as usize,
-            value: u32::from_le_bytes(field(e, 4)) as usize,
-            big: u32::from_le_bytes(field(e, 8)) as usize,
-        }
+        anchor_pos(positions, n, below - 1, narrow)
     }
 
     /// The number of anchors the index has when present.
@@ -220,30 +226,11 @@ impl<V> Bucket<V> {
     /// The index's anchors as (head, position).
     fn anchor_list(&self) -> Vec<(u32, Pos)> {
         let n = self.anchors();
-        let index = &self.data[self.records_end()..];
-        let (heads, positions) = index.split_at(n * 4);
+        let (heads, positions) = self.data[self.records_end()..].split_at(n * 4);
         (0..n)
             .map(|i| {
                 let head = u32::from_le_bytes(field(heads, i * 4));
-                let pos = if self.narrow() {
-                    let e = field(positions, i * NARROW_POSITION);
-                    let big = positions
-                        .get(n * NARROW_POSITION + i * 2..n * NARROW_POSITION + i * 2 + 2)
-                        .map_or(0, |b| usize::from(u16::from_le_bytes([b[0], b[1]])));
-                    Pos {
-                        byte: usize::from(u16::from_le_bytes([e[0], e[1]])),
-                        value: usize::from(u16::from_le_bytes([e[2], e[3]])),
-                        big,
-                    }
-                } else {
-                    let e = &positions[i * WIDE_POSITION..];
-                    Pos {
-                        byte: u32::from_le_bytes(field(e, 0)) as usize,
-                        value: u32::from_le_bytes(field(e, 4)) as usize,
-                        big: u32::from_le_bytes(field(e, 8)) as usize,
-                    }
-                };
-                (head, pos)
+                (head, anchor_pos(positions, n, i, self.narrow()))
             })
             .collect()
     }
@@ -320,7 +307,7 @@ impl<V> Bucket<V> {
     /// moved its anchors instead). Whoever edits a
     /// bucket's records calls this once the bucket is final.
     pub(super) fn reindex(&mut self) {
-        if self.data.len() > self.records_end() {
+        if self.indexed() {
             return;
         }
         let entries = self.index_bytes();
